@@ -1,0 +1,147 @@
+package schemas
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// Level is LogEvent.level. The zero value is LevelUnknown.
+type Level int8
+
+// Levels in the order of the Avro enum's symbols.
+const (
+	LevelUnknown Level = iota
+	LevelTrace
+	LevelDebug
+	LevelInfo
+	LevelWarn
+	LevelError
+	LevelFatal
+)
+
+var levelNames = [...]string{"UNKNOWN", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+// String returns the Avro enum symbol.
+func (l Level) String() string {
+	if l < 0 || int(l) >= len(levelNames) {
+		return "UNKNOWN"
+	}
+	return levelNames[l]
+}
+
+// ParseLevel maps an Avro enum symbol back to a Level; unknown symbols are
+// LevelUnknown (the enum's default).
+func ParseLevel(s string) Level {
+	for i, n := range levelNames {
+		if n == s {
+			return Level(i)
+		}
+	}
+	return LevelUnknown
+}
+
+// SpanStatus is Span.status.
+type SpanStatus int8
+
+// Span statuses in the order of the Avro enum's symbols.
+const (
+	SpanUnset SpanStatus = iota
+	SpanOK
+	SpanError
+)
+
+var spanStatusNames = [...]string{"UNSET", "OK", "ERROR"}
+
+// String returns the Avro enum symbol.
+func (s SpanStatus) String() string {
+	if s < 0 || int(s) >= len(spanStatusNames) {
+		return "UNSET"
+	}
+	return spanStatusNames[s]
+}
+
+// ParseSpanStatus maps an Avro enum symbol back to a SpanStatus.
+func ParseSpanStatus(s string) SpanStatus {
+	for i, n := range spanStatusNames {
+		if n == s {
+			return SpanStatus(i)
+		}
+	}
+	return SpanUnset
+}
+
+// RawLog mirrors rawlog.avsc.
+type RawLog struct {
+	Host       string            `json:"host"`
+	Source     string            `json:"source"`
+	Line       string            `json:"line"`
+	ReceivedAt int64             `json:"received_at"` // ms since epoch
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// LogEvent mirrors logevent.avsc. Optional fields are pointers: nil is Avro null.
+type LogEvent struct {
+	EventID      string            `json:"event_id"`
+	Timestamp    int64             `json:"timestamp"` // ms since epoch
+	Host         string            `json:"host"`
+	Service      string            `json:"service"`
+	Level        Level             `json:"level"`
+	Message      string            `json:"message"`
+	TraceID      *string           `json:"trace_id,omitempty"`
+	SpanID       *string           `json:"span_id,omitempty"`
+	HTTPStatus   *int32            `json:"http_status,omitempty"`
+	LatencyMs    *float64          `json:"latency_ms,omitempty"`
+	K8sNamespace *string           `json:"k8s_namespace,omitempty"`
+	K8sPod       *string           `json:"k8s_pod,omitempty"`
+	K8sContainer *string           `json:"k8s_container,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	ParseError   *string           `json:"parse_error,omitempty"`
+	Source       string            `json:"source"`
+	Format       string            `json:"format"`
+}
+
+// Span mirrors span.avsc.
+type Span struct {
+	TraceID      string            `json:"trace_id"`
+	SpanID       string            `json:"span_id"`
+	ParentSpanID *string           `json:"parent_span_id,omitempty"`
+	Service      string            `json:"service"`
+	Operation    string            `json:"operation"`
+	Start        int64             `json:"start"` // µs since epoch
+	DurationUs   int64             `json:"duration_us"`
+	Status       SpanStatus        `json:"status"`
+	Host         string            `json:"host"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+}
+
+// DeadLetter mirrors deadletter.avsc.
+type DeadLetter struct {
+	OriginalKey     []byte `json:"original_key,omitempty"`
+	OriginalValue   []byte `json:"original_value"`
+	SourceTopic     string `json:"source_topic"`
+	SourcePartition int32  `json:"source_partition"`
+	SourceOffset    int64  `json:"source_offset"`
+	Stage           string `json:"stage"`
+	Error           string `json:"error"`
+	Time            int64  `json:"time"` // ms since epoch
+}
+
+// MarshalText lets Level appear as its symbol in JSON.
+func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// MarshalText lets SpanStatus appear as its symbol in JSON.
+func (s SpanStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func recordName(avsc []byte) (string, error) {
+	var head struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+	}
+	if err := json.Unmarshal(avsc, &head); err != nil {
+		return "", err
+	}
+	if head.Type != "record" || head.Name == "" {
+		return "", errors.New("not a named record schema")
+	}
+	return head.Name, nil
+}
