@@ -145,3 +145,17 @@ func recordName(avsc []byte) (string, error) {
 	}
 	return head.Name, nil
 }
+
+// ParseState mirrors parsestate.avsc: the parse stage's per-host state.
+type ParseState struct {
+	Pending map[string]PendingLine `json:"pending"`
+}
+
+// PendingLine mirrors parsestate.avsc's PendingLine.
+type PendingLine struct {
+	Stream     string `json:"stream"`
+	Time       int64  `json:"time"` // ms since epoch
+	Content    string `json:"content"`
+	Parts      int32  `json:"parts"`
+	LastOffset int64  `json:"last_offset"`
+}

@@ -22,6 +22,7 @@ const (
 	NameLogEvent   = "LogEvent"
 	NameSpan       = "Span"
 	NameDeadLetter = "DeadLetter"
+	NameParseState = "ParseState"
 )
 
 // Schema is one embedded .avsc file.

@@ -1,0 +1,124 @@
+package broker
+
+import (
+	"fmt"
+	"hash"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+)
+
+// Tuning are the client settings every stage shares.
+type Tuning struct {
+	// Replication factor for the topics logstream creates.
+	Replication int
+	// BatchSize is the number of records a producer gathers before it
+	// flushes a batch (sarama Flush.Messages); it also bounds the consumer's
+	// per-partition channel buffer.
+	BatchSize int
+	// MaxConcurrency bounds the produce requests a producer keeps in flight
+	// to one broker (sarama Net.MaxOpenRequests).
+	MaxConcurrency int
+	// FromOldest makes a new consumer group start at the oldest record
+	// rather than the newest, so nothing written before the first start is
+	// skipped. Tables are always read from the oldest.
+	FromOldest bool
+	// SessionTimeout of the consumer groups; 0 keeps sarama's 10 s.
+	SessionTimeout time.Duration
+}
+
+// SaramaConfig returns a fresh sarama configuration for goka. Each call
+// returns a new value: goka's *WithConfig builders write into the config
+// they are given, so sharing one between clients is a data race.
+func SaramaConfig(t Tuning) *sarama.Config {
+	cfg := goka.DefaultConfig()
+	cfg.Version = sarama.V2_8_0_0
+	if t.FromOldest {
+		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	}
+	if t.BatchSize > 0 {
+		cfg.Producer.Flush.Messages = t.BatchSize
+		cfg.ChannelBufferSize = t.BatchSize
+	}
+	if t.MaxConcurrency > 0 {
+		cfg.Net.MaxOpenRequests = t.MaxConcurrency
+	}
+	if t.SessionTimeout > 0 {
+		cfg.Consumer.Group.Session.Timeout = t.SessionTimeout
+		cfg.Consumer.Group.Heartbeat.Interval = t.SessionTimeout / 3
+	}
+	// lz4 is cheaper than goka's default snappy at our record sizes and is
+	// understood by every Kafka client.
+	cfg.Producer.Compression = sarama.CompressionLZ4
+	return cfg
+}
+
+// TopicManagerConfig returns goka's topic manager settings: explicit
+// replication, compacted tables, and failure (not a warning) when an
+// existing topic's partitions or cleanup policy differ from what the
+// topology says.
+func TopicManagerConfig(t Tuning) *goka.TopicManagerConfig {
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = t.Replication
+	tm.Stream.Replication = t.Replication
+	tm.MismatchBehavior = goka.TMConfigMismatchBehaviorFail
+	tm.CreateTopicTimeout = 30 * time.Second
+	return tm
+}
+
+// ProcessorOptions returns goka options whose builders each make their own
+// sarama configuration (see SaramaConfig).
+func ProcessorOptions(t Tuning) []goka.ProcessorOption {
+	return []goka.ProcessorOption{
+		goka.WithConsumerGroupBuilder(func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+			cfg := SaramaConfig(t)
+			cfg.ClientID = clientID
+			return sarama.NewConsumerGroup(brokers, group, cfg)
+		}),
+		goka.WithConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
+			cfg := SaramaConfig(t)
+			cfg.ClientID = clientID
+			return sarama.NewConsumer(brokers, cfg)
+		}),
+		goka.WithProducerBuilder(func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
+			cfg := SaramaConfig(t)
+			cfg.ClientID = clientID
+			cfg.Producer.Partitioner = sarama.NewCustomHashPartitioner(hasher)
+			return goka.NewProducer(brokers, cfg)
+		}),
+		goka.WithTopicManagerBuilder(TopicManagerBuilder(t)),
+	}
+}
+
+// TopicManagerBuilder builds goka topic managers with TopicManagerConfig.
+func TopicManagerBuilder(t Tuning) goka.TopicManagerBuilder {
+	return func(brokers []string) (goka.TopicManager, error) {
+		cfg := SaramaConfig(t)
+		cfg.ClientID = "logstream-topic-manager"
+		return goka.NewTopicManager(brokers, cfg, TopicManagerConfig(t))
+	}
+}
+
+// EnsureTopics creates every topic that does not exist yet, with the
+// given partition counts, through goka's topic manager: streams with
+// cleanup.policy=delete, tables log-compacted. An existing topic whose
+// partition count or cleanup policy differs is an error.
+func EnsureTopics(brokers []string, t Tuning, streams, tables map[string]int) error {
+	tm, err := TopicManagerBuilder(t)(brokers)
+	if err != nil {
+		return fmt.Errorf("broker: topic manager: %w", err)
+	}
+	defer tm.Close()
+	for name, n := range streams {
+		if err := tm.EnsureTopicExists(name, n, t.Replication, map[string]string{"cleanup.policy": "delete"}); err != nil {
+			return fmt.Errorf("broker: topic %s: %w", name, err)
+		}
+	}
+	for name, n := range tables {
+		if err := tm.EnsureTableExists(name, n); err != nil {
+			return fmt.Errorf("broker: table %s: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+// Package state builds the local stores behind goka group tables.
+//
+// A goka table lives twice: in its compacted Kafka topic (the durable copy)
+// and in a local store per partition (the working copy, rebuilt from the
+// topic when a pod starts or gains a partition). With a directory, the local
+// store is LevelDB and survives restarts, so recovery reads only what is new;
+// without one, it is memory and recovery reads the whole table topic.
+package state
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/lovoo/goka/storage"
+)
+
+// Builder returns goka's storage builder for dir: LevelDB files under dir
+// (one per table partition), or memory when dir is "".
+func Builder(dir string) (storage.Builder, error) {
+	if dir == "" {
+		return storage.MemoryBuilder(), nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return storage.DefaultBuilder(dir), nil
+}

@@ -1,0 +1,316 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Topic names. These constants are the only place they are spelled.
+const (
+	TopicRaw    = "logs.raw"
+	TopicParsed = "logs.parsed"
+	TopicDLQ    = "logs.dlq"
+
+	// TopicBenchPassthrough is written only by the benchmark's baseline
+	// (a plain consume-and-produce hop); it is not part of the pipeline.
+	TopicBenchPassthrough = "bench.passthrough"
+)
+
+// Group names of the stages (goka processor groups, Kafka consumer groups).
+const (
+	GroupParse = "parse"
+)
+
+// Kind tells a stream from a table.
+type Kind string
+
+// Topic kinds.
+const (
+	Stream Kind = "stream" // cleanup.policy=delete; records are events
+	Table  Kind = "table"  // cleanup.policy=compact; a goka group table
+)
+
+// Topic describes one Kafka topic of the pipeline.
+type Topic struct {
+	Name       string
+	Kind       Kind
+	Partitions int
+	Key        string // what the record key holds
+	Record     string // Avro record name of the values ("" = raw bytes)
+	External   bool   // written from outside the pipeline (shippers, ingest)
+	Doc        string
+}
+
+// Stage describes one processing stage: a goka processor group.
+type Stage struct {
+	Name    string
+	Group   string
+	Inputs  []string
+	Outputs []string
+	Table   string // group table topic, "" for a stateless stage
+	Key     string // key the stage's input (and table) is partitioned by
+	Doc     string
+}
+
+// Config sizes the topology.
+type Config struct {
+	// Partitions of every topic of the pipeline. Stages scale out to at most
+	// this many pods. Changing it on an existing deployment needs new topics.
+	Partitions int
+	// Replication factor for created topics: 1 on the embedded broker, 3 on
+	// a production cluster.
+	Replication int
+}
+
+// DefaultConfig returns the defaults: 6 partitions, replication 1.
+func DefaultConfig() Config { return Config{Partitions: 6, Replication: 1} }
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	if c.Partitions < 1 || c.Partitions > 10000 {
+		return fmt.Errorf("topology: partitions must be between 1 and 10000, got %d", c.Partitions)
+	}
+	if c.Replication < 1 || c.Replication > 32 {
+		return fmt.Errorf("topology: replication must be between 1 and 32, got %d", c.Replication)
+	}
+	return nil
+}
+
+// Topology is the validated pipeline graph.
+type Topology struct {
+	cfg    Config
+	topics []Topic
+	stages []Stage
+}
+
+// TableTopic returns the goka group-table topic of a group (goka's own
+// naming rule, "<group>-table").
+func TableTopic(group string) string { return group + "-table" }
+
+// New builds the pipeline graph for cfg and validates it.
+func New(cfg Config) (*Topology, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := cfg.Partitions
+	t := &Topology{
+		cfg: cfg,
+		topics: []Topic{
+			{Name: TopicRaw, Kind: Stream, Partitions: p, Key: "host", Record: "RawLog or plain text", External: true,
+				Doc: "raw log lines: Avro RawLog from `logstream ingest`, or plain text/JSON lines from any shipper (key names the host)"},
+			{Name: TopicParsed, Kind: Stream, Partitions: p, Key: "event_id", Record: "LogEvent",
+				Doc: "parsed log events, one per line"},
+			{Name: TopicDLQ, Kind: Stream, Partitions: p, Key: "original key", Record: "DeadLetter",
+				Doc: "records a stage could not decode, with their bytes, origin and reason"},
+			{Name: TableTopic(GroupParse), Kind: Table, Partitions: p, Key: "host", Record: "ParseState",
+				Doc: "parse stage state: unfinished CRI partial lines per host and source"},
+		},
+		stages: []Stage{
+			{Name: "parse", Group: GroupParse, Inputs: []string{TopicRaw}, Outputs: []string{TopicParsed, TopicDLQ},
+				Table: TableTopic(GroupParse), Key: "host",
+				Doc: "detects each line's format, parses it into a LogEvent; joins CRI partial lines; undecodable records go to the dead-letter topic"},
+		},
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Config returns the configuration the topology was built with.
+func (t *Topology) Config() Config { return t.cfg }
+
+// Topics returns every topic, in pipeline order.
+func (t *Topology) Topics() []Topic { return append([]Topic(nil), t.topics...) }
+
+// Stages returns every stage, in pipeline order.
+func (t *Topology) Stages() []Stage { return append([]Stage(nil), t.stages...) }
+
+// Topic returns the named topic.
+func (t *Topology) Topic(name string) (Topic, bool) {
+	for _, tp := range t.topics {
+		if tp.Name == name {
+			return tp, true
+		}
+	}
+	return Topic{}, false
+}
+
+// Stage returns the named stage.
+func (t *Topology) Stage(name string) (Stage, bool) {
+	for _, s := range t.stages {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Stage{}, false
+}
+
+// Validate checks the graph: every topic a stage names exists, every input
+// is produced by a stage or is external, nothing but its stage writes a table,
+// a stage's inputs and table are keyed alike and co-partitioned (goka assigns
+// the same partition of each to one pod), and names are unique.
+func (t *Topology) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, tp := range t.topics {
+		if seen[tp.Name] {
+			errs = append(errs, fmt.Errorf("topic %s declared twice", tp.Name))
+		}
+		seen[tp.Name] = true
+		if tp.Partitions < 1 {
+			errs = append(errs, fmt.Errorf("topic %s: partitions must be positive", tp.Name))
+		}
+	}
+	produced := map[string]string{}
+	for _, s := range t.stages {
+		for _, o := range s.Outputs {
+			if _, ok := t.Topic(o); !ok {
+				errs = append(errs, fmt.Errorf("stage %s: output topic %s is not declared", s.Name, o))
+			}
+			produced[o] = s.Name
+		}
+		if s.Table != "" {
+			produced[s.Table] = s.Name
+		}
+	}
+	groups := map[string]bool{}
+	for _, s := range t.stages {
+		if groups[s.Group] {
+			errs = append(errs, fmt.Errorf("group %s used by two stages", s.Group))
+		}
+		groups[s.Group] = true
+		if len(s.Inputs) == 0 {
+			errs = append(errs, fmt.Errorf("stage %s has no input", s.Name))
+		}
+		copart := append([]string(nil), s.Inputs...)
+		if s.Table != "" {
+			tb, ok := t.Topic(s.Table)
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("stage %s: table %s is not declared", s.Name, s.Table))
+			case tb.Kind != Table:
+				errs = append(errs, fmt.Errorf("stage %s: table %s is not a table topic", s.Name, s.Table))
+			case s.Table != TableTopic(s.Group):
+				errs = append(errs, fmt.Errorf("stage %s: table must be named %s", s.Name, TableTopic(s.Group)))
+			}
+			copart = append(copart, s.Table)
+		}
+		var parts int
+		for i, name := range copart {
+			tp, ok := t.Topic(name)
+			if !ok {
+				errs = append(errs, fmt.Errorf("stage %s: input topic %s is not declared", s.Name, name))
+				continue
+			}
+			if i < len(s.Inputs) && !tp.External && produced[name] == "" {
+				errs = append(errs, fmt.Errorf("stage %s: input topic %s has no producer", s.Name, name))
+			}
+			if tp.Key != s.Key {
+				errs = append(errs, fmt.Errorf("stage %s: topic %s is keyed by %s, the stage by %s: repartition first", s.Name, name, tp.Key, s.Key))
+			}
+			if parts == 0 {
+				parts = tp.Partitions
+			} else if tp.Partitions != parts {
+				errs = append(errs, fmt.Errorf("stage %s: topics %s are not co-partitioned (%d vs %d partitions)", s.Name, strings.Join(copart, ", "), parts, tp.Partitions))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("topology: invalid graph: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Describe renders the topology as plain text: every stage with its input
+// and output topics, group table, key and partition count, then every topic.
+func (t *Topology) Describe() string {
+	var b strings.Builder
+	for _, s := range t.stages {
+		fmt.Fprintf(&b, "stage %s (group %s)\n", s.Name, s.Group)
+		fmt.Fprintf(&b, "  %s\n", s.Doc)
+		for _, in := range s.Inputs {
+			tp, _ := t.Topic(in)
+			fmt.Fprintf(&b, "  input   %-16s key=%-12s partitions=%d\n", in, tp.Key, tp.Partitions)
+		}
+		for _, out := range s.Outputs {
+			tp, _ := t.Topic(out)
+			fmt.Fprintf(&b, "  output  %-16s key=%-12s partitions=%d\n", out, tp.Key, tp.Partitions)
+		}
+		if s.Table != "" {
+			tp, _ := t.Topic(s.Table)
+			fmt.Fprintf(&b, "  table   %-16s key=%-12s partitions=%d (compacted)\n", s.Table, tp.Key, tp.Partitions)
+		} else {
+			b.WriteString("  table   none (stateless)\n")
+		}
+		fmt.Fprintf(&b, "  key     %s\n\n", s.Key)
+	}
+	b.WriteString("topics\n")
+	for _, tp := range t.topics {
+		fmt.Fprintf(&b, "  %-16s %-6s partitions=%-3d replication=%d key=%s value=%s\n", tp.Name, tp.Kind, tp.Partitions, t.cfg.Replication, tp.Key, tp.Record)
+	}
+	return b.String()
+}
+
+// DOT renders the graph in Graphviz DOT: topics are boxes, stages ellipses.
+func (t *Topology) DOT() string {
+	var b strings.Builder
+	b.WriteString("digraph logstream {\n  rankdir=LR;\n")
+	for _, tp := range t.sortedTopics() {
+		shape := "box"
+		if tp.Kind == Table {
+			shape = "cylinder"
+		}
+		fmt.Fprintf(&b, "  %q [shape=%s, label=%q];\n", tp.Name, shape, fmt.Sprintf("%s\\n%d partitions, key %s", tp.Name, tp.Partitions, tp.Key))
+	}
+	for _, s := range t.stages {
+		fmt.Fprintf(&b, "  %q [shape=ellipse, style=bold];\n", "stage:"+s.Name)
+		for _, in := range s.Inputs {
+			fmt.Fprintf(&b, "  %q -> %q;\n", in, "stage:"+s.Name)
+		}
+		for _, out := range s.Outputs {
+			fmt.Fprintf(&b, "  %q -> %q;\n", "stage:"+s.Name, out)
+		}
+		if s.Table != "" {
+			fmt.Fprintf(&b, "  %q -> %q [dir=both, style=dashed];\n", "stage:"+s.Name, s.Table)
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// Mermaid renders the graph as a Mermaid flowchart.
+func (t *Topology) Mermaid() string {
+	id := func(name string) string { return strings.NewReplacer(".", "_", "-", "_", ":", "_").Replace(name) }
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	for _, tp := range t.sortedTopics() {
+		if tp.Kind == Table {
+			fmt.Fprintf(&b, "  %s[(\"%s<br/>%d partitions, key %s\")]\n", id(tp.Name), tp.Name, tp.Partitions, tp.Key)
+		} else {
+			fmt.Fprintf(&b, "  %s[\"%s<br/>%d partitions, key %s\"]\n", id(tp.Name), tp.Name, tp.Partitions, tp.Key)
+		}
+	}
+	for _, s := range t.stages {
+		sid := id("stage:" + s.Name)
+		fmt.Fprintf(&b, "  %s([\"%s\"])\n", sid, s.Name)
+		for _, in := range s.Inputs {
+			fmt.Fprintf(&b, "  %s --> %s\n", id(in), sid)
+		}
+		for _, out := range s.Outputs {
+			fmt.Fprintf(&b, "  %s --> %s\n", sid, id(out))
+		}
+		if s.Table != "" {
+			fmt.Fprintf(&b, "  %s <-.-> %s\n", sid, id(s.Table))
+		}
+	}
+	return b.String()
+}
+
+func (t *Topology) sortedTopics() []Topic {
+	out := t.Topics()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
+	return out
+}

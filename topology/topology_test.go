@@ -1,0 +1,65 @@
+package topology
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNewValidates(t *testing.T) {
+	tp, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tp.Stages()) == 0 {
+		t.Fatal("no stages")
+	}
+	for _, bad := range []Config{{Partitions: 0, Replication: 1}, {Partitions: 3, Replication: 0}} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%+v) accepted an invalid config", bad)
+		}
+	}
+}
+
+func TestValidateCatchesBrokenGraphs(t *testing.T) {
+	cases := map[string]func(*Topology){
+		"not co-partitioned": func(tp *Topology) { tp.topics[3].Partitions++ },
+		"key mismatch":       func(tp *Topology) { tp.topics[0].Key = "event_id" },
+		"undeclared output":  func(tp *Topology) { tp.stages[0].Outputs = append(tp.stages[0].Outputs, "nowhere") },
+		"no producer":        func(tp *Topology) { tp.topics[0].External = false },
+		"duplicate topic":    func(tp *Topology) { tp.topics = append(tp.topics, tp.topics[1]) },
+		"table misnamed":     func(tp *Topology) { tp.stages[0].Table = TopicParsed },
+	}
+	for name, breakIt := range cases {
+		t.Run(name, func(t *testing.T) {
+			tp, err := New(DefaultConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			breakIt(tp)
+			if err := tp.Validate(); err == nil {
+				t.Fatal("Validate accepted a broken graph")
+			}
+		})
+	}
+}
+
+func TestRenderings(t *testing.T) {
+	tp, err := New(Config{Partitions: 4, Replication: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := tp.Describe()
+	for _, want := range []string{"stage parse (group parse)", "input   logs.raw", "output  logs.parsed", "output  logs.dlq", "table   parse-table", "partitions=4"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("Describe lacks %q:\n%s", want, desc)
+		}
+	}
+	dot := tp.DOT()
+	if !strings.HasPrefix(dot, "digraph") || !strings.Contains(dot, `"logs.raw" -> "stage:parse"`) || !strings.Contains(dot, `"stage:parse" -> "logs.dlq"`) {
+		t.Errorf("DOT output wrong:\n%s", dot)
+	}
+	mm := tp.Mermaid()
+	if !strings.HasPrefix(mm, "flowchart LR") || !strings.Contains(mm, "logs_raw --> stage_parse") || !strings.Contains(mm, "stage_parse --> logs_parsed") {
+		t.Errorf("Mermaid output wrong:\n%s", mm)
+	}
+}
