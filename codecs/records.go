@@ -295,4 +295,3 @@ func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
 
 // schemas.NameParseState is the record name in parsestate.avsc (package schemas has
 // no constant for it).
-
