@@ -1,0 +1,346 @@
+package loadgen
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/logstream/logstream/schemas"
+)
+
+// Line formats, named as the parse stage names them in LogEvent.format.
+const (
+	FormatJSON       = "json"
+	FormatLogfmt     = "logfmt"
+	FormatCRI        = "cri"
+	FormatCombined   = "combined" // nginx combined access log + request time
+	FormatALB        = "alb"
+	FormatSyslog3164 = "syslog3164"
+	FormatSyslog5424 = "syslog5424"
+	FormatJava       = "java" // logback
+	// FormatNone is the Format of garbage lines (Config.GarbageRatio); it is
+	// not a value for Config.Formats.
+	FormatNone = "none"
+)
+
+// Formats returns the line formats Config.Formats accepts, in a fixed order.
+func Formats() []string {
+	out := make([]string, len(formatWeights))
+	for i, fw := range formatWeights {
+		out[i] = fw.format
+	}
+	return out
+}
+
+// formatWeights is the fleet's mix: mostly access logs, then application
+// logs, a little syslog.
+var formatWeights = []struct {
+	format string
+	weight float64
+}{
+	{FormatCombined, 28},
+	{FormatALB, 14},
+	{FormatJSON, 16},
+	{FormatLogfmt, 12},
+	{FormatCRI, 12},
+	{FormatJava, 9},
+	{FormatSyslog3164, 5},
+	{FormatSyslog5424, 4},
+}
+
+// Defaults for the zero values of Config.
+var (
+	DefaultHosts        = []string{"web-1", "web-2", "web-3", "web-4", "web-5"}
+	DefaultStart        = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	DefaultGarbageRatio = 0.01
+	DefaultInterval     = time.Millisecond
+)
+
+// Shares of WARN and ERROR lines, and the ERROR share of Config.BadHost.
+const (
+	WarnRatio       = 0.04
+	ErrorRatio      = 0.012
+	BadHostErrRatio = 0.20
+)
+
+// CRIPartBytes is the content size of a CRI partial (P) line: containerd
+// splits lines longer than 16 KiB.
+const CRIPartBytes = 16 << 10
+
+// criSplitRatio is the share of CRI lines written as P, P, F parts.
+const criSplitRatio = 0.03
+
+// Config configures a Generator.
+type Config struct {
+	// Seed makes the output reproducible: one Config, one sequence of lines.
+	Seed uint64
+	// Hosts of the fleet; nil means DefaultHosts (web-1 … web-5).
+	Hosts []string
+	// Start is the event time of the first line; zero means DefaultStart.
+	Start time.Time
+	// BadHost, when set, names the host whose database connection fails:
+	// about BadHostErrRatio of its lines are failures. A name not in Hosts
+	// has no effect.
+	BadHost string
+	// GarbageRatio is the share of lines that match no format; 0 means
+	// DefaultGarbageRatio, a negative value means none.
+	GarbageRatio float64
+	// Formats restricts the line formats (see Formats); nil means all. An
+	// unknown name makes New panic.
+	Formats []string
+	// Interval is the mean event-time gap between consecutive lines of the
+	// fleet (exponentially distributed); 0 means DefaultInterval.
+	Interval time.Duration
+}
+
+// Line is one generated log line.
+type Line struct {
+	Host   string // host that wrote the line (for ALB lines: the target host)
+	Source string // file path the line was read from, or "stdin"
+	Text   string // the line, without newline; contains "req-<Seq>" once
+	Format string // one of the Format constants
+	Seq    uint64 // 1, 2, 3, … per Generator
+	// Time is the event time; the text carries it at its format's
+	// precision (seconds for nginx and RFC 3164).
+	Time time.Time
+	// Level is the severity the line expresses: its level field, its
+	// syslog severity, or for access logs its status (5xx ERROR, 4xx WARN,
+	// else INFO). LevelUnknown for garbage.
+	Level schemas.Level
+	// Service is the program that wrote the line ("" for garbage).
+	Service string
+}
+
+// Generator produces Lines. It is not safe for concurrent use.
+type Generator struct {
+	cfg     Config
+	rng     *rand.Rand
+	now     time.Time
+	seq     uint64
+	garbage float64
+	hosts   []host
+	formats []string
+	cum     []float64 // cumulative weights of formats
+	queue   []Line    // CRI parts waiting to be returned
+	b       []byte
+	albSrc  string
+	albWin  time.Time
+}
+
+type host struct {
+	name      string
+	ip        string
+	bad       bool
+	pods      [2]pod
+	workerPID int
+	sshdPID   int
+	cronPID   int
+}
+
+type pod struct {
+	svc    *service
+	source string
+}
+
+// New returns a generator for cfg. It panics on an unknown format name.
+func New(cfg Config) *Generator {
+	if len(cfg.Hosts) == 0 {
+		cfg.Hosts = DefaultHosts
+	}
+	if cfg.Start.IsZero() {
+		cfg.Start = DefaultStart
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	g := &Generator{
+		cfg: cfg,
+		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		now: cfg.Start,
+	}
+	switch {
+	case cfg.GarbageRatio == 0:
+		g.garbage = DefaultGarbageRatio
+	case cfg.GarbageRatio > 0:
+		g.garbage = min(cfg.GarbageRatio, 1)
+	}
+	total := 0.0
+	for _, fw := range formatWeights {
+		if len(cfg.Formats) > 0 && !slices.Contains(cfg.Formats, fw.format) {
+			continue
+		}
+		total += fw.weight
+		g.formats = append(g.formats, fw.format)
+		g.cum = append(g.cum, total)
+	}
+	for _, f := range cfg.Formats {
+		if !slices.Contains(g.formats, f) {
+			panic(fmt.Sprintf("loadgen: unknown format %q (known: %v)", f, Formats()))
+		}
+	}
+	for i, name := range cfg.Hosts {
+		h := host{
+			name:      name,
+			ip:        "10.0.1." + strconv.Itoa(11+i%240),
+			bad:       name == cfg.BadHost,
+			workerPID: 700 + g.rng.IntN(300),
+			sshdPID:   1000 + g.rng.IntN(30000),
+			cronPID:   1000 + g.rng.IntN(30000),
+		}
+		for j, svc := range []*service{&fraudScorer, &cardVault} {
+			h.pods[j] = pod{svc: svc, source: g.podSource(svc)}
+		}
+		g.hosts = append(g.hosts, h)
+	}
+	return g
+}
+
+// podSource is the kubelet's symlink for a container's log:
+// /var/log/containers/<pod>_<namespace>_<container>-<container id>.log.
+func (g *Generator) podSource(svc *service) string {
+	const alnum = "bcdfghjklmnpqrstvwxz2456789" // the alphabet of generated pod names
+	b := []byte("/var/log/containers/" + svc.name + "-")
+	for range 10 {
+		b = append(b, alnum[g.rng.IntN(len(alnum))])
+	}
+	b = append(b, '-')
+	for range 5 {
+		b = append(b, alnum[g.rng.IntN(len(alnum))])
+	}
+	b = append(b, "_payments_"...)
+	b = append(b, svc.container...)
+	b = append(b, '-')
+	b = g.appendRandHex(b, 64)
+	b = append(b, ".log"...)
+	return string(b)
+}
+
+// Next returns the next line.
+func (g *Generator) Next() Line {
+	if len(g.queue) > 0 {
+		l := g.queue[0]
+		g.queue = g.queue[1:]
+		return l
+	}
+	g.now = g.now.Add(time.Duration(g.rng.ExpFloat64() * float64(g.cfg.Interval)))
+	g.seq++
+	h := &g.hosts[g.rng.IntN(len(g.hosts))]
+	l := Line{Host: h.name, Seq: g.seq, Time: g.now}
+	g.b = g.b[:0]
+	if g.garbage > 0 && g.rng.Float64() < g.garbage {
+		g.garbageLine(&l)
+		return l
+	}
+	s := g.severity(h)
+	switch g.pickFormat() {
+	case FormatJSON:
+		g.jsonLine(&l, h, s)
+	case FormatLogfmt:
+		g.logfmtLine(&l, h, s)
+	case FormatCRI:
+		g.criLine(&l, h, s)
+	case FormatCombined:
+		g.combinedLine(&l, h, s)
+	case FormatALB:
+		g.albLine(&l, h, s)
+	case FormatSyslog3164:
+		g.syslog3164Line(&l, h, s)
+	case FormatSyslog5424:
+		g.syslog5424Line(&l, h, s)
+	case FormatJava:
+		g.javaLine(&l, h, s)
+	}
+	return l
+}
+
+// Batch returns the next n lines.
+func (g *Generator) Batch(n int) []Line {
+	out := make([]Line, n)
+	for i := range out {
+		out[i] = g.Next()
+	}
+	return out
+}
+
+func (g *Generator) pickFormat() string {
+	x := g.rng.Float64() * g.cum[len(g.cum)-1]
+	for i, c := range g.cum {
+		if x < c {
+			return g.formats[i]
+		}
+	}
+	return g.formats[len(g.formats)-1]
+}
+
+// sev is what a line reports: normal operation, a warning (4xx), a failure (5xx).
+type sev uint8
+
+const (
+	sevInfo sev = iota
+	sevWarn
+	sevFail
+)
+
+func (s sev) level() schemas.Level {
+	switch s {
+	case sevWarn:
+		return schemas.LevelWarn
+	case sevFail:
+		return schemas.LevelError
+	}
+	return schemas.LevelInfo
+}
+
+func (g *Generator) severity(h *host) sev {
+	fail := ErrorRatio
+	if h.bad {
+		fail = BadHostErrRatio
+	}
+	switch p := g.rng.Float64(); {
+	case p < fail:
+		return sevFail
+	case p < fail+WarnRatio:
+		return sevWarn
+	}
+	return sevInfo
+}
+
+// dbTimeout reports whether a failure is the database timeout: always on
+// the bad host, for a third of the failures elsewhere.
+func (g *Generator) dbTimeout(h *host) bool { return h.bad || g.rng.IntN(3) == 0 }
+
+// appendTimeout appends "timeout after 3012 ms to 10.0.4.7:3306".
+func (g *Generator) appendTimeout(b []byte) []byte {
+	b = append(b, "timeout after "...)
+	b = strconv.AppendInt(b, int64(3000+g.rng.IntN(60)), 10)
+	return append(b, " ms to 10.0.4.7:3306"...)
+}
+
+// --- small helpers ---
+
+const hexDigits = "0123456789abcdef"
+
+func (g *Generator) appendRandHex(b []byte, n int) []byte {
+	for n > 0 {
+		v := g.rng.Uint64()
+		for i := 0; i < 16 && n > 0; i++ {
+			b = append(b, hexDigits[v&15])
+			v >>= 4
+			n--
+		}
+	}
+	return b
+}
+
+func appendSeq(b []byte, seq uint64) []byte {
+	b = append(b, "req-"...)
+	return strconv.AppendUint(b, seq, 10)
+}
+
+func pick[T any](g *Generator, xs []T) T { return xs[g.rng.IntN(len(xs))] }
+
+func appendFixed(b []byte, f float64, prec int) []byte {
+	return strconv.AppendFloat(b, f, 'f', prec, 64)
+}
