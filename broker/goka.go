@@ -33,7 +33,6 @@ type Tuning struct {
 // they are given, so sharing one between clients is a data race.
 func SaramaConfig(t Tuning) *sarama.Config {
 	cfg := goka.DefaultConfig()
-	cfg.Version = sarama.V2_8_0_0
 	if t.FromOldest {
 		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	}

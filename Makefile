@@ -1,0 +1,65 @@
+# logstream's front door. `make demo` and `make test` work on a fresh Debian
+# machine with Go: whatever else they need, they install themselves.
+
+GO        ?= go
+BIN       := bin
+TOOLS     := $(CURDIR)/.tools/bin
+PKGS      := ./...
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+STATICCHECK_VERSION ?= v0.8.2
+FUZZTIME  ?= 10s
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build test test-race lint fuzz bench demo deps-test tools clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/logstream ./cmd/logstream
+
+## deps-test: Debian packages the tests use (kcat, for the interop test).
+deps-test:
+	@command -v kcat >/dev/null 2>&1 || { \
+		echo "installing kcat (Debian package) for the interop test"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq kcat; }
+
+## test: every test, including the embedded-broker integration and kcat interop tests.
+test: deps-test
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 12m $(PKGS)
+
+test-race: deps-test
+	$(GO) test -count=1 -race -timeout 20m $(PKGS)
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+tools: $(TOOLS)/staticcheck
+
+lint: $(TOOLS)/staticcheck
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(TOOLS)/staticcheck $(PKGS)
+
+## fuzz: every fuzz target for FUZZTIME (short by default).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+## bench: raw passthrough vs parse stage on the embedded broker, plus codec benchmarks.
+bench:
+	$(GO) run ./benchmarks/cmd/pipebench
+	$(GO) test -run '^$$' -bench 'LogEvent' -benchmem ./codecs/
+	$(GO) test -run '^$$' -bench 'ParseLine' -benchmem ./processors/parse/
+
+demo: build
+	$(BIN)/logstream demo --summary-json $(BIN)/demo-summary.json
+
+clean:
+	rm -rf $(BIN) .tools

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/admin"
+	"github.com/logstream/logstream/demo"
+	"github.com/logstream/logstream/topology"
+)
+
+func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	s, err := startStack(cfg, stderr, log)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	runCtx, stopStack := context.WithCancel(ctx)
+	defer stopStack()
+	stackErr := make(chan error, 1)
+	go func() { stackErr <- s.run(runCtx) }()
+
+	readyCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = s.pipe.WaitReady(readyCtx)
+	cancel()
+	if err != nil {
+		stopStack()
+		if serr := <-stackErr; serr != nil && !errors.Is(serr, context.Canceled) {
+			return serr
+		}
+		return err
+	}
+	log.Info().Msg("pipeline ready; the fleet starts writing")
+
+	prod, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...),
+		kgo.RecordPartitioner(topology.Partitioner()),
+		kgo.MaxBufferedRecords(cfg.BatchSize*10),
+		kgo.MaxProduceRequestsInflightPerBroker(cfg.MaxConcurrency),
+	)
+	if err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	defer prod.Close()
+
+	dc := demo.DefaultConfig()
+	dc.Duration, dc.Rate, dc.Seed = cfg.Duration, cfg.Rate, cfg.Seed
+	dc.Status = stderr
+	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		dc.Terminal = true
+	}
+	lag := admin.NewLagCollector(s.adm, s.pipe.Groups()...)
+	demoErr := make(chan error, 1)
+	var sum *demo.Summary
+	go func() {
+		var err error
+		sum, err = demo.Run(runCtx, dc, demo.Deps{
+			Client: prod,
+			Admin:  s.adm,
+			Codecs: s.codecs,
+			Parse:  s.pipe.Parse().Stats(),
+			Lag: func(ctx context.Context) (int64, error) {
+				ls, err := lag.Lag(ctx)
+				var total int64
+				for _, l := range ls {
+					total += l.Lag
+				}
+				return total, err
+			},
+		})
+		demoErr <- err
+	}()
+
+	select {
+	case err = <-demoErr:
+	case err = <-stackErr:
+		if err == nil {
+			err = errors.New("pipeline stopped before the demo finished")
+		}
+		return err
+	}
+	stopStack()
+	<-stackErr
+	if sum != nil {
+		fmt.Fprint(stdout, sum.Text())
+		if cfg.SummaryJSON != "" {
+			if werr := sum.WriteJSON(cfg.SummaryJSON); werr != nil && err == nil {
+				err = werr
+			}
+		}
+	}
+	return err
+}

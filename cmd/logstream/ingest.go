@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/broker"
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/ingest"
+	"github.com/logstream/logstream/processors/parse"
+	"github.com/logstream/logstream/topology"
+)
+
+func runIngest(ctx context.Context, cfg *Config, inputs []string, stderr io.Writer) error {
+	brokers := cfg.Brokers
+	if len(brokers) == 0 {
+		brokers = []string{cfg.EmbeddedAddr}
+	}
+	topo, err := topology.New(topology.Config{Partitions: cfg.Partitions, Replication: cfg.Replication})
+	if err != nil {
+		return err
+	}
+	set, err := codecs.NewSet()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.RecordPartitioner(topology.Partitioner()),
+		kgo.MaxBufferedRecords(cfg.BatchSize*10),
+		kgo.MaxProduceRequestsInflightPerBroker(cfg.MaxConcurrency),
+		kgo.ProducerLinger(5*time.Millisecond),
+	)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = cl.Ping(pctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cannot reach Kafka at %v (start 'logstream run' or pass --brokers): %w", brokers, err)
+	}
+	if err := broker.EnsureTopics(brokers, tuning(cfg), map[string]int{topology.TopicRaw: topo.Config().Partitions}, nil); err != nil {
+		return err
+	}
+	ic := ingest.Config{
+		Topic:  topology.TopicRaw,
+		Host:   cfg.Host,
+		Follow: cfg.Follow,
+		Encode: set.RawLog.Marshal,
+		HostOf: parse.HostOf,
+	}
+	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		ic.Progress = stderr
+	}
+	sum, err := ingest.Run(ctx, ic, cl, inputs)
+	fmt.Fprintln(stderr, sum.String())
+	return err
+}

@@ -1,0 +1,142 @@
+// Command logstream is the one binary of the logstream pipeline: it runs the
+// stages, the demo, the line ingester, and describes the topology. The
+// packages do the work; this command parses settings and wires them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+)
+
+// Set at build time with -ldflags "-X main.version=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func commands() []command {
+	return []command{
+		{name: "demo", short: "Run the whole pipeline on the embedded broker with a built-in five-host load generator, then print a summary.",
+			long: `Starts the embedded Kafka broker (unless --brokers is set), creates the
+topics, runs every stage, and feeds logs.raw with realistic mixed-format
+lines from a payment-gateway fleet of five hosts (web-1 ... web-5) behind a
+load balancer. A one-line status refreshes every second. After --duration
+the generator stops, the stages drain what is left, and a final summary is
+printed (per stage records in and out, dead letters, alerts). Exits 0 when
+every generated line was accounted for.`,
+			settings: append(append([]setting(nil), pipelineSettings...), sDuration, sRate, sSeed, sSummaryJSON)},
+		{name: "run", short: "Run the pipeline's stages until interrupted (a consumer-group pod).",
+			long: `Runs every stage as a member of its consumer group; start more pods to
+spread partitions. Without --brokers it starts the embedded broker first and
+prints its address, so other Kafka tools (kcat, producers) can attach.
+SIGINT or SIGTERM stops the stages in order after they commit their work.`,
+			settings: pipelineSettings},
+		{name: "ingest", args: "[FILE...|-]", short: "Send log lines from files or stdin to the raw topic, one record per line.",
+			long: `Reads lines from the files (or stdin for "-" or no file) and produces one
+Avro RawLog per line to logs.raw, keyed by host so one host's lines stay in
+order. The host is --host, else the one the line names (syslog, JSON host),
+else this machine's name. On a terminal a progress line shows records and
+records/s; a one-line summary ends the run. Without --brokers it connects to
+the embedded broker's address (a 'logstream run' on this machine).`,
+			settings: append(append([]setting(nil), connectionSettings...), sHost, sFollow)},
+		{name: "topology describe", short: "Print every stage with its topics, group table, key and partition count.",
+			long:     `--format dot or mermaid prints the graph for Graphviz or Mermaid instead.`,
+			settings: []setting{sConfig, sPartitions, sReplication, sFormat}},
+		{name: "version", short: "Print the version and exit."},
+	}
+}
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// runMain is main without process exits, for tests.
+func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" && len(args) == 1 {
+		writeMainHelp(stdout)
+		return 0
+	}
+	if args[0] == "help" {
+		args = append(args[1:], "--help")
+	}
+	cmd, rest, ok := findCommand(args)
+	if !ok {
+		fmt.Fprintf(stderr, "logstream: unknown command %q (see 'logstream --help')\n", strings.Join(args[:min(len(args), 2)], " "))
+		return 2
+	}
+	cfg, pos, err := parseConfig(cmd, rest, lookup)
+	if errors.Is(err, errHelp) {
+		writeHelp(stdout, cmd)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd.name {
+	case "version":
+		fmt.Fprintf(stdout, "logstream %s (commit %s)\n", version, commit)
+		return 0
+	case "topology describe":
+		err = topologyDescribe(cfg, stdout)
+	case "run":
+		err = runPipeline(ctx, cfg, stderr)
+	case "demo":
+		err = runDemo(ctx, cfg, stdout, stderr)
+	case "ingest":
+		err = runIngest(ctx, cfg, pos, stderr)
+	}
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "logstream %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
+}
+
+func findCommand(args []string) (command, []string, bool) {
+	for _, c := range commands() {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c, args[len(words):], true
+		}
+	}
+	return command{}, nil, false
+}
+
+func writeMainHelp(w io.Writer) {
+	fmt.Fprint(w, `logstream: a stream-processing engine for logs, on Kafka.
+
+Raw log lines flow through Avro-encoded Kafka topics into stateful stages
+(parse, and more to come); undecodable records land in a dead-letter topic.
+Without --brokers, run and demo start an embedded Kafka-protocol broker.
+
+Usage: logstream <command> [flags] [args]
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.short)
+	}
+	tw.Flush()
+	fmt.Fprint(w, `
+Run 'logstream <command> --help' for a command's flags. Every flag can also
+be set by an environment variable (LOGSTREAM_*, plus BATCH_SIZE and
+MAX_CONCURRENCY) or a YAML file given with --config; a flag wins over the
+environment, which wins over the file.
+`)
+}

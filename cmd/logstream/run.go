@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/logstream/logstream/admin"
+	"github.com/logstream/logstream/broker"
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/pipeline"
+	"github.com/logstream/logstream/state"
+	"github.com/logstream/logstream/topology"
+)
+
+func newLogger(cfg *Config, w io.Writer) zerolog.Logger {
+	console := cfg.LogFormat == "console"
+	if cfg.LogFormat == "auto" {
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			console = true
+		}
+	}
+	if console {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(cfg.LogLevel).With().Timestamp().Logger()
+}
+
+func tuning(cfg *Config) broker.Tuning {
+	return broker.Tuning{
+		Replication:    cfg.Replication,
+		BatchSize:      cfg.BatchSize,
+		MaxConcurrency: cfg.MaxConcurrency,
+		FromOldest:     true,
+	}
+}
+
+// stack is what run and demo share: a broker (embedded or not), the
+// pipeline, and the admin port.
+type stack struct {
+	brokers  []string
+	embedded *broker.Embedded
+	topo     *topology.Topology
+	codecs   *codecs.Set
+	pipe     *pipeline.Pipeline
+	admin    *admin.Server
+	adm      *kadm.Client
+	kcl      *kgo.Client
+	log      zerolog.Logger
+}
+
+func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, error) {
+	topo, err := topology.New(topology.Config{Partitions: cfg.Partitions, Replication: cfg.Replication})
+	if err != nil {
+		return nil, err
+	}
+	set, err := codecs.NewSet()
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{topo: topo, codecs: set, brokers: cfg.Brokers, log: log}
+	if len(s.brokers) == 0 {
+		if cfg.Replication > 1 {
+			return nil, usagef("logstream: invalid setting replication: the embedded broker is a single broker, replication must be 1")
+		}
+		e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: cfg.EmbeddedAddr, DataDir: cfg.EmbeddedData})
+		if err != nil {
+			return nil, err
+		}
+		s.embedded = e
+		s.brokers = []string{e.Addr()}
+		persist := "in memory"
+		if cfg.EmbeddedData != "" {
+			persist = "data in " + cfg.EmbeddedData
+		}
+		fmt.Fprintf(stderr, "embedded Kafka broker listening on %s (%s); attach with: kcat -b %s -L\n", e.Addr(), persist, e.Addr())
+	}
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...))
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	s.kcl = kcl
+	s.adm = kadm.NewClient(kcl)
+	pctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := kcl.Ping(pctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("cannot reach Kafka at %v: %w", s.brokers, err)
+	}
+	store, err := state.Builder(cfg.StateDir)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.pipe, err = pipeline.New(pipeline.Options{
+		Brokers:  s.brokers,
+		Topology: topo,
+		Codecs:   set,
+		Tuning:   tuning(cfg),
+		Storage:  store,
+		Logger:   log,
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.pipe.EnsureTopics(); err != nil {
+		s.close()
+		return nil, err
+	}
+	if cfg.AdminAddr != "" {
+		reg := admin.NewRegistry()
+		reg.MustRegister(s.pipe.Parse().Stats().Collector())
+		reg.MustRegister(admin.NewLagCollector(s.adm, s.pipe.Groups()...))
+		s.admin, err = admin.Listen(cfg.AdminAddr, reg, s.pipe.Ready)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		log.Info().Str("addr", s.admin.Addr()).Msg("admin port: /metrics /healthz /readyz /debug/pprof/")
+	}
+	return s, nil
+}
+
+// run runs the pipeline and the admin port until ctx ends or one fails.
+func (s *stack) run(ctx context.Context) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error { return s.pipe.Run(ctx) })
+	if s.admin != nil {
+		eg.Go(func() error { return s.admin.Run(ctx) })
+	}
+	return eg.Wait()
+}
+
+func (s *stack) close() {
+	if s.kcl != nil {
+		s.kcl.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+}
+
+func runPipeline(ctx context.Context, cfg *Config, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	s, err := startStack(cfg, stderr, log)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	go func() {
+		if err := s.pipe.WaitReady(ctx); err == nil {
+			log.Info().Strs("brokers", s.brokers).Msg("pipeline ready: state recovered, consuming")
+		}
+	}()
+	err = s.run(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func topologyDescribe(cfg *Config, w io.Writer) error {
+	topo, err := topology.New(topology.Config{Partitions: cfg.Partitions, Replication: cfg.Replication})
+	if err != nil {
+		return err
+	}
+	switch cfg.Format {
+	case "dot":
+		fmt.Fprint(w, topo.DOT())
+	case "mermaid":
+		fmt.Fprint(w, topo.Mermaid())
+	default:
+		fmt.Fprint(w, topo.Describe())
+	}
+	return nil
+}

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of every subcommand, resolved with the
+// precedence flag > environment > YAML file > default.
+type Config struct {
+	ConfigFile     string
+	Brokers        []string
+	EmbeddedAddr   string
+	EmbeddedData   string
+	Partitions     int
+	Replication    int
+	BatchSize      int
+	MaxConcurrency int
+	LogLevel       zerolog.Level
+	LogFormat      string
+	AdminAddr      string
+	StateDir       string
+
+	Duration    time.Duration
+	Rate        int
+	Seed        uint64
+	SummaryJSON string
+
+	Host   string
+	Follow bool
+
+	Format string
+}
+
+// setting is one configurable value: its flag, environment variable and
+// YAML key, its default, and how to parse it into Config.
+type setting struct {
+	name   string // flag name and YAML key
+	env    string
+	def    string
+	usage  string
+	isBool bool
+	parse  func(c *Config, v string) error
+}
+
+// usageError is a bad command line or setting: one line, exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+var (
+	sConfig = setting{name: "config", env: "LOGSTREAM_CONFIG", usage: "YAML file of settings (keys are the flag names)",
+		parse: func(c *Config, v string) error { c.ConfigFile = v; return nil }}
+	sBrokers = setting{name: "brokers", env: "LOGSTREAM_BROKERS", usage: "Kafka bootstrap brokers, host:port,...; empty starts the embedded broker",
+		parse: func(c *Config, v string) error {
+			c.Brokers = nil
+			for _, b := range strings.Split(v, ",") {
+				if b = strings.TrimSpace(b); b == "" {
+					continue
+				}
+				if _, _, err := net.SplitHostPort(b); err != nil {
+					return fmt.Errorf("%q is not host:port", b)
+				}
+				c.Brokers = append(c.Brokers, b)
+			}
+			return nil
+		}}
+	sEmbeddedAddr = setting{name: "embedded-addr", env: "LOGSTREAM_EMBEDDED_ADDR", def: "127.0.0.1:9092", usage: "address of the embedded broker (used when --brokers is empty)",
+		parse: func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("%q is not host:port", v)
+			}
+			c.EmbeddedAddr = v
+			return nil
+		}}
+	sEmbeddedData = setting{name: "embedded-data", env: "LOGSTREAM_EMBEDDED_DATA", usage: "directory where the embedded broker persists its data; empty keeps it in memory",
+		parse: func(c *Config, v string) error { c.EmbeddedData = v; return nil }}
+	sPartitions = setting{name: "partitions", env: "LOGSTREAM_PARTITIONS", def: "6", usage: "partitions of every pipeline topic (stages scale to this many pods)",
+		parse: intIn(1, 10000, func(c *Config, n int) { c.Partitions = n })}
+	sReplication = setting{name: "replication", env: "LOGSTREAM_REPLICATION", def: "1", usage: "replication factor of created topics (1 on the embedded broker)",
+		parse: intIn(1, 32, func(c *Config, n int) { c.Replication = n })}
+	sBatchSize = setting{name: "batch-size", env: "BATCH_SIZE", def: "1000", usage: "records a producer gathers into one batch before it sends",
+		parse: intIn(1, 1000000, func(c *Config, n int) { c.BatchSize = n })}
+	sMaxConcurrency = setting{name: "max-concurrency", env: "MAX_CONCURRENCY", def: "5", usage: "produce requests each producer keeps in flight per broker",
+		parse: intIn(1, 64, func(c *Config, n int) { c.MaxConcurrency = n })}
+	sLogLevel = setting{name: "log-level", env: "LOGSTREAM_LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
+		parse: func(c *Config, v string) error {
+			switch v {
+			case "debug", "info", "warn", "error":
+			default:
+				return fmt.Errorf("%q is not one of debug, info, warn, error", v)
+			}
+			l, _ := zerolog.ParseLevel(v)
+			c.LogLevel = l
+			return nil
+		}}
+	sLogFormat = setting{name: "log-format", env: "LOGSTREAM_LOG_FORMAT", def: "auto", usage: "json, console, or auto (console on a terminal, JSON otherwise)",
+		parse: oneOf(func(c *Config, v string) { c.LogFormat = v }, "auto", "json", "console")}
+	sAdminAddr = setting{name: "admin-addr", env: "LOGSTREAM_ADMIN_ADDR", def: "127.0.0.1:9464", usage: "address of the admin port (/metrics, /healthz, /readyz, /debug/pprof); empty disables it",
+		parse: func(c *Config, v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("%q is not host:port", v)
+				}
+			}
+			c.AdminAddr = v
+			return nil
+		}}
+	sStateDir = setting{name: "state-dir", env: "LOGSTREAM_STATE_DIR", usage: "directory for local table stores (LevelDB); empty keeps them in memory, rebuilt from Kafka at start",
+		parse: func(c *Config, v string) error { c.StateDir = v; return nil }}
+	sDuration = setting{name: "duration", env: "LOGSTREAM_DURATION", def: "60s", usage: "how long the demo generates load before it drains and exits",
+		parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 || d > 24*time.Hour {
+				return fmt.Errorf("%q is not a duration between 0 and 24h (e.g. 30s, 2m)", v)
+			}
+			c.Duration = d
+			return nil
+		}}
+	sRate = setting{name: "rate", env: "LOGSTREAM_RATE", def: "2000", usage: "log lines per second the demo's fleet writes",
+		parse: intIn(1, 10000000, func(c *Config, n int) { c.Rate = n })}
+	sSeed = setting{name: "seed", env: "LOGSTREAM_SEED", def: "1", usage: "seed of the demo's load generator",
+		parse: func(c *Config, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a non-negative integer", v)
+			}
+			c.Seed = n
+			return nil
+		}}
+	sSummaryJSON = setting{name: "summary-json", env: "LOGSTREAM_SUMMARY_JSON", usage: "also write the demo's final summary as JSON to this file",
+		parse: func(c *Config, v string) error { c.SummaryJSON = v; return nil }}
+	sHost = setting{name: "host", env: "LOGSTREAM_HOST", usage: "host name for every line; empty takes it from the line (syslog, JSON host), else this machine's name",
+		parse: func(c *Config, v string) error { c.Host = v; return nil }}
+	sFollow = setting{name: "follow", env: "LOGSTREAM_FOLLOW", def: "false", isBool: true, usage: "keep reading files as they grow (like tail -F), until interrupted",
+		parse: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.Follow = b
+			return nil
+		}}
+	sFormat = setting{name: "format", env: "LOGSTREAM_TOPOLOGY_FORMAT", def: "text", usage: "text, dot or mermaid",
+		parse: oneOf(func(c *Config, v string) { c.Format = v }, "text", "dot", "mermaid")}
+)
+
+var (
+	connectionSettings = []setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sLogLevel, sLogFormat}
+	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir)
+)
+
+func intIn(lo, hi int, set func(*Config, int)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%q is not an integer between %d and %d", v, lo, hi)
+		}
+		set(c, n)
+		return nil
+	}
+}
+
+func oneOf(set func(*Config, string), allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				set(c, v)
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+// command is a subcommand's description for parsing and --help.
+type command struct {
+	name     string // "run", "topology describe"
+	args     string // positional arguments in the usage line
+	short    string
+	long     string
+	settings []setting
+}
+
+// rawFlag records a flag's text and whether it was given.
+type rawFlag struct {
+	val    string
+	set    bool
+	isBool bool
+}
+
+func (f *rawFlag) String() string   { return f.val }
+func (f *rawFlag) Set(v string) error { f.val, f.set = v, true; return nil }
+func (f *rawFlag) IsBoolFlag() bool { return f.isBool }
+
+// errHelp asks for the command's help text (exit 0).
+var errHelp = errors.New("help requested")
+
+// parseConfig resolves cmd's settings from args, env (lookup) and the
+// YAML file, and returns the positional arguments.
+func parseConfig(cmd command, args []string, lookup func(string) (string, bool)) (*Config, []string, error) {
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flags := map[string]*rawFlag{}
+	for _, s := range cmd.settings {
+		f := &rawFlag{val: s.def, isBool: s.isBool}
+		flags[s.name] = f
+		fs.Var(f, s.name, s.usage)
+	}
+	flagArgs, rest := splitArgs(args, flags)
+	if err := fs.Parse(flagArgs); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, errHelp
+		}
+		return nil, nil, usagef("logstream %s: %s (see 'logstream %s --help')", cmd.name, err, cmd.name)
+	}
+
+	file := map[string]string{}
+	cfgPath := ""
+	if f := flags["config"]; f != nil {
+		cfgPath = f.val
+		if !f.set {
+			if v, ok := lookup(sConfig.env); ok {
+				cfgPath = v
+			}
+		}
+	}
+	if cfgPath != "" {
+		var err error
+		if file, err = readConfigFile(cfgPath, cmd); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	c := &Config{}
+	for _, s := range cmd.settings {
+		f := flags[s.name]
+		val, from := s.def, "default"
+		if f.set {
+			val, from = f.val, "flag --"+s.name
+		} else if v, ok := lookup(s.env); ok {
+			val, from = v, "env "+s.env
+		} else if v, ok := file[s.name]; ok {
+			val, from = v, "file "+cfgPath
+		}
+		if err := s.parse(c, val); err != nil {
+			return nil, nil, usagef("logstream %s: invalid setting %s (from %s): %v", cmd.name, s.name, from, err)
+		}
+	}
+	return c, rest, nil
+}
+
+// splitArgs separates flags from positional arguments wherever they
+// stand, so that "ingest app.log --follow" works like "ingest --follow
+// app.log". Everything after "--" is positional.
+func splitArgs(args []string, flags map[string]*rawFlag) (flagArgs, positional []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flagArgs, append(positional, args[i+1:]...)
+		}
+		if a == "-" || !strings.HasPrefix(a, "-") {
+			positional = append(positional, a)
+			continue
+		}
+		flagArgs = append(flagArgs, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f, ok := flags[name]; ok && !f.isBool && i+1 < len(args) {
+			i++
+			flagArgs = append(flagArgs, args[i])
+		}
+	}
+	return flagArgs, positional
+}
+
+// readConfigFile reads a flat YAML map of setting names to scalars.
+func readConfigFile(path string, cmd command) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("logstream %s: invalid setting config: %v", cmd.name, err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, usagef("logstream %s: invalid setting config: %s is not a YAML map of settings: %v", cmd.name, path, strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	known := map[string]bool{}
+	for _, s := range allSettings() {
+		known[s.name] = true
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		key := strings.ReplaceAll(k, "_", "-")
+		if !known[key] {
+			return nil, usagef("logstream %s: invalid setting %s in %s: no such setting", cmd.name, k, path)
+		}
+		switch t := v.(type) {
+		case []any:
+			parts := make([]string, len(t))
+			for i, p := range t {
+				parts[i] = fmt.Sprint(p)
+			}
+			out[key] = strings.Join(parts, ",")
+		case map[string]any:
+			return nil, usagef("logstream %s: invalid setting %s in %s: expected a scalar or a list", cmd.name, k, path)
+		case nil:
+			out[key] = ""
+		default:
+			out[key] = fmt.Sprint(t)
+		}
+	}
+	return out, nil
+}
+
+// allSettings is every setting of every command, each once.
+func allSettings() []setting {
+	seen := map[string]bool{}
+	var out []setting
+	for _, c := range commands() {
+		for _, s := range c.settings {
+			if !seen[s.name] {
+				seen[s.name] = true
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// writeHelp prints a command's help: usage, description, and each setting
+// with its environment variable and default.
+func writeHelp(w io.Writer, cmd command) {
+	fmt.Fprintf(w, "Usage: logstream %s [flags]%s\n\n%s\n", cmd.name, prefixed(" ", cmd.args), cmd.short)
+	if cmd.long != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(cmd.long))
+	}
+	if len(cmd.settings) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nFlags (precedence: flag > environment > config file > default):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range cmd.settings {
+		name := "--" + s.name + " value"
+		if s.isBool {
+			name = "--" + s.name
+		}
+		def := ""
+		if s.def != "" {
+			def = " (default " + s.def + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t$%s\t%s%s\n", name, s.env, s.usage, def)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  -h, --help\t\tshow this help\n")
+}
+
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
+}

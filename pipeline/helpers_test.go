@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/broker"
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/topology"
+)
+
+// testStack is an embedded broker with the pipeline running on it.
+type testStack struct {
+	addr string
+	pipe *Pipeline
+	set  *codecs.Set
+	topo *topology.Topology
+}
+
+func startStack(t *testing.T, partitions int) *testStack {
+	t.Helper()
+	e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	topo, err := topology.New(topology.Config{Partitions: partitions, Replication: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := codecs.NewSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Options{
+		Brokers:  []string{e.Addr()},
+		Topology: topo,
+		Codecs:   set,
+		Tuning:   broker.Tuning{Replication: 1, BatchSize: 500, MaxConcurrency: 5, FromOldest: true},
+		Logger:   zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.EnsureTopics(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("pipeline: %v", err)
+		}
+	})
+	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer rcancel()
+	if err := p.WaitReady(rctx); err != nil {
+		t.Fatal(err)
+	}
+	return &testStack{addr: e.Addr(), pipe: p, set: set, topo: topo}
+}
+
+// consumeAll reads topics from the start until want records arrived or
+// the timeout passed, and returns what it read.
+func consumeAll(t *testing.T, addr string, want int, timeout time.Duration, topics ...string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
+		out = append(out, fs.Records()...)
+	}
+	// Read a little longer: anything beyond want is a duplicate or a stray.
+	lctx, lcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer lcancel()
+	out = append(out, cl.PollFetches(lctx).Records()...)
+	return out
+}
+
+func decodeEvent(t *testing.T, set *codecs.Set, r *kgo.Record) *schemas.LogEvent {
+	t.Helper()
+	ev, err := set.LogEvent.Unmarshal(r.Value)
+	if err != nil {
+		t.Fatalf("%s/%d@%d does not decode as LogEvent: %v", r.Topic, r.Partition, r.Offset, err)
+	}
+	return ev
+}

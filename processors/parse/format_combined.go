@@ -1,0 +1,311 @@
+package parse
+
+import (
+	"strings"
+	"time"
+)
+
+// nginx/Apache access logs, combined and common log format:
+//
+//	127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 "http://ref/" "Mozilla/4.08"
+//
+// Common log format stops after the byte count. nginx's default "main"
+// format adds "$http_x_forwarded_for" (label forwarded_for). After these,
+// a bare decimal with a point is nginx's $request_time in seconds, and
+// key=value fields are read as such: rt= and request_time= (seconds) give the
+// latency, any other key becomes a label. Anything else there is kept in the
+// label extra.
+//
+// A line is taken for an access log once "client ident user [time]" parses;
+// what is wrong after that makes it a malformed access log. Level: 5xx
+// ERROR, 4xx WARN, else INFO. Labels: client_ip, user, http_method,
+// http_path, http_protocol, bytes, referer, user_agent.
+
+// isClientToken reports a plausible client address or host name.
+func isClientToken(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isDigit(c) || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || c == '.' || c == ':' || c == '-' || c == '_' || c == '%') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseCombined(s string, f *Fields, hostOnly bool) bool {
+	i := strings.IndexByte(s, ' ')
+	if i <= 0 || !isClientToken(s[:i]) {
+		return false
+	}
+	client := s[:i]
+	rest := s[i+1:]
+	j := strings.IndexByte(rest, ' ')
+	if j <= 0 {
+		return false
+	}
+	rest = rest[j+1:] // ident, unused
+	k := strings.IndexByte(rest, ' ')
+	if k <= 0 {
+		return false
+	}
+	user := rest[:k]
+	rest = rest[k+1:]
+	if len(rest) < 28 || rest[0] != '[' {
+		return false
+	}
+	end := strings.IndexByte(rest[:min(len(rest), 48)], ']')
+	if end < 0 {
+		return false
+	}
+	t, st := parseCLFTime(rest[1:end])
+	if st == isoNone {
+		return false
+	}
+	f.Format = formatCombined
+	if hostOnly {
+		return true
+	}
+	f.Timestamp = t
+	if st == isoInvalid {
+		f.malformed("combined: invalid time")
+	}
+	f.setLabel("client_ip", client)
+	if user != "-" {
+		f.setLabel("user", user)
+	}
+	rest = rest[end+1:]
+	if !strings.HasPrefix(rest, " \"") {
+		f.Message = trimBlank(rest)
+		f.malformed("combined: missing quoted request")
+		return true
+	}
+	qend := quotedEnd(rest, 1)
+	if qend < 0 {
+		f.Message = rest[2:]
+		f.malformed("combined: unterminated request")
+		return true
+	}
+	req := rest[2:qend]
+	f.Message = req
+	setRequestLabels(f, req)
+	rest = rest[qend+1:]
+
+	if !strings.HasPrefix(rest, " ") {
+		f.malformed("combined: missing status")
+		return true
+	}
+	rest = rest[1:]
+	stTok := firstWord(rest)
+	status, ok := parseStatus(stTok)
+	if !ok {
+		f.malformed("combined: invalid status")
+		return true
+	}
+	f.HTTPStatus = status
+	f.Level = levelFromStatus(status)
+	rest = rest[len(stTok):]
+	if !strings.HasPrefix(rest, " ") {
+		f.malformed("combined: missing byte count")
+		return true
+	}
+	rest = rest[1:]
+	bytesTok := firstWord(rest)
+	if bytesTok != "-" {
+		if !isDigits(bytesTok) {
+			f.malformed("combined: invalid byte count")
+			return true
+		}
+		f.setLabel("bytes", bytesTok)
+	}
+	rest = rest[len(bytesTok):]
+	parseAccessTail(f, rest)
+	return true
+}
+
+// parseAccessTail reads what follows the byte count.
+func parseAccessTail(f *Fields, tail string) {
+	quotedNames := [...]string{"referer", "user_agent", "forwarded_for"}
+	nq := 0
+	extra := false
+	for i := 0; ; {
+		fld, next, kind := nextField(tail, i)
+		if kind == fieldEnd {
+			break
+		}
+		i = next
+		switch {
+		case kind == fieldOpenQuote:
+			f.malformed("combined: unterminated quoted field")
+			extra = true
+		case kind == fieldQuoted && nq < len(quotedNames) && !extra:
+			if fld != "-" && fld != "" {
+				f.setLabel(quotedNames[nq], fld)
+			}
+			nq++
+		case kind == fieldQuoted:
+			extra = true
+		case strings.IndexByte(fld, '=') > 0:
+			nq = len(quotedNames)
+			eq := strings.IndexByte(fld, '=')
+			key, val := fld[:eq], fld[eq+1:]
+			if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			if (key == "rt" || key == "request_time") && !f.HasLatency {
+				if v, ok := parseNonNegFloat(val); ok {
+					f.LatencyMs, f.HasLatency = v*1000, true
+					continue
+				}
+			}
+			f.setLabel(key, val)
+		case !f.HasLatency && strings.IndexByte(fld, '.') > 0 && isDecimal(fld):
+			nq = len(quotedNames)
+			v, _ := parseNonNegFloat(fld)
+			f.LatencyMs, f.HasLatency = v*1000, true
+		default:
+			extra = true
+		}
+	}
+	if extra {
+		f.setLabel("extra", strings.TrimSpace(tail))
+	}
+}
+
+// setRequestLabels splits "METHOD path PROTOCOL" into labels.
+func setRequestLabels(f *Fields, req string) {
+	sp := strings.IndexByte(req, ' ')
+	if sp <= 0 || !isMethod(req[:sp]) {
+		return
+	}
+	f.setLabel("http_method", req[:sp])
+	path := req[sp+1:]
+	if last := strings.LastIndexByte(path, ' '); last >= 0 && strings.HasPrefix(path[last+1:], "HTTP/") {
+		f.setLabel("http_protocol", path[last+1:])
+		path = path[:last]
+	}
+	if path != "" {
+		f.setLabel("http_path", path)
+	}
+}
+
+func isMethod(s string) bool {
+	if len(s) == 0 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('A' <= c && c <= 'Z') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isDecimal reports digits with at most one '.'.
+func isDecimal(s string) bool {
+	dot := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case isDigit(c):
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+// Kinds of fields nextField returns.
+const (
+	fieldEnd       = iota // no more fields
+	fieldBare             // a run of non-blank bytes
+	fieldQuoted           // a double-quoted field, returned without its quotes
+	fieldOpenQuote        // a quoted field left open: the rest of the line
+)
+
+// nextField returns the field of s at or after i and where the next one
+// may start. Escapes in a quoted field are kept as written.
+func nextField(s string, i int) (field string, next int, kind int) {
+	for i < len(s) && isBlank(s[i]) {
+		i++
+	}
+	if i >= len(s) {
+		return "", len(s), fieldEnd
+	}
+	if s[i] == '"' {
+		end := quotedEnd(s, i)
+		if end < 0 {
+			return s[i+1:], len(s), fieldOpenQuote
+		}
+		return s[i+1 : end], end + 1, fieldQuoted
+	}
+	j := i
+	for j < len(s) && !isBlank(s[j]) {
+		j++
+	}
+	return s[i:j], j, fieldBare
+}
+
+// parseCLFTime reads "10/Oct/2000:13:55:36 -0700" (optional fraction after
+// the seconds).
+func parseCLFTime(s string) (time.Time, int) {
+	if len(s) < 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' {
+		return time.Time{}, isoNone
+	}
+	day, ok1 := d2(s)
+	month, ok2 := parseMonth(s[3:])
+	year, ok3 := d4(s[7:])
+	hour, ok4 := d2(s[12:])
+	minute, ok5 := d2(s[15:])
+	sec, ok6 := d2(s[18:])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return time.Time{}, isoNone
+	}
+	i := 20
+	nsec := 0
+	if s[i] == '.' {
+		i++
+		digits := 0
+		for i < len(s) && isDigit(s[i]) {
+			if digits < 9 {
+				nsec = nsec*10 + int(s[i]-'0')
+				digits++
+			}
+			i++
+		}
+		for ; digits < 9; digits++ {
+			nsec *= 10
+		}
+	}
+	if len(s) != i+6 || s[i] != ' ' || (s[i+1] != '+' && s[i+1] != '-') {
+		return time.Time{}, isoNone
+	}
+	oh, ok7 := d2(s[i+2:])
+	om, ok8 := d2(s[i+4:])
+	if !ok7 || !ok8 {
+		return time.Time{}, isoNone
+	}
+	if oh > 23 || om > 59 || !validDateTime(year, month, day, hour, minute, sec) {
+		return time.Time{}, isoInvalid
+	}
+	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
+	if s[i+1] == '-' {
+		off = -off
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).Add(-off), isoOK
+}

@@ -1,0 +1,327 @@
+package parse
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lovoo/goka"
+
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/schemas"
+)
+
+// StageName names the stage in dead letters, logs and metrics.
+const StageName = "parse"
+
+// DefaultMaxPartialBytes bounds one joined CRI line.
+const DefaultMaxPartialBytes = 1 << 20
+
+// Config wires the stage. Topic names and the partitioner come from
+// topology/; the stage never spells them itself.
+type Config struct {
+	Events      goka.Stream // output of LogEvents
+	DeadLetters goka.Stream // output of DeadLetters
+	// PartitionOf tells which partition of the input a key belongs to, so
+	// that the stage keeps state only for keys read where their state lives.
+	PartitionOf func(key []byte) int32
+	// RawLogs decodes Avro RawLog values.
+	RawLogs *codecs.Codec[schemas.RawLog]
+	// MaxPartialBytes bounds a joined CRI line; 0 means DefaultMaxPartialBytes.
+	MaxPartialBytes int
+	// Now is the clock for dead-letter times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate reports the first missing or invalid field.
+func (c *Config) Validate() error {
+	switch {
+	case c.Events == "":
+		return errors.New("parse: Config.Events is empty")
+	case c.DeadLetters == "":
+		return errors.New("parse: Config.DeadLetters is empty")
+	case c.PartitionOf == nil:
+		return errors.New("parse: Config.PartitionOf is nil")
+	case c.RawLogs == nil:
+		return errors.New("parse: Config.RawLogs is nil")
+	case c.MaxPartialBytes < 0:
+		return errors.New("parse: Config.MaxPartialBytes is negative")
+	}
+	return nil
+}
+
+// Processor is the parse stage's goka callback and its counters.
+type Processor struct {
+	cfg   Config
+	stats *Stats
+}
+
+// New returns the stage for cfg.
+func New(cfg Config) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxPartialBytes == 0 {
+		cfg.MaxPartialBytes = DefaultMaxPartialBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Processor{cfg: cfg, stats: newStats()}, nil
+}
+
+// Stats returns the stage's live counters.
+func (p *Processor) Stats() *Stats { return p.stats }
+
+// Process is the goka.ProcessCallback for logs.raw. It never panics on
+// input: every record ends as one LogEvent, one DeadLetter, or (a CRI
+// partial part) in the group table until its line is complete.
+func (p *Processor) Process(ctx goka.Context, msg any) {
+	p.stats.In.Add(1)
+	value, _ := msg.([]byte)
+	raw, err := p.decode(ctx, value)
+	if err != nil {
+		p.deadLetter(ctx, value, err)
+		return
+	}
+	if cri, ok := ParseCRI(raw.Line); ok {
+		p.processCRI(ctx, raw, cri)
+		return
+	}
+	p.emit(ctx, raw, raw.Line, ParseLine(raw.Line))
+}
+
+// decode turns an input value into a RawLog: Avro when it carries the
+// single-object marker, a plain text line otherwise.
+func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, error) {
+	if len(value) == 0 {
+		return nil, ErrEmptyRecord
+	}
+	if codecs.IsSingleObject(value) || (len(value) >= 2 && value[0] == 0xC3 && value[1] == 0x01) {
+		raw, err := p.cfg.RawLogs.Unmarshal(value)
+		if err != nil {
+			return nil, err // names the codec, the record and what is wrong
+		}
+		if raw.Host == "" {
+			raw.Host = ctx.Key()
+		}
+		if raw.ReceivedAt == 0 {
+			raw.ReceivedAt = ctx.Timestamp().UnixMilli()
+		}
+		return raw, nil
+	}
+	if !utf8.Valid(value) {
+		return nil, ErrNotText
+	}
+	line := strings.TrimRight(string(value), "\r\n")
+	if line == "" {
+		return nil, ErrEmptyRecord
+	}
+	return &schemas.RawLog{
+		Host:       ctx.Key(),
+		Source:     string(ctx.Topic()),
+		Line:       line,
+		ReceivedAt: ctx.Timestamp().UnixMilli(),
+	}, nil
+}
+
+// Errors recorded in dead letters for plain values.
+var (
+	ErrEmptyRecord = errors.New("empty record: no line to parse")
+	ErrNotText     = errors.New("value is neither Avro (no C3 01 marker) nor UTF-8 text")
+)
+
+func (p *Processor) processCRI(ctx goka.Context, raw *schemas.RawLog, cri CRILine) {
+	key := ctx.Key()
+	stateful := key != "" && p.cfg.PartitionOf([]byte(key)) == ctx.Partition()
+	if !stateful {
+		if cri.Partial {
+			p.stats.PartialUnjoinable.Add(1)
+		}
+		p.emit(ctx, raw, raw.Line, ParseLine(raw.Line))
+		return
+	}
+	state, _ := ctx.Value().(*schemas.ParseState)
+	pend, has := schemas.PendingLine{}, false
+	if state != nil {
+		pend, has = state.Pending[raw.Source]
+	}
+	offset := ctx.Offset()
+	if has && offset <= pend.LastOffset {
+		// A replay of a part that is already in the state: applying it again
+		// would double it. The line it belongs to is emitted by its F part.
+		p.stats.Replayed.Add(1)
+		return
+	}
+	if !cri.Partial {
+		if !has {
+			p.emit(ctx, raw, raw.Line, ParseCRIContent(cri))
+			return
+		}
+		joined := CRILine{Time: time.UnixMilli(pend.Time).UTC(), Stream: pend.Stream, Content: pend.Content + cri.Content}
+		p.stats.PartialJoined.Add(1)
+		p.clearPending(ctx, state, raw.Source)
+		f := ParseCRIContent(joined)
+		p.emit(ctx, raw, joinedLine(joined), f)
+		return
+	}
+	if !has {
+		pend = schemas.PendingLine{Stream: cri.Stream, Time: cri.Time.UnixMilli()}
+	}
+	pend.Content += cri.Content
+	pend.Parts++
+	pend.LastOffset = offset
+	if len(pend.Content) >= p.cfg.MaxPartialBytes {
+		joined := CRILine{Time: time.UnixMilli(pend.Time).UTC(), Stream: pend.Stream, Content: pend.Content}
+		p.stats.PartialTruncated.Add(1)
+		p.clearPending(ctx, state, raw.Source)
+		f := ParseCRIContent(joined)
+		if f.Labels == nil {
+			f.Labels = map[string]string{}
+		}
+		f.Labels["cri_truncated"] = "true"
+		p.emit(ctx, raw, joinedLine(joined), f)
+		return
+	}
+	if state == nil {
+		state = &schemas.ParseState{}
+	}
+	if state.Pending == nil {
+		state.Pending = map[string]schemas.PendingLine{}
+	}
+	state.Pending[raw.Source] = pend
+	ctx.SetValue(state)
+	p.stats.PartialHeld.Add(1)
+}
+
+func (p *Processor) clearPending(ctx goka.Context, state *schemas.ParseState, source string) {
+	delete(state.Pending, source)
+	if len(state.Pending) == 0 {
+		ctx.Delete()
+		return
+	}
+	ctx.SetValue(state)
+}
+
+// joinedLine is the line a joined CRI entry would have been unsplit; it
+// feeds the event id so a replay of the same parts gets the same id.
+func joinedLine(c CRILine) string {
+	return c.Time.Format(time.RFC3339Nano) + " " + c.Stream + " F " + c.Content
+}
+
+func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f Fields) {
+	ev := Event(raw, line, f)
+	if f.Format == "none" {
+		p.stats.Unparsed.Add(1)
+	}
+	p.stats.countFormat(f.Format)
+	ctx.Emit(p.cfg.Events, ev.EventID, ev)
+	p.stats.Events.Add(1)
+}
+
+// Event builds the LogEvent for a parsed line. Host falls back from the
+// RawLog to the line itself to "unknown"; the event time from the line to
+// the time the line was received.
+func Event(raw *schemas.RawLog, line string, f Fields) *schemas.LogEvent {
+	host := raw.Host
+	if host == "" {
+		host = f.Host
+	}
+	if host == "" {
+		host = "unknown"
+	}
+	ts := raw.ReceivedAt
+	if !f.Timestamp.IsZero() {
+		ts = f.Timestamp.UnixMilli()
+	}
+	ev := &schemas.LogEvent{
+		Timestamp: ts,
+		Host:      host,
+		Service:   f.Service,
+		Level:     f.Level,
+		Message:   f.Message,
+		Source:    raw.Source,
+		Format:    f.Format,
+		TraceID:   optString(f.TraceID),
+		SpanID:    optString(f.SpanID),
+	}
+	if f.HTTPStatus != 0 {
+		s := f.HTTPStatus
+		ev.HTTPStatus = &s
+	}
+	if f.HasLatency {
+		l := f.LatencyMs
+		ev.LatencyMs = &l
+	}
+	ev.K8sNamespace = optString(f.K8sNamespace)
+	ev.K8sPod = optString(f.K8sPod)
+	ev.K8sContainer = optString(f.K8sContainer)
+	ev.ParseError = optString(f.ParseError)
+	switch {
+	case len(raw.Labels) == 0:
+		ev.Labels = f.Labels
+	case len(f.Labels) == 0:
+		ev.Labels = raw.Labels
+	default:
+		ev.Labels = make(map[string]string, len(raw.Labels)+len(f.Labels))
+		for k, v := range f.Labels {
+			ev.Labels[k] = v
+		}
+		for k, v := range raw.Labels { // the shipper's labels win: they were set on purpose
+			ev.Labels[k] = v
+		}
+	}
+	ev.EventID = f.EventID
+	if ev.EventID == "" {
+		ev.EventID = EventID(host, raw.Source, ts, line)
+	}
+	return ev
+}
+
+// EventID is the stable id of a line that carries none of its own: 128 bits
+// of SHA-256 over host, source, event time and line, so that a shipper's
+// retry of the same line gets the same id and dedupe can drop it.
+func EventID(host, source string, tsMillis int64, line string) string {
+	h := sha256.New()
+	var buf [8]byte
+	for _, s := range []string{host, source} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for i := range buf {
+		buf[i] = byte(tsMillis >> (8 * i))
+	}
+	h.Write(buf[:])
+	h.Write([]byte(line))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+func (p *Processor) deadLetter(ctx goka.Context, value []byte, err error) {
+	var key []byte
+	if k := ctx.Key(); k != "" {
+		key = []byte(k)
+	}
+	dl := &schemas.DeadLetter{
+		OriginalKey:     key,
+		OriginalValue:   value,
+		SourceTopic:     string(ctx.Topic()),
+		SourcePartition: ctx.Partition(),
+		SourceOffset:    ctx.Offset(),
+		Stage:           StageName,
+		Error:           err.Error(),
+		Time:            p.cfg.Now().UnixMilli(),
+	}
+	ctx.Emit(p.cfg.DeadLetters, ctx.Key(), dl)
+	p.stats.DeadLetters.Add(1)
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,278 @@
+package parse_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+	"github.com/lovoo/goka/tester"
+
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/parse"
+	"github.com/logstream/logstream/schemas"
+)
+
+const (
+	in     = goka.Stream("raw")
+	events = goka.Stream("events")
+	dlq    = goka.Stream("dlq")
+	group  = goka.Group("parse-test")
+)
+
+type harness struct {
+	tt     *tester.Tester
+	p      *parse.Processor
+	set    *codecs.Set
+	events *tester.QueueTracker
+	dlq    *tester.QueueTracker
+}
+
+// newHarness runs the parse callback in goka's synchronous tester, which
+// has one partition: every key is "at home" there.
+func newHarness(t *testing.T, maxPartial int) *harness {
+	t.Helper()
+	set, err := codecs.NewSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := parse.New(parse.Config{
+		Events: events, DeadLetters: dlq,
+		PartitionOf:     func([]byte) int32 { return 0 },
+		RawLogs:         set.RawLog,
+		MaxPartialBytes: maxPartial,
+		Now:             func() time.Time { return time.UnixMilli(1_700_000_000_000) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := tester.New(t)
+	g := goka.DefineGroup(group,
+		goka.Input(in, new(codec.Bytes), p.Process),
+		goka.Output(events, set.LogEvent),
+		goka.Output(dlq, set.DeadLetter),
+		goka.Persist(set.ParseState),
+	)
+	proc, err := goka.NewProcessor(nil, g, goka.WithTester(tt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- proc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("processor: %v", err)
+		}
+	})
+	return &harness{tt: tt, p: p, set: set, events: tt.NewQueueTracker(string(events)), dlq: tt.NewQueueTracker(string(dlq))}
+}
+
+func (h *harness) raw(t *testing.T, r *schemas.RawLog) []byte {
+	t.Helper()
+	b, err := h.set.RawLog.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (h *harness) nextEvent(t *testing.T) *schemas.LogEvent {
+	t.Helper()
+	key, v, ok := h.events.Next()
+	if !ok {
+		t.Fatal("no event emitted")
+	}
+	ev := v.(*schemas.LogEvent)
+	if key != ev.EventID {
+		t.Fatalf("event keyed by %q, want its event id %q", key, ev.EventID)
+	}
+	return ev
+}
+
+func (h *harness) noMore(t *testing.T) {
+	t.Helper()
+	if _, v, ok := h.events.Next(); ok {
+		t.Fatalf("unexpected extra event %+v", v)
+	}
+	if _, v, ok := h.dlq.Next(); ok {
+		t.Fatalf("unexpected extra dead letter %+v", v)
+	}
+}
+
+func TestAvroRawLogBecomesEvent(t *testing.T) {
+	h := newHarness(t, 0)
+	line := `{"ts":"2026-11-01T12:00:00.250Z","level":"error","msg":"timeout after 3012 ms to 10.0.4.7:3306","service":"payments","trace_id":"4BF92F3577B34DA6A3CE929D0E0E4736","status":503,"latency_ms":3012.5}`
+	h.tt.Consume(string(in), "web-3", h.raw(t, &schemas.RawLog{Host: "web-3", Source: "/var/log/app.log", Line: line, ReceivedAt: 1, Labels: map[string]string{"env": "prod"}}))
+	ev := h.nextEvent(t)
+	if ev.Host != "web-3" || ev.Level != schemas.LevelError || ev.Service != "payments" || ev.Source != "/var/log/app.log" || ev.Format != "json" {
+		t.Fatalf("event fields wrong: %+v", ev)
+	}
+	if ev.Timestamp != time.Date(2026, 11, 1, 12, 0, 0, 250e6, time.UTC).UnixMilli() {
+		t.Errorf("timestamp %d not taken from the line", ev.Timestamp)
+	}
+	if ev.TraceID == nil || *ev.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("trace id %v", ev.TraceID)
+	}
+	if ev.HTTPStatus == nil || *ev.HTTPStatus != 503 || ev.LatencyMs == nil || *ev.LatencyMs != 3012.5 {
+		t.Errorf("status/latency %v %v", ev.HTTPStatus, ev.LatencyMs)
+	}
+	if ev.Labels["env"] != "prod" || ev.ParseError != nil {
+		t.Errorf("labels %v parse error %v", ev.Labels, ev.ParseError)
+	}
+	if len(ev.EventID) != 32 {
+		t.Errorf("event id %q", ev.EventID)
+	}
+	h.noMore(t)
+	if got := h.p.Stats().In.Load(); got != 1 {
+		t.Errorf("in counter %d", got)
+	}
+}
+
+func TestPlainLineUsesKeyAsHostAndRecordTime(t *testing.T) {
+	h := newHarness(t, 0)
+	h.tt.Consume(string(in), "web-1", []byte("this is not a known format at all\r\n"))
+	ev := h.nextEvent(t)
+	if ev.Host != "web-1" || ev.Level != schemas.LevelUnknown || ev.Message != "this is not a known format at all" || ev.ParseError == nil || ev.Format != "none" {
+		t.Fatalf("unparsed line handled wrong: %+v", ev)
+	}
+	if ev.Timestamp == 0 {
+		t.Error("no timestamp for a line without one")
+	}
+	h.noMore(t)
+}
+
+func TestHostFromLineWhenNoKey(t *testing.T) {
+	h := newHarness(t, 0)
+	h.tt.Consume(string(in), "", []byte("<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed for lonvick on /dev/pts/8"))
+	ev := h.nextEvent(t)
+	if ev.Host != "mymachine" || ev.Format != "syslog3164" {
+		t.Fatalf("host %q format %q", ev.Host, ev.Format)
+	}
+}
+
+func TestUndecodableRecordsAreDeadLettered(t *testing.T) {
+	h := newHarness(t, 0)
+	good := h.raw(t, &schemas.RawLog{Host: "web-2", Source: "s", Line: "x", ReceivedAt: 1})
+	unknownFP := append([]byte(nil), good...)
+	unknownFP[2] ^= 0xff
+	cases := map[string][]byte{
+		"truncated avro":      good[:len(good)-3],
+		"unknown fingerprint": unknownFP,
+		"not text":            {0xff, 0xfe, 0x00, 0x80},
+		"empty":               {},
+		"only newline":        []byte("\n"),
+		"bare marker":         {0xC3, 0x01},
+	}
+	for name, v := range cases {
+		h.tt.Consume(string(in), "web-2", v)
+		key, val, ok := h.dlq.Next()
+		if !ok {
+			t.Fatalf("%s: no dead letter", name)
+		}
+		dl := val.(*schemas.DeadLetter)
+		if key != "web-2" || string(dl.OriginalKey) != "web-2" || string(dl.OriginalValue) != string(v) || dl.Stage != "parse" || dl.SourceTopic != string(in) || dl.Error == "" {
+			t.Fatalf("%s: dead letter %+v", name, dl)
+		}
+		t.Logf("%s: %s", name, dl.Error)
+	}
+	h.noMore(t)
+	if got := h.p.Stats().DeadLetters.Load(); got != int64(len(cases)) {
+		t.Errorf("dead-letter counter %d, want %d", got, len(cases))
+	}
+}
+
+func TestSameLineSameEventID(t *testing.T) {
+	h := newHarness(t, 0)
+	r := &schemas.RawLog{Host: "web-4", Source: "/var/log/nginx/access.log", ReceivedAt: 5,
+		Line: `10.0.0.1 - - [01/Nov/2026:12:00:00 +0000] "GET /pay HTTP/1.1" 200 12 "-" "curl/8" 0.012`}
+	h.tt.Consume(string(in), "web-4", h.raw(t, r))
+	h.tt.Consume(string(in), "web-4", h.raw(t, r))
+	a, b := h.nextEvent(t), h.nextEvent(t)
+	if a.EventID != b.EventID {
+		t.Fatalf("a re-sent line got a new id: %s vs %s", a.EventID, b.EventID)
+	}
+	r.Line += " "
+	h.tt.Consume(string(in), "web-4", h.raw(t, r))
+	if c := h.nextEvent(t); c.EventID == a.EventID {
+		t.Fatal("a different line got the same id")
+	}
+}
+
+func TestCRIPartialLinesJoined(t *testing.T) {
+	h := newHarness(t, 0)
+	src := "/var/log/containers/checkout_payments_app-1.log"
+	send := func(line string) {
+		h.tt.Consume(string(in), "web-5", h.raw(t, &schemas.RawLog{Host: "web-5", Source: src, Line: line, ReceivedAt: 9}))
+	}
+	send(`2026-11-01T12:00:00.000000001Z stdout P {"level":"warn","msg":"slow `)
+	send(`2026-11-01T12:00:00.000000002Z stdout P query on `)
+	if _, _, ok := h.events.Next(); ok {
+		t.Fatal("a partial line was emitted before its end")
+	}
+	if v := h.tt.TableValue(goka.GroupTable(group), "web-5"); v == nil {
+		t.Fatal("partial parts not held in the group table")
+	}
+	send(`2026-11-01T12:00:00.000000003Z stdout F orders"}`)
+	ev := h.nextEvent(t)
+	if ev.Message != "slow query on orders" || ev.Level != schemas.LevelWarn || ev.Format != "cri" {
+		t.Fatalf("joined event wrong: %+v", ev)
+	}
+	if v := h.tt.TableValue(goka.GroupTable(group), "web-5"); v != nil {
+		t.Fatalf("state not cleared after the line completed: %+v", v)
+	}
+	// A complete line on its own needs no state.
+	send(`2026-11-01T12:00:01Z stderr F plain error text`)
+	if ev := h.nextEvent(t); !strings.Contains(ev.Message, "plain error text") {
+		t.Fatalf("single F line: %+v", ev)
+	}
+	h.noMore(t)
+}
+
+func TestCRIPartialOverflowIsEmittedNotLost(t *testing.T) {
+	h := newHarness(t, 64)
+	for i := 0; i < 3; i++ {
+		h.tt.Consume(string(in), "web-5", h.raw(t, &schemas.RawLog{Host: "web-5", Source: "c", ReceivedAt: 1,
+			Line: "2026-11-01T12:00:00Z stdout P " + strings.Repeat("x", 40)}))
+	}
+	ev := h.nextEvent(t)
+	if ev.Labels["cri_truncated"] != "true" || len(ev.Message) < 64 {
+		t.Fatalf("overflow event %+v", ev)
+	}
+}
+
+func TestCRIPartialWithForeignKeyIsEmittedAlone(t *testing.T) {
+	set, _ := codecs.NewSet()
+	p, err := parse.New(parse.Config{Events: events, DeadLetters: dlq, RawLogs: set.RawLog,
+		PartitionOf: func([]byte) int32 { return 7 }}) // never the tester's partition
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := tester.New(t)
+	g := goka.DefineGroup(group, goka.Input(in, new(codec.Bytes), p.Process), goka.Output(events, set.LogEvent), goka.Output(dlq, set.DeadLetter), goka.Persist(set.ParseState))
+	proc, _ := goka.NewProcessor(nil, g, goka.WithTester(tt))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go proc.Run(ctx)
+	q := tt.NewQueueTracker(string(events))
+	tt.Consume(string(in), "web-1", []byte("2026-11-01T12:00:00Z stdout P half a line"))
+	_, v, ok := q.Next()
+	if !ok {
+		t.Fatal("partial with a foreign key was dropped")
+	}
+	if ev := v.(*schemas.LogEvent); ev.Labels["cri_partial"] != "true" {
+		t.Fatalf("labels %v", ev.Labels)
+	}
+	if p.Stats().PartialUnjoinable.Load() != 1 {
+		t.Error("unjoinable counter not incremented")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := parse.New(parse.Config{}); err == nil {
+		t.Fatal("empty config accepted")
+	}
+}
