@@ -5,7 +5,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -104,9 +103,3 @@ func (e *Embedded) Cluster() *kfake.Cluster { return e.cluster }
 // Close stops the broker. With a DataDir, its data stays on disk.
 func (e *Embedded) Close() { e.cluster.Close() }
 
-// Wait blocks until ctx is done; it exists so callers can treat the
-// embedded broker like the other long-running parts.
-func (e *Embedded) Wait(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
-}

@@ -44,7 +44,6 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	prod, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...),
 		kgo.RecordPartitioner(topology.Partitioner()),
 		kgo.MaxBufferedRecords(cfg.BatchSize*10),
-		kgo.MaxProduceRequestsInflightPerBroker(cfg.MaxConcurrency),
 	)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)

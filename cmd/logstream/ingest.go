@@ -34,7 +34,6 @@ func runIngest(ctx context.Context, cfg *Config, inputs []string, stderr io.Writ
 		kgo.SeedBrokers(brokers...),
 		kgo.RecordPartitioner(topology.Partitioner()),
 		kgo.MaxBufferedRecords(cfg.BatchSize*10),
-		kgo.MaxProduceRequestsInflightPerBroker(cfg.MaxConcurrency),
 		kgo.ProducerLinger(5*time.Millisecond),
 	)
 	if err != nil {

@@ -95,7 +95,7 @@ var (
 		parse: intIn(1, 32, func(c *Config, n int) { c.Replication = n })}
 	sBatchSize = setting{name: "batch-size", env: "BATCH_SIZE", def: "1000", usage: "records a producer gathers into one batch before it sends",
 		parse: intIn(1, 1000000, func(c *Config, n int) { c.BatchSize = n })}
-	sMaxConcurrency = setting{name: "max-concurrency", env: "MAX_CONCURRENCY", def: "5", usage: "produce requests each producer keeps in flight per broker",
+	sMaxConcurrency = setting{name: "max-concurrency", env: "MAX_CONCURRENCY", def: "5", usage: "produce requests each stage keeps in flight per broker (ingest is idempotent: Kafka fixes it at 5)",
 		parse: intIn(1, 64, func(c *Config, n int) { c.MaxConcurrency = n })}
 	sLogLevel = setting{name: "log-level", env: "LOGSTREAM_LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
 		parse: func(c *Config, v string) error {
@@ -203,9 +203,9 @@ type rawFlag struct {
 	isBool bool
 }
 
-func (f *rawFlag) String() string   { return f.val }
+func (f *rawFlag) String() string     { return f.val }
 func (f *rawFlag) Set(v string) error { f.val, f.set = v, true; return nil }
-func (f *rawFlag) IsBoolFlag() bool { return f.isBool }
+func (f *rawFlag) IsBoolFlag() bool   { return f.isBool }
 
 // errHelp asks for the command's help text (exit 0).
 var errHelp = errors.New("help requested")
