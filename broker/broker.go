@@ -102,4 +102,3 @@ func (e *Embedded) Cluster() *kfake.Cluster { return e.cluster }
 
 // Close stops the broker. With a DataDir, its data stays on disk.
 func (e *Embedded) Close() { e.cluster.Close() }
-
