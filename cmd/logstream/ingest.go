@@ -33,7 +33,7 @@ func runIngest(ctx context.Context, cfg *Config, inputs []string, stderr io.Writ
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.RecordPartitioner(topology.Partitioner()),
-		kgo.MaxBufferedRecords(cfg.BatchSize*10),
+		kgo.MaxBufferedRecords(cfg.BatchSize),
 		kgo.ProducerLinger(5*time.Millisecond),
 	)
 	if err != nil {

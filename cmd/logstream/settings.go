@@ -164,6 +164,13 @@ var (
 	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir)
 )
 
+// withUsage returns s with another help text, for a command where the
+// setting means something narrower.
+func withUsage(s setting, usage string) setting {
+	s.usage = usage
+	return s
+}
+
 func intIn(lo, hi int, set func(*Config, int)) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -367,8 +374,8 @@ func writeHelp(w io.Writer, cmd command) {
 		}
 		fmt.Fprintf(tw, "  %s\t$%s\t%s%s\n", name, s.env, s.usage, def)
 	}
+	fmt.Fprintf(tw, "  -h, --help\t\tshow this help\n")
 	tw.Flush()
-	fmt.Fprintf(w, "  -h, --help\t\tshow this help\n")
 }
 
 func prefixed(p, s string) string {
