@@ -2,6 +2,8 @@ package parse_test
 
 import (
 	"context"
+	"io"
+	"log"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,9 @@ import (
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/schemas"
 )
+
+// quiet drops goka's per-test chatter.
+var quiet = log.New(io.Discard, "", 0)
 
 const (
 	in     = goka.Stream("raw")
@@ -55,7 +60,7 @@ func newHarness(t *testing.T, maxPartial int) *harness {
 		goka.Output(dlq, set.DeadLetter),
 		goka.Persist(set.ParseState),
 	)
-	proc, err := goka.NewProcessor(nil, g, goka.WithTester(tt))
+	proc, err := goka.NewProcessor(nil, g, goka.WithTester(tt), goka.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +258,7 @@ func TestCRIPartialWithForeignKeyIsEmittedAlone(t *testing.T) {
 	}
 	tt := tester.New(t)
 	g := goka.DefineGroup(group, goka.Input(in, new(codec.Bytes), p.Process), goka.Output(events, set.LogEvent), goka.Output(dlq, set.DeadLetter), goka.Persist(set.ParseState))
-	proc, _ := goka.NewProcessor(nil, g, goka.WithTester(tt))
+	proc, _ := goka.NewProcessor(nil, g, goka.WithTester(tt), goka.WithLogger(quiet))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go proc.Run(ctx)
