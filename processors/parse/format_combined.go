@@ -129,24 +129,26 @@ func parseCombined(s string, f *Fields, hostOnly bool) bool {
 func parseAccessTail(f *Fields, tail string) {
 	quotedNames := [...]string{"referer", "user_agent", "forwarded_for"}
 	nq := 0
-	extra := false
+	extraFrom := -1 // where the first field kept in the label extra starts
 	for i := 0; ; {
+		start := i
 		fld, next, kind := nextField(tail, i)
 		if kind == fieldEnd {
 			break
 		}
 		i = next
+		known := true
 		switch {
 		case kind == fieldOpenQuote:
 			f.malformed("combined: unterminated quoted field")
-			extra = true
-		case kind == fieldQuoted && nq < len(quotedNames) && !extra:
+			known = false
+		case kind == fieldQuoted && nq < len(quotedNames) && extraFrom < 0:
 			if fld != "-" && fld != "" {
 				f.setLabel(quotedNames[nq], fld)
 			}
 			nq++
 		case kind == fieldQuoted:
-			extra = true
+			known = false
 		case strings.IndexByte(fld, '=') > 0:
 			nq = len(quotedNames)
 			eq := strings.IndexByte(fld, '=')
@@ -166,11 +168,14 @@ func parseAccessTail(f *Fields, tail string) {
 			v, _ := parseNonNegFloat(fld)
 			f.LatencyMs, f.HasLatency = v*1000, true
 		default:
-			extra = true
+			known = false
+		}
+		if !known && extraFrom < 0 {
+			extraFrom = start
 		}
 	}
-	if extra {
-		f.setLabel("extra", strings.TrimSpace(tail))
+	if extraFrom >= 0 {
+		f.setLabel("extra", trimSpace(tail[extraFrom:]))
 	}
 }
 

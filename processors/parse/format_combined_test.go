@@ -124,7 +124,7 @@ func TestCombinedLines(t *testing.T) {
 			line: `192.168.1.1 - - [01/May/2024:12:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "Mozilla`,
 			want: Fields{
 				Timestamp: ts("2024-05-01T12:00:00Z"), Level: schemas.LevelInfo, HTTPStatus: 200, Message: "GET / HTTP/1.1", Format: "combined", ParseError: "combined: unterminated quoted field",
-				Labels: labels("client_ip", "192.168.1.1", "http_method", "GET", "http_path", "/", "http_protocol", "HTTP/1.1", "bytes", "1", "extra", `"-" "Mozilla`),
+				Labels: labels("client_ip", "192.168.1.1", "http_method", "GET", "http_path", "/", "http_protocol", "HTTP/1.1", "bytes", "1", "extra", `"Mozilla`),
 			},
 		},
 		{

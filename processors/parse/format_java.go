@@ -48,8 +48,8 @@ func parseJava(s string, f *Fields, hostOnly bool) bool {
 	if _, isNum := atoiSmall(pid); isNum && strings.HasPrefix(rest[len(pid):], " --- ") {
 		f.setLabel("pid", pid)
 		rest = rest[len(pid)+5:]
-	} else if strings.HasPrefix(rest, "--- ") {
-		rest = rest[4:]
+	} else {
+		rest = strings.TrimPrefix(rest, "--- ")
 	}
 	if thread == "" {
 		// "[thread]", or Spring Boot 3's "[app] [thread]".

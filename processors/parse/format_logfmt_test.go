@@ -39,7 +39,7 @@ func TestLogfmtLines(t *testing.T) {
 			want: Fields{
 				Timestamp: ts("2024-05-01T12:00:00Z"), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7",
 				Message: `ts=1714564800 traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 path=/x`,
-				Format: "logfmt", Labels: labels("path", "/x"),
+				Format:  "logfmt", Labels: labels("path", "/x"),
 			},
 		},
 		{
@@ -67,14 +67,14 @@ func TestLogfmtLines(t *testing.T) {
 
 func TestLogfmtRejects(t *testing.T) {
 	for _, line := range []string{
-		`user=bob logged in at noon`,         // prose
-		`level=info`,                         // a single pair
-		`a=1 b=2 c=3`,                        // no well-known key
-		`level=info msg=hello world`,         // a bare word
-		`Error: level=info msg=x`,            // starts with a bare word
-		`=info msg=x`,                        // empty key
-		`level=info "msg"=x`,                 // quoted key
-		`lev:el=info msg=x`,                  // not a key character
+		`user=bob logged in at noon`,          // prose
+		`level=info`,                          // a single pair
+		`a=1 b=2 c=3`,                         // no well-known key
+		`level=info msg=hello world`,          // a bare word
+		`Error: level=info msg=x`,             // starts with a bare word
+		`=info msg=x`,                         // empty key
+		`level=info "msg"=x`,                  // quoted key
+		`lev:el=info msg=x`,                   // not a key character
 		`the result: level=warn x=1 msg=ok z`, // prose around pairs
 	} {
 		if f := ParseLine(line); f.Format != "none" {
