@@ -317,7 +317,7 @@ func (s *Summary) Text() string {
 	fmt.Fprintf(&b, "  generated  %s records: %s Avro RawLog, %s plain text, %s corrupt Avro; %s failed to produce\n",
 		comma(s.Generated.Records), comma(s.Generated.Avro), comma(s.Generated.Plain), comma(s.Generated.Corrupt), comma(s.Generated.Failed))
 	for _, st := range s.Stages {
-		fmt.Fprintf(&b, "  stage %-5s in %s  out %s (%s events + %s dead letters)  unparsed %s  CRI parts joined %s\n",
+		fmt.Fprintf(&b, "  stage %-5s in %s  out %s (%s events + %s dead letters)  unparsed %s  CRI parts held and joined %s\n",
 			st.Name, comma(st.RecordsIn), comma(st.RecordsOut), comma(st.RecordsOut-st.DeadLetters), comma(st.DeadLetters), comma(st.Unparsed), comma(st.Held))
 	}
 	names := make([]string, 0, len(s.Topics))
