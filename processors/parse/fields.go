@@ -401,18 +401,7 @@ func parseISOPrefix(s string) (time.Time, int, int) {
 	i := 19
 	nsec := 0
 	if i+1 < len(s) && (s[i] == '.' || s[i] == ',') && isDigit(s[i+1]) {
-		i++
-		digits := 0
-		for i < len(s) && isDigit(s[i]) {
-			if digits < 9 {
-				nsec = nsec*10 + int(s[i]-'0')
-				digits++
-			}
-			i++
-		}
-		for ; digits < 9; digits++ {
-			nsec *= 10
-		}
+		nsec, i = fraction(s, i+1)
 	}
 	offset := 0
 	if i < len(s) {
@@ -560,4 +549,22 @@ func parseMonth(s string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// fraction reads the digits of a fractional second starting at s[i] and
+// returns them as nanoseconds (digits past the ninth are ignored) and the
+// index after the last digit.
+func fraction(s string, i int) (nsec, next int) {
+	digits := 0
+	for i < len(s) && isDigit(s[i]) {
+		if digits < 9 {
+			nsec = nsec*10 + int(s[i]-'0')
+			digits++
+		}
+		i++
+	}
+	for ; digits < 9; digits++ {
+		nsec *= 10
+	}
+	return nsec, i
 }

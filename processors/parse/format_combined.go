@@ -284,18 +284,7 @@ func parseCLFTime(s string) (time.Time, int) {
 	i := 20
 	nsec := 0
 	if s[i] == '.' {
-		i++
-		digits := 0
-		for i < len(s) && isDigit(s[i]) {
-			if digits < 9 {
-				nsec = nsec*10 + int(s[i]-'0')
-				digits++
-			}
-			i++
-		}
-		for ; digits < 9; digits++ {
-			nsec *= 10
-		}
+		nsec, i = fraction(s, i+1)
 	}
 	if len(s) != i+6 || s[i] != ' ' || (s[i+1] != '+' && s[i+1] != '-') {
 		return time.Time{}, isoNone

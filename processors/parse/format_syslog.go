@@ -170,18 +170,7 @@ func parse3164Time(s string, month int) (time.Time, int, int) {
 	i := 15
 	nsec := 0
 	if i+1 < len(s) && s[i] == '.' && isDigit(s[i+1]) {
-		i++
-		digits := 0
-		for i < len(s) && isDigit(s[i]) {
-			if digits < 9 {
-				nsec = nsec*10 + int(s[i]-'0')
-				digits++
-			}
-			i++
-		}
-		for ; digits < 9; digits++ {
-			nsec *= 10
-		}
+		nsec, i = fraction(s, i+1)
 	}
 	if i < len(s) && s[i] != ' ' {
 		return time.Time{}, 0, isoNone
