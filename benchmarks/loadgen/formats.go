@@ -162,24 +162,7 @@ func (g *Generator) appendAppJSON(b []byte, t time.Time, h *host, svc *service, 
 	b = append(b, levelName(s)...)
 	b = append(b, `","msg":"`...)
 	ep := pick(g, svc.endpoints)
-	status := ep.status
-	timeout := false
-	switch s {
-	case sevInfo:
-		b = append(b, pick(g, svc.info)...)
-	case sevWarn:
-		m := pick(g, svc.warn)
-		b, status = append(b, m.text...), m.status
-	case sevFail:
-		if g.dbTimeout(h) {
-			b = append(b, svc.dbPrefix...)
-			b = g.appendTimeout(b)
-			status, timeout = 503, true
-		} else {
-			m := pick(g, svc.fail)
-			b, status = append(b, m.text...), m.status
-		}
-	}
+	b, status, timeout := g.appendMessage(b, h, svc, s, ep.status)
 	b = append(b, `","service":"`...)
 	b = append(b, svc.name...)
 	b = append(b, `","host":"`...)
@@ -209,6 +192,31 @@ func (g *Generator) appendAppJSON(b []byte, t time.Time, h *host, svc *service, 
 	return b
 }
 
+// appendMessage appends an app message of severity s for svc, and returns
+// the HTTP status it implies (the endpoint's own for info) and whether it is
+// a database timeout. Shared by the JSON and logfmt lines so both draw the
+// same messages in the same order.
+func (g *Generator) appendMessage(b []byte, h *host, svc *service, s sev, status int) ([]byte, int, bool) {
+	timeout := false
+	switch s {
+	case sevInfo:
+		b = append(b, pick(g, svc.info)...)
+	case sevWarn:
+		m := pick(g, svc.warn)
+		b, status = append(b, m.text...), m.status
+	case sevFail:
+		if g.dbTimeout(h) {
+			b = append(b, svc.dbPrefix...)
+			b = g.appendTimeout(b)
+			status, timeout = 503, true
+		} else {
+			m := pick(g, svc.fail)
+			b, status = append(b, m.text...), m.status
+		}
+	}
+	return b, status, timeout
+}
+
 func (g *Generator) appendPath(b []byte, ep endpoint) []byte {
 	b = append(b, ep.path...)
 	if ep.id {
@@ -234,23 +242,7 @@ func (g *Generator) logfmtLine(l *Line, h *host, s sev) {
 	b = append(b, levelName(s)...)
 	b = append(b, ` msg="`...)
 	ep := pick(g, svc.endpoints)
-	status, timeout := ep.status, false
-	switch s {
-	case sevInfo:
-		b = append(b, pick(g, svc.info)...)
-	case sevWarn:
-		m := pick(g, svc.warn)
-		b, status = append(b, m.text...), m.status
-	case sevFail:
-		if g.dbTimeout(h) {
-			b = append(b, svc.dbPrefix...)
-			b = g.appendTimeout(b)
-			status, timeout = 503, true
-		} else {
-			m := pick(g, svc.fail)
-			b, status = append(b, m.text...), m.status
-		}
-	}
+	b, status, timeout := g.appendMessage(b, h, svc, s, ep.status)
 	b = append(b, `" service=payments host=`...)
 	b = append(b, h.name...)
 	b = append(b, " request_id="...)
