@@ -1,9 +1,11 @@
 package codecs
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/lovoo/goka"
@@ -11,17 +13,44 @@ import (
 	"github.com/logstream/logstream/schemas"
 )
 
-// Codec encodes and decodes one record type T in Avro single-object
-// encoding. It implements goka.Codec. A Codec is immutable once built and safe
-// for concurrent use; build it with NewRawLog, NewLogEvent, NewSpan,
+// Codec encodes and decodes one record type T. It implements goka.Codec. It
+// writes one version of T's schema (the latest, unless WithVersion pins an
+// older one), in single-object encoding or the Confluent wire format, and
+// reads records written with any version it knows, or one a SchemaSource
+// supplies, resolving them to the version it writes. A Codec is safe for
+// concurrent use; build it with NewRawLog, NewLogEvent, NewSpan,
 // NewDeadLetter, NewParseState or NewSet (the zero value is not usable).
 type Codec[T any] struct {
-	name   string
-	schema string
-	fp     uint64
+	name    string
+	version schemas.Schema // the version written and read into
+	avro    *goavro.Codec
+	shape   *shape
+	reader  *node
+	conv    converter[T]
+	wire    Wire
+	source  SchemaSource
+	// upgrade fills the fields a pinned older version lacks with the
+	// latest version's defaults, so conv always sees the latest shape; nil
+	// when the codec is on the latest version.
+	upgrade step
+	// known holds a plan for each version of the record this codec knows
+	// (those up to its own), by fingerprint; ids maps their ids.
+	known map[uint64]*writerPlan
+	ids   map[int]uint64
+	// fetched caches plans for writer schemas a SchemaSource supplied:
+	// fingerprint → *writerPlan, and id → fingerprint in fetchedIDs.
+	fetched    *sync.Map
+	fetchedIDs *sync.Map
+}
+
+// writerPlan is how to read the records of one writer schema.
+type writerPlan struct {
+	schema schemas.Schema // Version 0 when the schema came from a source
 	avro   *goavro.Codec
 	shape  *shape
-	conv   converter[T]
+	// toReader resolves the writer's native form to the reader's; nil when
+	// the writer is the reader.
+	toReader step
 }
 
 // converter is the hand-written mapping between T and goavro's native form
@@ -47,57 +76,69 @@ var (
 	_ goka.Codec = (*Codec[schemas.ParseState])(nil)
 )
 
-// compiled is one embedded schema, compiled for goavro and for the pre-check.
+var (
+	_ goka.Codec = (*Codec[schemas.RawLog])(nil)
+	_ goka.Codec = (*Codec[schemas.LogEvent])(nil)
+	_ goka.Codec = (*Codec[schemas.Span])(nil)
+	_ goka.Codec = (*Codec[schemas.DeadLetter])(nil)
+	_ goka.Codec = (*Codec[schemas.ParseState])(nil)
+)
+
+// compiled is one schema version, compiled for goavro, for the pre-check
+// and for resolution.
 type compiled struct {
-	name   string
-	schema string
+	schema schemas.Schema
 	avro   *goavro.Codec
 	shape  *shape
+	node   *node
 }
 
 func compile(s schemas.Schema) (*compiled, error) {
 	c, err := goavro.NewCodec(s.JSON)
 	if err != nil {
-		return nil, fmt.Errorf("codecs: schema %s (%s): %w", s.Name, s.File, err)
+		return nil, fmt.Errorf("codecs: schema %s: %w", s.Label(), err)
 	}
 	sh, err := parseShape(s.JSON)
 	if err != nil {
-		return nil, fmt.Errorf("codecs: schema %s (%s): %w", s.Name, s.File, err)
+		return nil, fmt.Errorf("codecs: schema %s: %w", s.Label(), err)
 	}
 	if sh.kind != kindRecord {
-		return nil, fmt.Errorf("codecs: schema %s (%s) is not a record", s.Name, s.File)
+		return nil, fmt.Errorf("codecs: schema %s is not a record", s.Label())
 	}
-	return &compiled{name: s.Name, schema: s.JSON, avro: c, shape: sh}, nil
+	n, err := parseSchema(s.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("codecs: schema %s: %w", s.Label(), err)
+	}
+	s.Fingerprint = c.Rabin
+	return &compiled{schema: s, avro: c, shape: sh, node: n}, nil
 }
 
-// registry holds every embedded schema, compiled once, by name and by
-// fingerprint. goavro codecs are stateless, so sharing them is safe.
+// registry holds every version of every embedded schema, compiled once, by
+// fingerprint and id. goavro codecs are stateless, so sharing them is safe.
 type registry struct {
-	byName map[string]*compiled
-	byFP   map[uint64]*compiled
+	catalog *schemas.Catalog
+	byFP    map[uint64]*compiled
+	byID    map[int]*compiled
 }
 
 var loadRegistry = sync.OnceValues(func() (*registry, error) {
-	all, err := schemas.All()
+	cat, err := schemas.Embedded()
 	if err != nil {
 		return nil, fmt.Errorf("codecs: %w", err)
 	}
-	r := &registry{byName: map[string]*compiled{}, byFP: map[uint64]*compiled{}}
-	for _, s := range all {
+	r := &registry{catalog: cat, byFP: map[uint64]*compiled{}, byID: map[int]*compiled{}}
+	for _, s := range cat.Schemas() {
 		c, err := compile(s)
 		if err != nil {
 			return nil, err
 		}
-		if prev, dup := r.byFP[c.avro.Rabin]; dup {
-			return nil, fmt.Errorf("codecs: schemas %s and %s have the same fingerprint %016x", prev.name, c.name, c.avro.Rabin)
-		}
-		r.byName[c.name] = c
-		r.byFP[c.avro.Rabin] = c
+		r.byFP[s.Fingerprint] = c
+		r.byID[s.ID] = c
 	}
 	return r, nil
 })
 
-// knownName names the record whose schema has fingerprint fp.
+// knownName names the record version whose schema has fingerprint fp.
 func knownName(fp uint64) (string, bool) {
 	r, err := loadRegistry()
 	if err != nil {
@@ -107,20 +148,29 @@ func knownName(fp uint64) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return c.name, true
+	return c.schema.Label(), true
 }
 
-func newCodec[T any](name string, conv converter[T]) (*Codec[T], error) {
+func newCodec[T any](name string, conv converter[T], opts []Option) (*Codec[T], error) {
+	o := buildOptions(opts)
 	r, err := loadRegistry()
 	if err != nil {
 		return nil, err
 	}
-	c, ok := r.byName[name]
+	rec, ok := r.catalog.Record(name)
 	if !ok {
 		return nil, fmt.Errorf("codecs: no embedded schema for record %s", name)
 	}
+	version := rec.Latest()
+	if v, pinned := o.versions[name]; pinned {
+		if version, ok = rec.Version(v); !ok {
+			return nil, fmt.Errorf("codecs: record %s has no version %d (it has 1 to %d)", name, v, len(rec.Versions))
+		}
+	}
+	own := r.byFP[version.Fingerprint]
+	latest := r.byFP[rec.Latest().Fingerprint]
 	for field, want := range conv.enums {
-		f, ok := c.shape.field(field)
+		f, ok := latest.shape.field(field)
 		if !ok || f.kind != kindEnum {
 			return nil, fmt.Errorf("codecs: schema %s has no enum field %s", name, field)
 		}
@@ -128,25 +178,69 @@ func newCodec[T any](name string, conv converter[T]) (*Codec[T], error) {
 			return nil, fmt.Errorf("codecs: schema %s field %s has symbols %v, the Go type has %v", name, field, f.symbols, want)
 		}
 	}
-	return &Codec[T]{
-		name:   c.name,
-		schema: c.schema,
-		fp:     c.avro.Rabin,
-		avro:   c.avro,
-		shape:  c.shape,
-		conv:   conv,
-	}, nil
+	c := &Codec[T]{
+		name:       name,
+		version:    own.schema,
+		avro:       own.avro,
+		shape:      own.shape,
+		reader:     own.node,
+		conv:       conv,
+		wire:       o.wire,
+		source:     o.source,
+		known:      map[uint64]*writerPlan{},
+		ids:        map[int]uint64{},
+		fetched:    new(sync.Map),
+		fetchedIDs: new(sync.Map),
+	}
+	if own != latest {
+		up, issues := compilePlan(own.node, latest.node)
+		if len(issues) > 0 {
+			return nil, fmt.Errorf("codecs: %s cannot be read as %s: %v", version.Label(), latest.schema.Label(), issues[0])
+		}
+		c.upgrade = up
+	}
+	// A codec knows the versions up to its own, as a pod pinned to v1 was
+	// built before v2 existed. If two versions are incompatible (the
+	// compatibility gate keeps that from shipping), the plan still reads
+	// what it can and fails the rest record by record.
+	for _, s := range rec.Versions[:version.Version] {
+		w := r.byFP[s.Fingerprint]
+		p := &writerPlan{schema: w.schema, avro: w.avro, shape: w.shape}
+		if w != own {
+			p.toReader, _ = compilePlan(w.node, own.node)
+		}
+		c.known[s.Fingerprint] = p
+		c.ids[s.ID] = s.Fingerprint
+	}
+	return c, nil
+}
+
+// WithWire returns a copy of c that writes wire format w. It shares c's
+// caches.
+func (c *Codec[T]) WithWire(w Wire) *Codec[T] {
+	d := *c
+	d.wire = w
+	return &d
 }
 
 // Name returns the record name, such as "LogEvent".
 func (c *Codec[T]) Name() string { return c.name }
 
-// Fingerprint returns the CRC-64-AVRO (Rabin) fingerprint of the schema's
-// parsing canonical form, as written in every encoded record's header.
-func (c *Codec[T]) Fingerprint() uint64 { return c.fp }
+// Version returns the schema version the codec writes, and reads into.
+func (c *Codec[T]) Version() schemas.Schema { return c.version }
 
-// Schema returns the schema text (the .avsc file).
-func (c *Codec[T]) Schema() string { return c.schema }
+// Fingerprint returns the CRC-64-AVRO (Rabin) fingerprint of the written
+// schema's parsing canonical form, as in every single-object header.
+func (c *Codec[T]) Fingerprint() uint64 { return c.version.Fingerprint }
+
+// ID returns the written schema's id, as in every Confluent wire header.
+func (c *Codec[T]) ID() int { return c.version.ID }
+
+// Schema returns the written schema's text (its .avsc file).
+func (c *Codec[T]) Schema() string { return c.version.JSON }
+
+// Wire returns the wire format the codec writes.
+func (c *Codec[T]) Wire() Wire { return c.wire }
 
 // Encode implements goka.Codec. value must be a T or a non-nil *T.
 func (c *Codec[T]) Encode(value any) ([]byte, error) {
@@ -173,8 +267,8 @@ func (c *Codec[T]) Decode(data []byte) (any, error) {
 	return v, nil
 }
 
-// Marshal encodes v in single-object encoding. It fails only when v holds a
-// value the schema cannot, such as an enum value outside its symbols.
+// Marshal encodes v in the codec's wire format. It fails only when v holds
+// a value the schema cannot, such as an enum value outside its symbols.
 func (c *Codec[T]) Marshal(v *T) (out []byte, err error) {
 	if v == nil {
 		return nil, fmt.Errorf("codecs: encode %s: nil %T", c.name, v)
@@ -188,34 +282,172 @@ func (c *Codec[T]) Marshal(v *T) (out []byte, err error) {
 			out, err = nil, fmt.Errorf("codecs: encode %s: goavro panicked: %v", c.name, r)
 		}
 	}()
+	// The native form is the latest version's; goavro writes the fields of
+	// c's version and ignores the others.
 	buf := make([]byte, 0, headerLen+c.conv.size(v))
-	buf, err = c.avro.SingleFromNative(buf, native)
+	if c.wire == WireConfluent {
+		buf = appendConfluentHeader(buf, c.version.ID)
+		buf, err = c.avro.BinaryFromNative(buf, native)
+	} else {
+		buf, err = c.avro.SingleFromNative(buf, native)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("codecs: encode %s: %w", c.name, err)
 	}
 	return buf, nil
 }
 
-// Unmarshal decodes data, which must be a whole single-object encoded record
-// of this codec's schema. Errors are *DecodeError values. The result shares
-// no memory with data.
+// Unmarshal decodes data: a whole record in single-object encoding or the
+// Confluent wire format, written with any version of the record's schema
+// the codec knows or its SchemaSource supplies, resolved to the codec's
+// version. Errors are *DecodeError values. The result shares no memory with
+// data.
 func (c *Codec[T]) Unmarshal(data []byte) (*T, error) {
-	if !IsSingleObject(data) {
-		return nil, notSingleObject(c.name, data)
-	}
-	fp, _ := Fingerprint(data)
-	if fp != c.fp {
-		return nil, unknownSchema(c.name, fp)
-	}
-	native, err := decodeBody(c.avro, c.shape, data[headerLen:])
+	h, err := readHeader(c.name, data)
 	if err != nil {
-		return nil, malformed(c.name, fp, err)
+		return nil, err
+	}
+	p, err := c.writerPlan(h)
+	if err != nil {
+		return nil, err
+	}
+	native, err := decodeBody(p.avro, p.shape, h.body)
+	if err != nil {
+		return nil, malformed(c.name, p.schema.Fingerprint, err)
+	}
+	if p.toReader != nil {
+		r, err := p.toReader(native)
+		if err != nil {
+			return nil, &DecodeError{Record: c.name, Fingerprint: p.schema.Fingerprint, ID: h.id, Kind: ErrIncompatible,
+				Err: fmt.Errorf("%s read as %s: %w", writerLabel(p.schema), c.version.Label(), err)}
+		}
+		native = r.(map[string]any)
+	}
+	if c.upgrade != nil {
+		r, err := c.upgrade(native)
+		if err != nil {
+			return nil, malformed(c.name, p.schema.Fingerprint, err)
+		}
+		native = r.(map[string]any)
 	}
 	v, err := c.conv.fromNative(native)
 	if err != nil {
-		return nil, malformed(c.name, fp, err)
+		return nil, malformed(c.name, p.schema.Fingerprint, err)
 	}
 	return v, nil
+}
+
+// writerPlan finds how to read records written with h's schema: a version
+// this codec knows, else one a SchemaSource supplies (cached).
+func (c *Codec[T]) writerPlan(h header) (*writerPlan, error) {
+	fp := h.fp
+	if h.wire == WireConfluent {
+		if known, ok := c.ids[h.id]; ok {
+			fp = known
+		} else if f, ok := c.fetchedIDs.Load(h.id); ok {
+			fp = f.(uint64)
+		} else {
+			p, err := c.fetch(h)
+			if err != nil {
+				return nil, err
+			}
+			c.fetchedIDs.Store(h.id, p.schema.Fingerprint)
+			return p, nil
+		}
+	}
+	if p, ok := c.known[fp]; ok {
+		return p, nil
+	}
+	if p, ok := c.fetched.Load(fp); ok {
+		return p.(*writerPlan), nil
+	}
+	return c.fetch(h)
+}
+
+// sourceTimeout bounds one SchemaSource lookup made while decoding.
+const sourceTimeout = 10 * time.Second
+
+// fetch asks the SchemaSource for the writer schema of h and compiles its
+// plan. A lookup that fails is not cached: the source rate-limits itself.
+func (c *Codec[T]) fetch(h header) (*writerPlan, error) {
+	if c.source == nil {
+		return nil, c.unknown(h, nil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
+	defer cancel()
+	var (
+		text string
+		err  error
+	)
+	if h.wire == WireConfluent {
+		text, err = c.source.SchemaByID(ctx, h.id)
+	} else {
+		text, err = c.source.SchemaByFingerprint(ctx, h.fp)
+	}
+	if err != nil {
+		return nil, c.unknown(h, err)
+	}
+	w, err := compile(schemas.Schema{Name: c.name, JSON: text, ID: h.id})
+	if err != nil {
+		return nil, c.unknown(h, fmt.Errorf("the source's schema does not compile: %w", err))
+	}
+	if h.wire == WireSingleObject && w.avro.Rabin != h.fp {
+		return nil, c.unknown(h, fmt.Errorf("the source returned a schema with fingerprint %016x", w.avro.Rabin))
+	}
+	if p, ok := c.fetched.Load(w.avro.Rabin); ok {
+		return p.(*writerPlan), nil
+	}
+	p := &writerPlan{schema: w.schema, avro: w.avro, shape: w.shape}
+	if w.avro.Rabin != c.version.Fingerprint {
+		step, issues := compilePlan(w.node, c.reader)
+		for _, is := range issues {
+			if is.Rule == RuleNameMismatch && is.Field == "" {
+				return nil, c.unknown(h, fmt.Errorf("the schema is record %s, not %s", w.node.name, c.reader.name))
+			}
+		}
+		p.toReader = step
+	}
+	c.fetched.Store(w.avro.Rabin, p)
+	return p, nil
+}
+
+// unknown builds the ErrUnknownSchema error for a writer schema this codec
+// could not find; cause is why the source did not help (nil: no source).
+func (c *Codec[T]) unknown(h header, cause error) error {
+	what := fmt.Sprintf("fingerprint %016x", h.fp)
+	if h.wire == WireConfluent {
+		what = fmt.Sprintf("schema id %d", h.id)
+	}
+	var detail error
+	switch other, ok := knownName(h.fp); {
+	case h.wire == WireSingleObject && ok:
+		detail = fmt.Errorf("%s is the %s schema, not %s", what, other, c.name)
+	case h.wire == WireConfluent && c.otherID(h.id) != "":
+		detail = fmt.Errorf("%s is the %s schema, not %s", what, c.otherID(h.id), c.name)
+	case cause == nil:
+		detail = fmt.Errorf("%s is no %s schema this build knows (a newer version's?), and no schema registry is configured", what, c.name)
+	default:
+		detail = fmt.Errorf("%s is no %s schema this build knows, and the schema registry did not supply it: %w", what, c.name, cause)
+	}
+	return &DecodeError{Record: c.name, Fingerprint: h.fp, ID: h.id, Kind: ErrUnknownSchema, Err: detail}
+}
+
+func (c *Codec[T]) otherID(id int) string {
+	r, err := loadRegistry()
+	if err != nil {
+		return ""
+	}
+	if s, ok := r.byID[id]; ok && s.schema.Name != c.name {
+		return s.schema.Label()
+	}
+	return ""
+}
+
+func writerLabel(s schemas.Schema) string {
+	if s.Version == 0 {
+		return fmt.Sprintf("%s written with fetched schema %016x", s.Name, s.Fingerprint)
+	}
+	return s.Label()
 }
 
 // decodeBody pre-checks body against sh and decodes it with goavro,

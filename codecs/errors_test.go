@@ -60,7 +60,7 @@ func decoders(t testing.TB) []decoder {
 	}
 }
 
-func header(fp uint64) []byte {
+func sohHeader(fp uint64) []byte {
 	h := []byte{0xC3, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}
 	binary.LittleEndian.PutUint64(h[2:], fp)
 	return h
@@ -82,11 +82,11 @@ func TestIsSingleObjectAndFingerprint(t *testing.T) {
 		{nil, false},
 		{[]byte{0xC3}, false},
 		{[]byte{0xC3, 0x01}, false},
-		{header(1)[:9], false},
-		{header(1), true},
-		{cat(header(1), []byte("body")), true},
-		{cat([]byte{0xC3, 0x02}, header(1)[2:]), false},
-		{cat([]byte{0x01, 0xC3}, header(1)[2:]), false},
+		{sohHeader(1)[:9], false},
+		{sohHeader(1), true},
+		{cat(sohHeader(1), []byte("body")), true},
+		{cat([]byte{0xC3, 0x02}, sohHeader(1)[2:]), false},
+		{cat([]byte{0x01, 0xC3}, sohHeader(1)[2:]), false},
 	} {
 		if got := IsSingleObject(tc.in); got != tc.want {
 			t.Errorf("IsSingleObject(%x) = %v", tc.in, got)
@@ -96,7 +96,7 @@ func TestIsSingleObjectAndFingerprint(t *testing.T) {
 			t.Errorf("Fingerprint(%x) = %x, %v", tc.in, fp, ok)
 		}
 	}
-	fp, ok := Fingerprint(header(0x0102030405060708))
+	fp, ok := Fingerprint(sohHeader(0x0102030405060708))
 	if !ok || fp != 0x0102030405060708 {
 		t.Errorf("Fingerprint is not little-endian: %x", fp)
 	}
@@ -133,7 +133,7 @@ func TestDecodeUnknownFingerprint(t *testing.T) {
 	for _, d := range decoders(t) {
 		t.Run(d.name, func(t *testing.T) {
 			const fp = 0xfeedfacecafebeef
-			in := cat(header(fp), d.sample[headerLen:])
+			in := cat(sohHeader(fp), d.sample[headerLen:])
 			_, err := d.decode(in)
 			de := assertKind(t, err, ErrUnknownSchema)
 			if de.Fingerprint != fp || de.Record != d.name {
@@ -143,7 +143,7 @@ func TestDecodeUnknownFingerprint(t *testing.T) {
 				t.Errorf("message %q does not name the fingerprint", err)
 			}
 			// A fingerprint off by one bit is still unknown.
-			_, err = d.decode(cat(header(d.fp^1), d.sample[headerLen:]))
+			_, err = d.decode(cat(sohHeader(d.fp^1), d.sample[headerLen:]))
 			assertKind(t, err, ErrUnknownSchema)
 		})
 	}
@@ -225,11 +225,11 @@ func str(s string) []byte { return cat(zz(int64(len(s))), []byte(s)) }
 
 func TestDecodeNotAvro(t *testing.T) {
 	s := mustSet(t)
-	rl := header(s.RawLog.Fingerprint())
-	le := header(s.LogEvent.Fingerprint())
-	sp := header(s.Span.Fingerprint())
-	dl := header(s.DeadLetter.Fingerprint())
-	ps := header(s.ParseState.Fingerprint())
+	rl := sohHeader(s.RawLog.Fingerprint())
+	le := sohHeader(s.LogEvent.Fingerprint())
+	sp := sohHeader(s.Span.Fingerprint())
+	dl := sohHeader(s.DeadLetter.Fingerprint())
+	ps := sohHeader(s.ParseState.Fingerprint())
 	// A valid RawLog body up to its labels.
 	rlHead := cat(str("h"), str("s"), str("l"), zz(1))
 	// A valid LogEvent body up to its level.
@@ -286,7 +286,7 @@ func TestDecodeNotAvro(t *testing.T) {
 // so that the malformed cases fail for the reason they claim.
 func TestHandMadeBodiesDecode(t *testing.T) {
 	s := mustSet(t)
-	rl := cat(header(s.RawLog.Fingerprint()), str("h"), str("s"), str("l"), zz(1))
+	rl := cat(sohHeader(s.RawLog.Fingerprint()), str("h"), str("s"), str("l"), zz(1))
 	for name, body := range map[string][]byte{
 		"no labels":      zz(0),
 		"one label":      cat(zz(1), str("k"), str("v"), zz(0)),
@@ -305,13 +305,13 @@ func TestHandMadeBodiesDecode(t *testing.T) {
 			}
 		})
 	}
-	le := cat(header(s.LogEvent.Fingerprint()), str("e"), zz(1), str("h"), str(""), zz(3), str("m"),
-		zz(0), zz(0), zz(1), zz(-200), zz(0), zz(0), zz(0), zz(0), zz(0), zz(0), str("src"), str("json"))
+	le := cat(sohHeader(s.LogEvent.Fingerprint()), str("e"), zz(1), str("h"), str(""), zz(3), str("m"),
+		zz(0), zz(0), zz(1), zz(-200), zz(0), zz(0), zz(0), zz(0), zz(0), zz(0), str("src"), str("json"), str("eu-1"))
 	v, err := s.LogEvent.Unmarshal(le)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Level != schemas.LevelInfo || v.HTTPStatus == nil || *v.HTTPStatus != -200 || v.Format != "json" {
+	if v.Level != schemas.LevelInfo || v.HTTPStatus == nil || *v.HTTPStatus != -200 || v.Format != "json" || v.Cluster != "eu-1" {
 		t.Errorf("decoded %+v", v)
 	}
 }

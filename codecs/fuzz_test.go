@@ -13,7 +13,7 @@ import (
 func seedCorpus(f *testing.F, valid ...[]byte) {
 	f.Add([]byte{})
 	f.Add([]byte("plain text"))
-	f.Add(header(0))
+	f.Add(sohHeader(0))
 	for _, v := range valid {
 		f.Add(v)
 		f.Add(cat(v, []byte{0}))
@@ -23,7 +23,7 @@ func seedCorpus(f *testing.F, valid ...[]byte) {
 		f.Add(v[:headerLen])
 		f.Add(cat(v[:headerLen], zz(1<<31-1), zz(0)))
 		f.Add(cat(v[:headerLen], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}))
-		f.Add(cat(header(0xfeedfacecafebeef), v[headerLen:]))
+		f.Add(cat(sohHeader(0xfeedfacecafebeef), v[headerLen:]))
 		for _, i := range []int{headerLen, headerLen + 1, len(v) / 2, len(v) - 1} {
 			if i >= len(v) {
 				continue

@@ -2,7 +2,9 @@ package codecs
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,16 +12,21 @@ import (
 	"github.com/logstream/logstream/schemas"
 )
 
-// Run `go test ./codecs -run TestGolden -update` to rewrite testdata/*.bin
-// after a deliberate schema change. Without -update, the test fails when
-// bytes written by an earlier build no longer decode to the same record:
-// a changed fingerprint (any change to a schema's canonical form) or a
-// changed layout.
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+// Golden bytes: testdata/<record>/v<N>.bin holds the golden record as
+// version N of its schema wrote it. Those bytes stand for the records every
+// past version left on the topics, so once written they never change: the
+// test fails if a file no longer has its version's fingerprint (a released
+// schema was edited) or no longer decodes, with the current codec, to the
+// golden record as that version could carry it. `go test ./codecs -run
+// TestGolden -update` writes the files of new versions only.
+var update = flag.Bool("update", false, "write golden files for schema versions that have none under testdata/")
 
 // The golden records are fixed values; do not change them without -update.
-func goldenLogEvent() *schemas.LogEvent {
-	return &schemas.LogEvent{
+func goldenLogEvent() *schemas.LogEvent { return goldenLogEventV(2) }
+
+// goldenLogEventV is the golden LogEvent as version v carries it.
+func goldenLogEventV(v int) *schemas.LogEvent {
+	e := &schemas.LogEvent{
 		EventID:      "6b86b273ff34fce19d6b804eff5a3f57",
 		Timestamp:    1767225600123,
 		Host:         "web-1",
@@ -38,6 +45,10 @@ func goldenLogEvent() *schemas.LogEvent {
 		Source:       "stdout",
 		Format:       "json",
 	}
+	if v >= 2 {
+		e.Cluster = "eu-west-1"
+	}
+	return e
 }
 
 func goldenRawLog() *schemas.RawLog {
@@ -85,50 +96,98 @@ func goldenParseState() *schemas.ParseState {
 	}}
 }
 
-// golden checks (or with -update, writes) testdata/<file>.
-func golden[T any](t *testing.T, c *Codec[T], file string, want *T, eq func(a, b *T) bool) {
+// golden checks (or with -update, writes) testdata/<dir>/v<N>.bin for every
+// version N of the record: the codec of the latest version must read each
+// to want(N), and the codec pinned to each version must read the files of
+// that version and earlier (an old pod reading old records).
+func golden[T any](t *testing.T, newCodec func(...Option) (*Codec[T], error), want func(version int) *T, eq func(a, b *T) bool) {
 	t.Helper()
-	path := filepath.Join("testdata", file)
-	enc, err := c.Marshal(want)
+	latest, err := newCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
-		if err := os.WriteFile(path, enc, 0o644); err != nil {
+	rec, ok := mustCatalog(t).Record(latest.Name())
+	if !ok {
+		t.Fatalf("no record %s", latest.Name())
+	}
+	files := map[int][]byte{}
+	for _, sv := range rec.Versions {
+		pinned, err := newCodec(WithVersion(rec.Name, sv.Version))
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote %s (%d bytes)", path, len(enc))
-		return
+		path := filepath.Join("testdata", rec.Dir, fmt.Sprintf("v%d.bin", sv.Version))
+		old, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) && *update {
+			if old, err = pinned.Marshal(want(sv.Version)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote %s (%d bytes)", path, len(old))
+		} else if err != nil {
+			t.Fatalf("%v (run with -update to write the golden file of a new version)", err)
+		}
+		if fp, _ := Fingerprint(old); fp != sv.Fingerprint {
+			t.Fatalf("%s was written with fingerprint %016x, %s now has %016x: a released schema was edited, so records already on the topics would no longer decode as that version; restore %s and add the change as a new version",
+				path, fp, sv.File, sv.Fingerprint, sv.File)
+		}
+		files[sv.Version] = old
+		// The pinned codec writes bytes of the same layout (map entries may
+		// come in another order: same length).
+		enc, err := pinned.Marshal(want(sv.Version))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(enc, old) && len(enc) != len(old) {
+			t.Fatalf("%s encoding changed: now %d bytes %x, %s has %d bytes %x", sv.Label(), len(enc), enc, path, len(old), old)
+		}
+		for v := 1; v <= sv.Version; v++ {
+			got, err := pinned.Unmarshal(files[v])
+			if err != nil {
+				t.Fatalf("%s reading v%d.bin: %v", sv.Label(), v, err)
+			}
+			if !eq(got, want(v)) {
+				t.Fatalf("%s reads v%d.bin as\n %+v\nwant\n %+v", sv.Label(), v, got, want(v))
+			}
+		}
 	}
-	old, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if fp, _ := Fingerprint(old); fp != c.Fingerprint() {
-		t.Fatalf("%s was written with fingerprint %016x, the %s schema now has %016x: the schema's canonical form changed, so records already on the topics no longer decode; if that is intended, migrate them and rerun with -update",
-			path, fp, c.Name(), c.Fingerprint())
-	}
-	got, err := c.Unmarshal(old)
-	if err != nil {
-		t.Fatalf("%s no longer decodes: %v", path, err)
-	}
-	if !eq(got, want) {
-		t.Fatalf("%s decodes to\n %+v\nwant\n %+v", path, got, want)
-	}
-	// goavro writes map entries in map iteration order, so the bytes may
-	// legitimately differ in order only: same length, same decoded value.
-	if !bytes.Equal(enc, old) && len(enc) != len(old) {
-		t.Fatalf("encoding changed: now %d bytes %x, %s has %d bytes %x", len(enc), enc, path, len(old), old)
+	for v, old := range files {
+		got, err := latest.Unmarshal(old)
+		if err != nil {
+			t.Fatalf("the latest %s codec cannot read v%d.bin: %v", rec.Name, v, err)
+		}
+		if !eq(got, want(v)) {
+			t.Fatalf("the latest %s codec reads v%d.bin as\n %+v\nwant\n %+v", rec.Name, v, got, want(v))
+		}
 	}
 }
 
 func TestGolden(t *testing.T) {
-	s := mustSet(t)
-	t.Run("RawLog", func(t *testing.T) { golden(t, s.RawLog, "rawlog.bin", goldenRawLog(), rawLogEqual) })
-	t.Run("LogEvent", func(t *testing.T) { golden(t, s.LogEvent, "logevent.bin", goldenLogEvent(), logEventEqual) })
-	t.Run("Span", func(t *testing.T) { golden(t, s.Span, "span.bin", goldenSpan(), spanEqual) })
-	t.Run("DeadLetter", func(t *testing.T) { golden(t, s.DeadLetter, "deadletter.bin", goldenDeadLetter(), deadLetterEqual) })
-	t.Run("ParseState", func(t *testing.T) { golden(t, s.ParseState, "parsestate.bin", goldenParseState(), parseStateEqual) })
+	t.Run("RawLog", func(t *testing.T) {
+		golden(t, NewRawLog, func(int) *schemas.RawLog { return goldenRawLog() }, rawLogEqual)
+	})
+	t.Run("LogEvent", func(t *testing.T) { golden(t, NewLogEvent, goldenLogEventV, logEventEqual) })
+	t.Run("Span", func(t *testing.T) { golden(t, NewSpan, func(int) *schemas.Span { return goldenSpan() }, spanEqual) })
+	t.Run("DeadLetter", func(t *testing.T) {
+		golden(t, NewDeadLetter, func(int) *schemas.DeadLetter { return goldenDeadLetter() }, deadLetterEqual)
+	})
+	t.Run("ParseState", func(t *testing.T) {
+		golden(t, NewParseState, func(int) *schemas.ParseState { return goldenParseState() }, parseStateEqual)
+	})
+}
+
+func mustCatalog(t *testing.T) *schemas.Catalog {
+	t.Helper()
+	c, err := schemas.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestGoldenExactBytes pins exact bytes for a record whose map order cannot
@@ -140,7 +199,7 @@ func TestGoldenExactBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := cat(header(s.RawLog.Fingerprint()), []byte{2, 'h', 2, 's', 2, 'l', 2, 2, 2, 'k', 2, 'v', 0})
+	want := cat(sohHeader(s.RawLog.Fingerprint()), []byte{2, 'h', 2, 's', 2, 'l', 2, 2, 2, 'k', 2, 'v', 0})
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got %x\nwant %x", got, want)
 	}

@@ -30,15 +30,15 @@ func optLen(p *string) int {
 
 // ---- RawLog ----
 
-// NewRawLog returns the codec of schemas.RawLog (rawlog.avsc).
-func NewRawLog() (*Codec[schemas.RawLog], error) {
+// NewRawLog returns the codec of schemas.RawLog (rawlog/).
+func NewRawLog(opts ...Option) (*Codec[schemas.RawLog], error) {
 	return newCodec(schemas.NameRawLog, converter[schemas.RawLog]{
 		toNative:   rawLogToNative,
 		fromNative: rawLogFromNative,
 		size: func(v *schemas.RawLog) int {
 			return len(v.Host) + len(v.Source) + len(v.Line) + 3*5 + 10 + stringMapSize(v.Labels)
 		},
-	})
+	}, opts)
 }
 
 func rawLogToNative(v *schemas.RawLog) (map[string]any, error) {
@@ -68,20 +68,20 @@ func rawLogFromNative(m map[string]any) (*schemas.RawLog, error) {
 
 // ---- LogEvent ----
 
-// NewLogEvent returns the codec of schemas.LogEvent (logevent.avsc).
-func NewLogEvent() (*Codec[schemas.LogEvent], error) {
+// NewLogEvent returns the codec of schemas.LogEvent (logevent/).
+func NewLogEvent(opts ...Option) (*Codec[schemas.LogEvent], error) {
 	return newCodec(schemas.NameLogEvent, converter[schemas.LogEvent]{
 		toNative:   logEventToNative,
 		fromNative: logEventFromNative,
 		size: func(v *schemas.LogEvent) int {
 			return len(v.EventID) + len(v.Host) + len(v.Service) + len(v.Message) +
-				len(v.Source) + len(v.Format) + 6*5 + 10 + 2 +
+				len(v.Source) + len(v.Format) + len(v.Cluster) + 7*5 + 10 + 2 +
 				optLen(v.TraceID) + optLen(v.SpanID) + 6 + 9 +
 				optLen(v.K8sNamespace) + optLen(v.K8sPod) + optLen(v.K8sContainer) +
 				optLen(v.ParseError) + stringMapSize(v.Labels)
 		},
 		enums: map[string][]string{"level": levelSymbols},
-	})
+	}, opts)
 }
 
 func logEventToNative(v *schemas.LogEvent) (map[string]any, error) {
@@ -106,6 +106,7 @@ func logEventToNative(v *schemas.LogEvent) (map[string]any, error) {
 		"parse_error":   optString(v.ParseError),
 		"source":        v.Source,
 		"format":        v.Format,
+		"cluster":       v.Cluster,
 	}, nil
 }
 
@@ -129,6 +130,7 @@ func logEventFromNative(m map[string]any) (*schemas.LogEvent, error) {
 		ParseError:   f.optString("parse_error"),
 		Source:       f.str("source"),
 		Format:       f.str("format"),
+		Cluster:      f.str("cluster"),
 	}
 	if f.err != nil {
 		return nil, f.err
@@ -138,8 +140,8 @@ func logEventFromNative(m map[string]any) (*schemas.LogEvent, error) {
 
 // ---- Span ----
 
-// NewSpan returns the codec of schemas.Span (span.avsc).
-func NewSpan() (*Codec[schemas.Span], error) {
+// NewSpan returns the codec of schemas.Span (span/).
+func NewSpan(opts ...Option) (*Codec[schemas.Span], error) {
 	return newCodec(schemas.NameSpan, converter[schemas.Span]{
 		toNative:   spanToNative,
 		fromNative: spanFromNative,
@@ -148,7 +150,7 @@ func NewSpan() (*Codec[schemas.Span], error) {
 				len(v.Host) + 5*5 + 2*10 + 2 + optLen(v.ParentSpanID) + stringMapSize(v.Attributes)
 		},
 		enums: map[string][]string{"status": spanStatusSymbols},
-	})
+	}, opts)
 }
 
 func spanToNative(v *schemas.Span) (map[string]any, error) {
@@ -191,10 +193,10 @@ func spanFromNative(m map[string]any) (*schemas.Span, error) {
 
 // ---- DeadLetter ----
 
-// NewDeadLetter returns the codec of schemas.DeadLetter (deadletter.avsc).
+// NewDeadLetter returns the codec of schemas.DeadLetter (deadletter/).
 // A nil OriginalKey or OriginalValue is Avro null; a non-nil empty one is
 // empty bytes, and each decodes back to what was encoded.
-func NewDeadLetter() (*Codec[schemas.DeadLetter], error) {
+func NewDeadLetter(opts ...Option) (*Codec[schemas.DeadLetter], error) {
 	return newCodec(schemas.NameDeadLetter, converter[schemas.DeadLetter]{
 		toNative:   deadLetterToNative,
 		fromNative: deadLetterFromNative,
@@ -202,7 +204,7 @@ func NewDeadLetter() (*Codec[schemas.DeadLetter], error) {
 			return len(v.OriginalKey) + len(v.OriginalValue) + len(v.SourceTopic) +
 				len(v.Stage) + len(v.Error) + 2*6 + 3*5 + 5 + 2*10
 		},
-	})
+	}, opts)
 }
 
 func deadLetterToNative(v *schemas.DeadLetter) (map[string]any, error) {
@@ -238,9 +240,9 @@ func deadLetterFromNative(m map[string]any) (*schemas.DeadLetter, error) {
 
 // ---- ParseState ----
 
-// NewParseState returns the codec of schemas.ParseState (parsestate.avsc),
+// NewParseState returns the codec of schemas.ParseState (parsestate/),
 // the parse stage's table value.
-func NewParseState() (*Codec[schemas.ParseState], error) {
+func NewParseState(opts ...Option) (*Codec[schemas.ParseState], error) {
 	return newCodec(schemas.NameParseState, converter[schemas.ParseState]{
 		toNative:   parseStateToNative,
 		fromNative: parseStateFromNative,
@@ -251,7 +253,7 @@ func NewParseState() (*Codec[schemas.ParseState], error) {
 			}
 			return n
 		},
-	})
+	}, opts)
 }
 
 func parseStateToNative(v *schemas.ParseState) (map[string]any, error) {

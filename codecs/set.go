@@ -1,6 +1,9 @@
 package codecs
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/logstream/logstream/schemas"
 )
 
@@ -12,57 +15,131 @@ type Set struct {
 	DeadLetter *Codec[schemas.DeadLetter]
 	// ParseState is the parse stage's table codec.
 	ParseState *Codec[schemas.ParseState]
+
+	source SchemaSource
 }
 
-// NewSet builds every codec.
-func NewSet() (*Set, error) {
+// NewSet builds every codec, each with opts.
+func NewSet(opts ...Option) (*Set, error) {
 	var (
-		s   Set
+		s   = Set{source: buildOptions(opts).source}
 		err error
 	)
-	if s.RawLog, err = NewRawLog(); err != nil {
+	if s.RawLog, err = NewRawLog(opts...); err != nil {
 		return nil, err
 	}
-	if s.LogEvent, err = NewLogEvent(); err != nil {
+	if s.LogEvent, err = NewLogEvent(opts...); err != nil {
 		return nil, err
 	}
-	if s.Span, err = NewSpan(); err != nil {
+	if s.Span, err = NewSpan(opts...); err != nil {
 		return nil, err
 	}
-	if s.DeadLetter, err = NewDeadLetter(); err != nil {
+	if s.DeadLetter, err = NewDeadLetter(opts...); err != nil {
 		return nil, err
 	}
-	if s.ParseState, err = NewParseState(); err != nil {
+	if s.ParseState, err = NewParseState(opts...); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
-// DecodeAny decodes a single-object encoded record of any embedded schema,
-// found by its fingerprint, for tooling (dumping a topic, inspecting a dead
-// letter). It returns the record name and goavro's native form of the record:
-// a map[string]any keyed by field name, where a non-null union value is a
-// one-entry map keyed by its type name, a timestamp is a time.Time and bytes
-// are a []byte (not shared with data). encoding/json renders the native form
-// as JSON. Errors are *DecodeError values, as for Codec.Decode.
+// DecodeAny decodes a record of any schema, as DecodeWriter does, and
+// returns its record name and native form.
 func (s *Set) DecodeAny(data []byte) (name string, native any, err error) {
-	if !IsSingleObject(data) {
-		return "", nil, notSingleObject("", data)
+	w, err := s.DecodeWriter(data)
+	if err != nil {
+		return w.Record, nil, err
 	}
-	fp, _ := Fingerprint(data)
+	return w.Record, w.Native, nil
+}
+
+// DecodeWriter decodes a record in either wire format with the schema it was
+// written with, found by fingerprint or id among every embedded version of
+// every record, else fetched from the Set's SchemaSource; nothing is
+// resolved. It is for tooling (tailing a topic, inspecting a dead letter).
+// Bytes in the result are not shared with data. Errors are *DecodeError
+// values, as for Codec.Decode.
+func (s *Set) DecodeWriter(data []byte) (Written, error) {
+	h, err := readHeader("", data)
+	if err != nil {
+		return Written{}, err
+	}
 	r, err := loadRegistry()
 	if err != nil {
-		return "", nil, err
+		return Written{}, err
 	}
-	c, ok := r.byFP[fp]
-	if !ok {
-		return "", nil, unknownSchema("", fp)
+	var c *compiled
+	if h.wire == WireConfluent {
+		c = r.byID[h.id]
+	} else {
+		c = r.byFP[h.fp]
+	}
+	if c == nil {
+		if c, err = s.fetch(h); err != nil {
+			return Written{}, err
+		}
+	}
+	w := Written{Record: c.schema.Name, Version: c.schema.Version, Fingerprint: c.avro.Rabin, ID: c.schema.ID, Wire: h.wire, Schema: c.schema.JSON}
+	if h.wire == WireConfluent {
+		w.ID = h.id
 	}
 	// goavro's decoded bytes alias their input: decode a copy.
-	body := append([]byte(nil), data[headerLen:]...)
+	body := append([]byte(nil), h.body...)
 	m, err := decodeBody(c.avro, c.shape, body)
 	if err != nil {
-		return c.name, nil, malformed(c.name, fp, err)
+		return w, &DecodeError{Record: w.Record, Fingerprint: w.Fingerprint, ID: h.id, Kind: ErrMalformed, Err: err}
 	}
-	return c.name, m, nil
+	w.Native = m
+	return w, nil
+}
+
+func (s *Set) fetch(h header) (*compiled, error) {
+	what := fmt.Sprintf("fingerprint %016x", h.fp)
+	if h.wire == WireConfluent {
+		what = fmt.Sprintf("schema id %d", h.id)
+	}
+	fail := func(detail error) error {
+		return &DecodeError{Fingerprint: h.fp, ID: h.id, Kind: ErrUnknownSchema, Err: detail}
+	}
+	if s.source == nil {
+		return nil, fail(fmt.Errorf("%s is no schema this build knows (a newer version's?), and no schema registry is configured", what))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
+	defer cancel()
+	var (
+		text string
+		err  error
+	)
+	if h.wire == WireConfluent {
+		text, err = s.source.SchemaByID(ctx, h.id)
+	} else {
+		text, err = s.source.SchemaByFingerprint(ctx, h.fp)
+	}
+	if err != nil {
+		return nil, fail(fmt.Errorf("%s is no schema this build knows, and the schema registry did not supply it: %w", what, err))
+	}
+	name, err := parseName(text)
+	if err != nil {
+		return nil, fail(fmt.Errorf("%s: the registry's schema: %w", what, err))
+	}
+	c, err := compile(schemas.Schema{Name: name, JSON: text, ID: h.id})
+	if err != nil {
+		return nil, fail(fmt.Errorf("%s: the registry's schema: %w", what, err))
+	}
+	if h.wire == WireSingleObject && c.avro.Rabin != h.fp {
+		return nil, fail(fmt.Errorf("%s: the registry returned a schema with fingerprint %016x", what, c.avro.Rabin))
+	}
+	return c, nil
+}
+
+// parseName returns a record schema's unqualified name.
+func parseName(text string) (string, error) {
+	n, err := parseSchema(text)
+	if err != nil {
+		return "", err
+	}
+	if n.kind != kindRecord {
+		return "", fmt.Errorf("not a record schema")
+	}
+	return n.short(), nil
 }

@@ -70,7 +70,7 @@ func ParseSpanStatus(s string) SpanStatus {
 	return SpanUnset
 }
 
-// RawLog mirrors rawlog.avsc.
+// RawLog mirrors the latest version in rawlog/.
 type RawLog struct {
 	Host       string            `json:"host"`
 	Source     string            `json:"source"`
@@ -79,7 +79,7 @@ type RawLog struct {
 	Labels     map[string]string `json:"labels,omitempty"`
 }
 
-// LogEvent mirrors logevent.avsc. Optional fields are pointers: nil is Avro null.
+// LogEvent mirrors the latest version in logevent/. Optional fields are pointers: nil is Avro null.
 type LogEvent struct {
 	EventID      string            `json:"event_id"`
 	Timestamp    int64             `json:"timestamp"` // ms since epoch
@@ -98,9 +98,10 @@ type LogEvent struct {
 	ParseError   *string           `json:"parse_error,omitempty"`
 	Source       string            `json:"source"`
 	Format       string            `json:"format"`
+	Cluster      string            `json:"cluster"` // since v2
 }
 
-// Span mirrors span.avsc.
+// Span mirrors the latest version in span/.
 type Span struct {
 	TraceID      string            `json:"trace_id"`
 	SpanID       string            `json:"span_id"`
@@ -114,7 +115,7 @@ type Span struct {
 	Attributes   map[string]string `json:"attributes,omitempty"`
 }
 
-// DeadLetter mirrors deadletter.avsc.
+// DeadLetter mirrors the latest version in deadletter/.
 type DeadLetter struct {
 	OriginalKey     []byte `json:"original_key,omitempty"`
 	OriginalValue   []byte `json:"original_value"`
@@ -146,12 +147,12 @@ func recordName(avsc []byte) (string, error) {
 	return head.Name, nil
 }
 
-// ParseState mirrors parsestate.avsc: the parse stage's per-host state.
+// ParseState mirrors the latest version in parsestate/: the parse stage's per-host state.
 type ParseState struct {
 	Pending map[string]PendingLine `json:"pending"`
 }
 
-// PendingLine mirrors parsestate.avsc's PendingLine.
+// PendingLine mirrors the latest version in parsestate/'s PendingLine.
 type PendingLine struct {
 	Stream     string `json:"stream"`
 	Time       int64  `json:"time"` // ms since epoch

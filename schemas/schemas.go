@@ -1,19 +1,36 @@
-// Package schemas holds logstream's Avro record schemas (the .avsc files
-// beside this file, embedded into the binary) and the Go types that mirror
-// them. The .avsc files are the source of truth: every record on every
-// logstream topic is written with one of them, and codecs/ converts between
-// these Go types and Avro.
+// Package schemas holds logstream's Avro record schemas and the Go types that
+// mirror them. The schemas directory is the source of truth for how records
+// evolve:
+//
+//	schemas/
+//	  manifest.json          every version's fingerprint and id (generated)
+//	  <record>/v1.avsc       the first version of a record
+//	  <record>/v2.avsc       the next, and so on, numbered from 1 without gaps
+//	  <record>/compatibility optional: a weaker mode than FULL_TRANSITIVE
+//
+// Every version ever released stays in the directory, because topics keep
+// records written by every past version and pods of two versions run side
+// by side during a rolling deploy. The Go types in records.go mirror the
+// latest version of each record; codecs/ resolves records written with any
+// version to it.
+//
+// manifest.json is written by `logstream schemas manifest --write` and
+// checked by `logstream schemas check` (and a test): it lists each version's
+// CRC-64-AVRO fingerprint and its integer id. An id is assigned once, when a
+// version first enters the manifest, and never changes or gets reused: it is
+// the schema id of the Confluent wire format and of `logstream registry`.
 package schemas
 
 import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"sort"
-	"strings"
+	"sync"
 )
 
-//go:embed *.avsc
+// files holds the manifest and every record directory.
+//
+//go:embed manifest.json */*
 var files embed.FS
 
 // Record names, as they appear in the schemas' "name" fields.
@@ -25,48 +42,53 @@ const (
 	NameParseState = "ParseState"
 )
 
-// Schema is one embedded .avsc file.
+// Schema is one version of one record.
 type Schema struct {
-	Name string // record name, e.g. "LogEvent"
-	File string // file name under schemas/, e.g. "logevent.avsc"
-	JSON string // the schema text
+	Name    string // record name, e.g. "LogEvent"
+	Dir     string // the record's directory under schemas/, e.g. "logevent"
+	Version int    // 1, 2, ...
+	File    string // path under schemas/, e.g. "logevent/v2.avsc"
+	JSON    string // the schema text
+	// Fingerprint is the CRC-64-AVRO (Rabin) fingerprint of the schema's
+	// parsing canonical form, as written in single-object headers.
+	Fingerprint uint64
+	// ID is the stable integer id from manifest.json.
+	ID int
 }
 
-// All returns every embedded schema, sorted by file name.
+// Label names the version for people: "LogEvent v2".
+func (s Schema) Label() string { return fmt.Sprintf("%s v%d", s.Name, s.Version) }
+
+// FS returns the embedded schemas directory.
+func FS() fs.FS { return files }
+
+var embedded = sync.OnceValues(func() (*Catalog, error) { return Load(files) })
+
+// Embedded returns the catalog built into this binary.
+func Embedded() (*Catalog, error) { return embedded() }
+
+// All returns the latest version of every record, sorted by directory.
 func All() ([]Schema, error) {
-	entries, err := fs.ReadDir(files, ".")
+	c, err := Embedded()
 	if err != nil {
-		return nil, fmt.Errorf("schemas: %w", err)
+		return nil, err
 	}
 	var out []Schema
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".avsc") {
-			continue
-		}
-		b, err := files.ReadFile(e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("schemas: %w", err)
-		}
-		name, err := recordName(b)
-		if err != nil {
-			return nil, fmt.Errorf("schemas: %s: %w", e.Name(), err)
-		}
-		out = append(out, Schema{Name: name, File: e.Name(), JSON: string(b)})
+	for _, r := range c.Records {
+		out = append(out, r.Latest())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
 	return out, nil
 }
 
-// Get returns the schema of the named record.
+// Get returns the latest version of the named record.
 func Get(name string) (Schema, error) {
-	all, err := All()
+	c, err := Embedded()
 	if err != nil {
 		return Schema{}, err
 	}
-	for _, s := range all {
-		if s.Name == name {
-			return s, nil
-		}
+	r, ok := c.Record(name)
+	if !ok {
+		return Schema{}, fmt.Errorf("schemas: no schema for record %q", name)
 	}
-	return Schema{}, fmt.Errorf("schemas: no schema for record %q", name)
+	return r.Latest(), nil
 }

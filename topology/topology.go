@@ -38,7 +38,8 @@ type Topic struct {
 	Kind       Kind
 	Partitions int
 	Key        string // what the record key holds
-	Record     string // Avro record name of the values ("" = raw bytes)
+	Record     string // Avro record name of the values (schemas.Name*)
+	Plain      bool   // values may also be plain text, not Avro
 	External   bool   // written from outside the pipeline (shippers, ingest)
 	Doc        string
 }
@@ -98,7 +99,7 @@ func New(cfg Config) (*Topology, error) {
 	t := &Topology{
 		cfg: cfg,
 		topics: []Topic{
-			{Name: TopicRaw, Kind: Stream, Partitions: p, Key: "host", Record: "RawLog or plain text", External: true,
+			{Name: TopicRaw, Kind: Stream, Partitions: p, Key: "host", Record: "RawLog", Plain: true, External: true,
 				Doc: "raw log lines: Avro RawLog from `logstream ingest`, or plain text/JSON lines from any shipper (key names the host)"},
 			{Name: TopicParsed, Kind: Stream, Partitions: p, Key: "event_id", Record: "LogEvent",
 				Doc: "parsed log events, one per line"},
@@ -249,7 +250,7 @@ func (t *Topology) Describe() string {
 	}
 	b.WriteString("topics\n")
 	for _, tp := range t.topics {
-		fmt.Fprintf(&b, "  %-16s %-6s partitions=%-3d replication=%d key=%s value=%s\n", tp.Name, tp.Kind, tp.Partitions, t.cfg.Replication, tp.Key, tp.Record)
+		fmt.Fprintf(&b, "  %-16s %-6s partitions=%-3d replication=%d key=%s value=%s\n", tp.Name, tp.Kind, tp.Partitions, t.cfg.Replication, tp.Key, tp.valueDesc())
 	}
 	return b.String()
 }
@@ -313,4 +314,12 @@ func (t *Topology) sortedTopics() []Topic {
 	out := t.Topics()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
 	return out
+}
+
+// valueDesc says what the topic's values are, for Describe.
+func (tp Topic) valueDesc() string {
+	if tp.Plain {
+		return tp.Record + " or plain text"
+	}
+	return tp.Record
 }
