@@ -12,21 +12,30 @@ STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME  ?= 10s
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test test-race lint fuzz bench demo deps-test tools clean
+.PHONY: all build test test-race lint fuzz bench demo deps-test schemas-check tools clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/logstream ./cmd/logstream
 
-## deps-test: Debian packages the tests use (kcat, for the interop test).
+## deps-test: Debian packages the tests use: kcat (Kafka interop), Apache
+## Avro's Python implementation and the Confluent Python client (schema
+## resolution and registry interop).
+DEBS_TEST := kcat python3-avro python3-confluent-kafka python3-requests
 deps-test:
-	@command -v kcat >/dev/null 2>&1 || { \
-		echo "installing kcat (Debian package) for the interop test"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq kcat; }
+	@missing=$$(for p in $(DEBS_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for the interop tests:" $$missing; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+## schemas-check: the compatibility gate over schemas/ (run by make test).
+schemas-check:
+	$(GO) run ./cmd/logstream schemas check --schemas-dir schemas
 
 ## test: every test, including the embedded-broker integration and kcat interop tests.
-test: deps-test
+test: deps-test schemas-check
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 

@@ -260,6 +260,10 @@ func (c *planner) named(w, r *node, path string, build func(w, r *node, path str
 }
 
 func (c *planner) record(w, r *node, path string) step {
+	// The record's native map comes fresh from goavro and nobody else holds
+	// it, so the step edits it in place: fields whose value needs no
+	// conversion under the same name are left alone, writer-only fields are
+	// deleted, and only the rest is computed. That saves a map per record.
 	type fieldStep struct {
 		name   string // reader's
 		wname  string // writer's, "" to take the default
@@ -267,7 +271,9 @@ func (c *planner) record(w, r *node, path string) step {
 		def    func() any
 		failed step
 	}
-	steps := make([]fieldStep, 0, len(r.fields))
+	var (
+		steps []fieldStep // every reader field that is not left alone
+	)
 	outer := c.field
 	defer func() { c.field = outer }()
 	for _, rf := range r.fields {
@@ -276,6 +282,9 @@ func (c *planner) record(w, r *node, path string) step {
 		wf := findField(w, rf)
 		switch {
 		case wf != nil:
+			if wf.name == rf.name && sameSchema(wf.typ, rf.typ, map[[2]*node]bool{}) {
+				continue
+			}
 			steps = append(steps, fieldStep{name: rf.name, wname: wf.name, conv: c.compile(wf.typ, rf.typ, fpath)})
 		case rf.hasDefault:
 			steps = append(steps, fieldStep{name: rf.name, def: rf.def})
@@ -284,28 +293,98 @@ func (c *planner) record(w, r *node, path string) step {
 				"the reader's field %s has no default, and the writer's %s has no field %s", rf.name, w.name, rf.name)})
 		}
 	}
+	readerHas := map[string]bool{}
+	for _, rf := range r.fields {
+		readerHas[rf.name] = true
+	}
+	var drop []string // writer fields that no reader field keeps
+	for _, wf := range w.fields {
+		if !readerHas[wf.name] {
+			drop = append(drop, wf.name)
+		}
+	}
 	return func(v any) (any, error) {
-		in, ok := v.(map[string]any)
+		m, ok := v.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: goavro decoded %T, want a record", path, v)
 		}
-		out := make(map[string]any, len(steps))
+		if len(steps) == 0 && len(drop) == 0 {
+			return m, nil
+		}
+		// Compute every new value before changing m, so that renames
+		// (even two fields swapping names) read the writer's values.
+		var small [8]any
+		vals := small[:0]
 		for _, s := range steps {
 			switch {
 			case s.failed != nil:
 				return s.failed(nil)
 			case s.wname == "":
-				out[s.name] = s.def()
+				vals = append(vals, s.def())
 			default:
-				y, err := s.conv(in[s.wname])
+				y, err := s.conv(m[s.wname])
 				if err != nil {
 					return nil, err
 				}
-				out[s.name] = y
+				vals = append(vals, y)
 			}
 		}
-		return out, nil
+		for _, name := range drop {
+			delete(m, name)
+		}
+		for i, s := range steps {
+			m[s.name] = vals[i]
+		}
+		return m, nil
 	}
+}
+
+// sameSchema reports whether w and r are the same schema in everything that
+// shapes goavro's native form, so a value of w is already a value of r.
+func sameSchema(w, r *node, seen map[[2]*node]bool) bool {
+	if w == r {
+		return true
+	}
+	if w.kind != r.kind || w.logical != r.logical || w.name != r.name {
+		return false
+	}
+	switch w.kind {
+	case kindEnum:
+		return slices.Equal(w.symbols, r.symbols)
+	case kindFixed:
+		return w.size == r.size
+	case kindArray:
+		return sameSchema(w.items, r.items, seen)
+	case kindMap:
+		return sameSchema(w.values, r.values, seen)
+	case kindUnion:
+		if len(w.branches) != len(r.branches) {
+			return false
+		}
+		for i := range w.branches {
+			if !sameSchema(w.branches[i], r.branches[i], seen) {
+				return false
+			}
+		}
+		return true
+	case kindRecord:
+		key := [2]*node{w, r}
+		if seen[key] {
+			return true // recursion: assume equal, any difference shows elsewhere
+		}
+		seen[key] = true
+		if len(w.fields) != len(r.fields) {
+			return false
+		}
+		for i, wf := range w.fields {
+			rf := r.fields[i]
+			if wf.name != rf.name || !sameSchema(wf.typ, rf.typ, seen) {
+				return false
+			}
+		}
+		return true
+	}
+	return true // the same primitive
 }
 
 // findField finds the writer's field for reader field rf: by name, else by

@@ -32,6 +32,8 @@ type Options struct {
 	Logger   zerolog.Logger
 	// ClientID names this pod's clients; "" = "logstream".
 	ClientID string
+	// Cluster fills LogEvent.cluster for lines whose labels name none.
+	Cluster string
 }
 
 // Validate reports the first missing option.
@@ -67,7 +69,9 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.ClientID == "" {
 		opts.ClientID = "logstream"
 	}
-	pp, err := parse.New(opts.Topology.ParseConfig(opts.Codecs))
+	pcfg := opts.Topology.ParseConfig(opts.Codecs)
+	pcfg.Cluster = opts.Cluster
+	pp, err := parse.New(pcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -26,10 +26,18 @@ func (t *Topology) ParseConfig(set *codecs.Set) parse.Config {
 func (t *Topology) ParseGroup(p *parse.Processor, set *codecs.Set) *goka.GroupGraph {
 	return goka.DefineGroup(goka.Group(GroupParse),
 		goka.Input(goka.Stream(TopicRaw), new(codec.Bytes), p.Process),
-		goka.Output(goka.Stream(TopicParsed), set.LogEvent),
-		goka.Output(goka.Stream(TopicDLQ), set.DeadLetter),
-		goka.Persist(set.ParseState),
+		goka.Output(goka.Stream(TopicParsed), wired(t, TopicParsed, set.LogEvent)),
+		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
+		goka.Persist(wired(t, TableTopic(GroupParse), set.ParseState)),
 	)
+}
+
+// wired returns c writing the wire format configured for topic.
+func wired[T any](t *Topology, topic string, c *codecs.Codec[T]) *codecs.Codec[T] {
+	if w := t.Wire(topic); w != c.Wire() {
+		return c.WithWire(w)
+	}
+	return c
 }
 
 // StreamPartitions returns the stream topics to create, with their counts.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/logstream/logstream/codecs"
 )
 
 // Topic names. These constants are the only place they are spelled.
@@ -63,6 +65,10 @@ type Config struct {
 	// Replication factor for created topics: 1 on the embedded broker, 3 on
 	// a production cluster.
 	Replication int
+	// Wires sets the wire format the pipeline writes to a topic; topics not
+	// listed get single-object encoding. Readers accept both, so a topic
+	// can be switched on a running deployment.
+	Wires map[string]codecs.Wire
 }
 
 // DefaultConfig returns the defaults: 6 partitions, replication 1.
@@ -117,8 +123,29 @@ func New(cfg Config) (*Topology, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
+	if err := t.checkWires(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
+
+// checkWires rejects a wire format for a topic the pipeline does not write
+// Avro to.
+func (t *Topology) checkWires() error {
+	for name := range t.cfg.Wires {
+		tp, ok := t.Topic(name)
+		if !ok {
+			return fmt.Errorf("topology: encoding set for %q, which is no topic of the pipeline", name)
+		}
+		if tp.Record == "" {
+			return fmt.Errorf("topology: encoding set for %s, which carries no Avro", name)
+		}
+	}
+	return nil
+}
+
+// Wire returns the wire format the pipeline writes to topic.
+func (t *Topology) Wire(topic string) codecs.Wire { return t.cfg.Wires[topic] }
 
 // Config returns the configuration the topology was built with.
 func (t *Topology) Config() Config { return t.cfg }
@@ -250,7 +277,7 @@ func (t *Topology) Describe() string {
 	}
 	b.WriteString("topics\n")
 	for _, tp := range t.topics {
-		fmt.Fprintf(&b, "  %-16s %-6s partitions=%-3d replication=%d key=%s value=%s\n", tp.Name, tp.Kind, tp.Partitions, t.cfg.Replication, tp.Key, tp.valueDesc())
+		fmt.Fprintf(&b, "  %-16s %-6s partitions=%-3d replication=%d key=%s value=%s\n", tp.Name, tp.Kind, tp.Partitions, t.cfg.Replication, tp.Key, tp.valueDesc()+t.wireDesc(tp.Name))
 	}
 	return b.String()
 }
@@ -314,6 +341,14 @@ func (t *Topology) sortedTopics() []Topic {
 	out := t.Topics()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
 	return out
+}
+
+// wireDesc names a topic's wire format when it is not the default.
+func (t *Topology) wireDesc(topic string) string {
+	if w := t.Wire(topic); w != codecs.WireSingleObject {
+		return " (" + w.String() + " wire format)"
+	}
+	return ""
 }
 
 // valueDesc says what the topic's values are, for Describe.

@@ -54,7 +54,43 @@ the embedded broker's address (a 'logstream run' on this machine).`,
 				sHost, sFollow}},
 		{name: "topology describe", short: "Print every stage with its topics, group table, key and partition count.",
 			long:     `--format dot or mermaid prints the graph for Graphviz or Mermaid instead.`,
-			settings: []setting{sConfig, sPartitions, sReplication, sFormat}},
+			settings: []setting{sConfig, sPartitions, sReplication, sEncoding, sFormat}},
+		{name: "schemas check", short: "Check the schemas directory: valid schemas, manifest up to date, every version compatible as its record's mode requires.",
+			long: `Each record's versions (schemas/<record>/v1.avsc, v2.avsc, ...) must be
+compatible in both directions with every earlier version (FULL_TRANSITIVE)
+unless schemas/<record>/compatibility names a weaker mode (BACKWARD,
+FORWARD, FULL, their _TRANSITIVE forms, or NONE). Every problem is printed
+on its own line naming the file, or the record, both versions, the field and
+the rule broken (Confluent's names, e.g. READER_FIELD_MISSING_DEFAULT_VALUE).
+Exits 1 when there is any.`,
+			settings: []setting{sSchemasDir}},
+		{name: "schemas list", short: "List every record version with its id, fingerprint and compatibility mode.",
+			settings: []setting{sSchemasDir}},
+		{name: "schemas fingerprint", args: "FILE...", short: "Print the CRC-64-AVRO fingerprint of .avsc files (and which version each is).",
+			settings: []setting{sSchemasDir}},
+		{name: "schemas manifest", short: "Print schemas/manifest.json as the directory requires it; --write updates the file.",
+			long: `Keeps each file's id, gives new versions the next free ids, and never
+reuses an id. Run it after adding a version, then 'logstream schemas check'.`,
+			settings: []setting{sSchemasDir, sWrite}},
+		{name: "registry", short: "Serve the schemas as a read-only Confluent Schema Registry (REST API) for other Kafka tools.",
+			long: `Serves GET /subjects, /subjects/{subject}/versions[/{version|latest}],
+/schemas/ids/{id}, /config and more, with Confluent's JSON shapes, content
+type and error codes. Subjects are <topic>-value for every pipeline topic
+that carries Avro; ids are those of schemas/manifest.json. Read-only:
+registering a schema or changing a mode is refused, because the schemas
+directory is the source of truth. Point Confluent serializers and
+'logstream run --registry' at it.`,
+			settings: []setting{sConfig, sRegistryAddr, sSchemasDir, sPartitions, sLogLevel, sLogFormat}},
+		{name: "tail", args: "TOPIC", short: "Print a topic's records as JSON lines, decoded with the schema each was written with.",
+			long: `Each line holds topic, partition, offset, timestamp, key, the writer's
+schema and wire format, and the value as JSON (plain-text values, as
+shippers write them to logs.raw, as a string). A record that does not decode
+is printed with its error and bytes; tail goes on. Read-only: no consumer
+group, no commits. Starts at the end unless --from-beginning.`,
+			settings: []setting{sConfig,
+				withUsage(sBrokers, "Kafka bootstrap brokers, host:port,...; empty connects to --embedded-addr"),
+				withUsage(sEmbeddedAddr, "address of a local 'logstream run' with its embedded broker, used when --brokers is empty"),
+				sFromBeginning, sMax, sPartition, sExitAtEnd, sRegistry, sLogLevel, sLogFormat}},
 		{name: "version", short: "Print the version and exit."},
 	}
 }
@@ -100,12 +136,27 @@ func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (strin
 		err = runDemo(ctx, cfg, stdout, stderr)
 	case "ingest":
 		err = runIngest(ctx, cfg, pos, stderr)
+	case "schemas check":
+		err = schemasCheck(cfg, stdout)
+	case "schemas list":
+		err = schemasList(cfg, stdout)
+	case "schemas fingerprint":
+		err = schemasFingerprint(cfg, pos, stdout)
+	case "schemas manifest":
+		err = schemasManifest(cfg, stdout)
+	case "registry":
+		err = runRegistry(ctx, cfg, stderr)
+	case "tail":
+		err = runTail(ctx, cfg, pos, stdout, stderr)
 	}
 	if err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintln(stderr, err)
 			return 2
+		}
+		if errors.Is(err, errCheckFailed) {
+			return 1
 		}
 		fmt.Fprintf(stderr, "logstream %s: %v\n", cmd.name, err)
 		return 1

@@ -59,11 +59,15 @@ type stack struct {
 }
 
 func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, error) {
-	topo, err := topology.New(topology.Config{Partitions: cfg.Partitions, Replication: cfg.Replication})
+	topo, err := newTopology(cfg)
 	if err != nil {
 		return nil, err
 	}
-	set, err := codecs.NewSet()
+	opts, err := codecOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	set, err := codecs.NewSet(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +113,7 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		Tuning:   tuning(cfg),
 		Storage:  store,
 		Logger:   log,
+		Cluster:  cfg.Cluster,
 	})
 	if err != nil {
 		s.close()
@@ -171,8 +176,25 @@ func runPipeline(ctx context.Context, cfg *Config, stderr io.Writer) error {
 	return nil
 }
 
+// newTopology builds the topology of the settings, with --encoding.
+func newTopology(cfg *Config) (*topology.Topology, error) {
+	tc := topology.Config{Partitions: cfg.Partitions, Replication: cfg.Replication}
+	for topic, name := range cfg.Encodings {
+		w, _ := codecs.ParseWire(name) // checked when the setting was parsed
+		if tc.Wires == nil {
+			tc.Wires = map[string]codecs.Wire{}
+		}
+		tc.Wires[topic] = w
+	}
+	topo, err := topology.New(tc)
+	if err != nil && len(cfg.Encodings) > 0 {
+		return nil, usagef("logstream: invalid setting encoding: %v", err)
+	}
+	return topo, err
+}
+
 func topologyDescribe(cfg *Config, w io.Writer) error {
-	topo, err := topology.New(topology.Config{Partitions: cfg.Partitions, Replication: cfg.Replication})
+	topo, err := newTopology(cfg)
 	if err != nil {
 		return err
 	}

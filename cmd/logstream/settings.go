@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
+
+	"github.com/logstream/logstream/codecs"
 )
 
 // Config is every setting of every subcommand, resolved with the
@@ -42,6 +46,18 @@ type Config struct {
 	Follow bool
 
 	Format string
+
+	SchemasDir   string
+	Write        bool
+	RegistryURL  string
+	RegistryAddr string
+	Encodings    map[string]string // topic → wire format
+	Cluster      string
+
+	FromBeginning bool
+	Max           int
+	Partition     int
+	ExitAtEnd     bool
 }
 
 // setting is one configurable value: its flag, environment variable and
@@ -146,22 +162,79 @@ var (
 		parse: func(c *Config, v string) error { c.SummaryJSON = v; return nil }}
 	sHost = setting{name: "host", env: "LOGSTREAM_HOST", usage: "host name for every line; empty takes it from the line (syslog, JSON host), else this machine's name",
 		parse: func(c *Config, v string) error { c.Host = v; return nil }}
-	sFollow = setting{name: "follow", env: "LOGSTREAM_FOLLOW", def: "false", isBool: true, usage: "keep reading files as they grow (like tail -F), until interrupted",
+	sFollow = boolSetting("follow", "LOGSTREAM_FOLLOW", "keep reading files as they grow (like tail -F), until interrupted",
+		func(c *Config, b bool) { c.Follow = b })
+	sFormat = setting{name: "format", env: "LOGSTREAM_TOPOLOGY_FORMAT", def: "text", usage: "text, dot or mermaid",
+		parse: oneOf(func(c *Config, v string) { c.Format = v }, "text", "dot", "mermaid")}
+	sSchemasDir = setting{name: "schemas-dir", env: "LOGSTREAM_SCHEMAS_DIR", usage: "schemas directory to read; empty reads ./schemas when it exists (a checkout), else the schemas built into this binary",
+		parse: func(c *Config, v string) error { c.SchemasDir = v; return nil }}
+	sWrite = boolSetting("write", "LOGSTREAM_SCHEMAS_WRITE", "write manifest.json instead of printing it",
+		func(c *Config, b bool) { c.Write = b })
+	sRegistry = setting{name: "registry", env: "LOGSTREAM_REGISTRY_URL", usage: "Confluent-compatible schema registry (e.g. a 'logstream registry') to fetch writer schemas this build does not know; empty: such records go to the dead-letter topic",
+		parse: func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("%q is not an http(s) URL", v)
+				}
+			}
+			c.RegistryURL = strings.TrimRight(v, "/")
+			return nil
+		}}
+	sRegistryAddr = setting{name: "addr", env: "LOGSTREAM_REGISTRY_ADDR", def: "127.0.0.1:8081", usage: "address the registry listens on",
+		parse: func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("%q is not host:port", v)
+			}
+			c.RegistryAddr = v
+			return nil
+		}}
+	sEncoding = setting{name: "encoding", env: "LOGSTREAM_ENCODING", usage: "wire format of the Avro records written to a topic, TOPIC=single-object|confluent,...; unlisted topics use single-object (readers accept both)",
+		parse: func(c *Config, v string) error {
+			c.Encodings = map[string]string{}
+			for _, kv := range strings.Split(v, ",") {
+				if kv = strings.TrimSpace(kv); kv == "" {
+					continue
+				}
+				topic, wire, ok := strings.Cut(kv, "=")
+				if !ok || topic == "" {
+					return fmt.Errorf("%q is not TOPIC=FORMAT", kv)
+				}
+				if _, err := codecs.ParseWire(wire); err != nil {
+					return fmt.Errorf("%s: %v", topic, err)
+				}
+				c.Encodings[topic] = wire
+			}
+			return nil
+		}}
+	sCluster = setting{name: "cluster", env: "LOGSTREAM_CLUSTER", usage: "cluster name for events whose shipper labels name none (LogEvent.cluster)",
+		parse: func(c *Config, v string) error { c.Cluster = v; return nil }}
+	sFromBeginning = boolSetting("from-beginning", "LOGSTREAM_TAIL_FROM_BEGINNING", "start at each partition's first record instead of its end",
+		func(c *Config, b bool) { c.FromBeginning = b })
+	sMax = setting{name: "max", env: "LOGSTREAM_TAIL_MAX", def: "0", usage: "stop after this many records; 0 runs until interrupted",
+		parse: intIn(0, math.MaxInt32, func(c *Config, n int) { c.Max = n })}
+	sPartition = setting{name: "partition", env: "LOGSTREAM_TAIL_PARTITION", def: "-1", usage: "read only this partition; -1 reads all",
+		parse: intIn(-1, 1<<20, func(c *Config, n int) { c.Partition = n })}
+	sExitAtEnd = boolSetting("exit-at-end", "LOGSTREAM_TAIL_EXIT_AT_END", "stop when every partition reaches the end it had at start (like kcat -e)",
+		func(c *Config, b bool) { c.ExitAtEnd = b })
+)
+
+// boolSetting is a flag without a value (--name, or --name=false).
+func boolSetting(name, env, usage string, set func(*Config, bool)) setting {
+	return setting{name: name, env: env, def: "false", isBool: true, usage: usage,
 		parse: func(c *Config, v string) error {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
 				return fmt.Errorf("%q is not true or false", v)
 			}
-			c.Follow = b
+			set(c, b)
 			return nil
 		}}
-	sFormat = setting{name: "format", env: "LOGSTREAM_TOPOLOGY_FORMAT", def: "text", usage: "text, dot or mermaid",
-		parse: oneOf(func(c *Config, v string) { c.Format = v }, "text", "dot", "mermaid")}
-)
+}
 
 var (
 	connectionSettings = []setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sLogLevel, sLogFormat}
-	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir)
+	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster)
 )
 
 // withUsage returns s with another help text, for a command where the

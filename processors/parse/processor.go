@@ -11,6 +11,7 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	MaxPartialBytes int
 	// Now is the clock for dead-letter times; nil means time.Now.
 	Now func() time.Time
+	// Cluster fills LogEvent.cluster when the line's labels name none.
+	Cluster string
 }
 
 // Validate reports the first missing or invalid field.
@@ -57,6 +60,7 @@ func (c *Config) Validate() error {
 type Processor struct {
 	cfg   Config
 	stats *Stats
+	dlq   *deadletter.Writer
 }
 
 // New returns the stage for cfg.
@@ -70,7 +74,9 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Processor{cfg: cfg, stats: newStats()}, nil
+	p := &Processor{cfg: cfg, stats: newStats()}
+	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
+	return p, nil
 }
 
 // Stats returns the stage's live counters.
@@ -95,12 +101,17 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 }
 
 // decode turns an input value into a RawLog: Avro when it carries the
-// single-object marker, a plain text line otherwise.
+// single-object marker or the Confluent zero byte, a plain text line
+// otherwise. An Avro RawLog written with a schema this build does not know
+// is fetched from the schema registry (Config.RawLogs' source) or becomes a
+// dead letter naming its fingerprint.
 func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, error) {
 	if len(value) == 0 {
 		return nil, ErrEmptyRecord
 	}
-	if codecs.IsSingleObject(value) || (len(value) >= 2 && value[0] == 0xC3 && value[1] == 0x01) {
+	// Avro in either wire format: a plain-text line never starts with the
+	// single-object marker or a NUL byte.
+	if codecs.IsAvro(value) || (len(value) >= 2 && value[0] == 0xC3 && value[1] == 0x01) {
 		raw, err := p.cfg.RawLogs.Unmarshal(value)
 		if err != nil {
 			return nil, err // names the codec, the record and what is wrong
@@ -131,7 +142,7 @@ func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, err
 // Errors recorded in dead letters for plain values.
 var (
 	ErrEmptyRecord = errors.New("empty record: no line to parse")
-	ErrNotText     = errors.New("value is neither Avro (no C3 01 marker) nor UTF-8 text")
+	ErrNotText     = errors.New("value is neither Avro (no C3 01 marker or Confluent zero byte) nor UTF-8 text")
 )
 
 func (p *Processor) processCRI(ctx goka.Context, raw *schemas.RawLog, cri CRILine) {
@@ -214,6 +225,9 @@ func joinedLine(c CRILine) string {
 
 func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f Fields) {
 	ev := Event(raw, line, f)
+	if ev.Cluster == "" {
+		ev.Cluster = p.cfg.Cluster
+	}
 	if f.Format == "none" {
 		p.stats.Unparsed.Add(1)
 	}
@@ -274,12 +288,21 @@ func Event(raw *schemas.RawLog, line string, f Fields) *schemas.LogEvent {
 			ev.Labels[k] = v
 		}
 	}
+	for _, k := range clusterLabels {
+		if c := ev.Labels[k]; c != "" {
+			ev.Cluster = c
+			break
+		}
+	}
 	ev.EventID = f.EventID
 	if ev.EventID == "" {
 		ev.EventID = EventID(host, raw.Source, ts, line)
 	}
 	return ev
 }
+
+// clusterLabels name the cluster in shippers' labels, in order of trust.
+var clusterLabels = []string{"cluster", "k8s_cluster", "region"}
 
 // EventID is the stable id of a line that carries none of its own: 128 bits
 // of SHA-256 over host, source, event time and line, so that a shipper's
@@ -301,22 +324,7 @@ func EventID(host, source string, tsMillis int64, line string) string {
 }
 
 func (p *Processor) deadLetter(ctx goka.Context, value []byte, err error) {
-	var key []byte
-	if k := ctx.Key(); k != "" {
-		key = []byte(k)
-	}
-	dl := &schemas.DeadLetter{
-		OriginalKey:     key,
-		OriginalValue:   value,
-		SourceTopic:     string(ctx.Topic()),
-		SourcePartition: ctx.Partition(),
-		SourceOffset:    ctx.Offset(),
-		Stage:           StageName,
-		Error:           err.Error(),
-		Time:            p.cfg.Now().UnixMilli(),
-	}
-	ctx.Emit(p.cfg.DeadLetters, ctx.Key(), dl)
-	p.stats.DeadLetters.Add(1)
+	p.dlq.Emit(ctx, value, err)
 }
 
 func optString(s string) *string {

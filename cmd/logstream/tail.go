@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/tail"
+)
+
+func runTail(ctx context.Context, cfg *Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		return usagef("tail: name one topic (logstream tail TOPIC)")
+	}
+	brokers := cfg.Brokers
+	if len(brokers) == 0 {
+		brokers = []string{cfg.EmbeddedAddr}
+	}
+	opts, err := codecOptions(cfg)
+	if err != nil {
+		return err
+	}
+	set, err := codecs.NewSet(opts...)
+	if err != nil {
+		return err
+	}
+	tc := tail.Config{Brokers: brokers, Topic: args[0], FromBeginning: cfg.FromBeginning, Max: cfg.Max, ExitAtEnd: cfg.ExitAtEnd, Codecs: set}
+	if cfg.Partition >= 0 {
+		tc.Partitions = []int32{int32(cfg.Partition)}
+	}
+	sum, err := tail.Run(ctx, tc, stdout)
+	if err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		fmt.Fprintf(stderr, "logstream tail: %d records did not decode (printed with their error)\n", sum.Failed)
+	}
+	return nil
+}

@@ -1,0 +1,52 @@
+package schemas
+
+import (
+	"bytes"
+	"io/fs"
+	"testing"
+)
+
+// The checked-in manifest is exactly what `logstream schemas manifest`
+// generates from the directory: no version missing, no stale fingerprint.
+func TestManifestUpToDate(t *testing.T) {
+	if _, err := Load(FS()); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Manifest(FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fs.ReadFile(FS(), ManifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("schemas/manifest.json is out of date; run `go run ./cmd/logstream schemas manifest --write`\nwant:\n%s", want)
+	}
+}
+
+// Ids are unique and every version is reachable by fingerprint and id.
+func TestCatalogIndexes(t *testing.T) {
+	c, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, r := range c.Records {
+		for i, s := range r.Versions {
+			if s.Version != i+1 || s.ID <= 0 || seen[s.ID] {
+				t.Fatalf("%s: version %d id %d", s.File, s.Version, s.ID)
+			}
+			seen[s.ID] = true
+			if got, ok := c.ByFingerprint(s.Fingerprint); !ok || got.File != s.File {
+				t.Fatalf("%s not found by fingerprint", s.File)
+			}
+			if got, ok := c.ByID(s.ID); !ok || got.File != s.File {
+				t.Fatalf("%s not found by id", s.File)
+			}
+		}
+	}
+	if r, ok := c.Record(NameLogEvent); !ok || len(r.Versions) < 2 {
+		t.Fatalf("LogEvent has %d versions", len(r.Versions))
+	}
+}
