@@ -61,9 +61,10 @@ fuzz:
 		done; \
 	done
 
-## bench: raw passthrough vs parse stage on the embedded broker, plus codec benchmarks.
+## bench: raw passthrough vs parse stage on the embedded broker, resolved vs plain decode, plus codec benchmarks.
 bench:
 	$(GO) run ./benchmarks/cmd/pipebench
+	$(GO) run ./benchmarks/cmd/codecbench
 	$(GO) test -run '^$$' -bench 'LogEvent' -benchmem ./codecs/
 	$(GO) test -run '^$$' -bench 'ParseLine' -benchmem ./processors/parse/
 

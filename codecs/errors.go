@@ -13,9 +13,9 @@ var (
 	// and a fingerprint) nor Confluent framed (00 and a schema id), or are
 	// shorter than the header.
 	ErrNotSingleObject = errors.New("not Avro single-object encoded")
-	// ErrUnknownSchema: the header's fingerprint is not that of a schema the
-	// codec reads.
-	ErrUnknownSchema = errors.New("unknown schema fingerprint")
+	// ErrUnknownSchema: the header's fingerprint (or Confluent schema id) is
+	// not that of a schema the codec knows or could fetch.
+	ErrUnknownSchema = errors.New("unknown writer schema")
 	// ErrMalformed: the body is truncated, has trailing bytes, or is not valid
 	// Avro for the schema.
 	ErrMalformed = errors.New("malformed Avro body")

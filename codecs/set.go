@@ -3,6 +3,7 @@ package codecs
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/logstream/logstream/schemas"
 )
@@ -17,12 +18,15 @@ type Set struct {
 	ParseState *Codec[schemas.ParseState]
 
 	source SchemaSource
+	// fetched caches schemas the source supplied, by "f<fingerprint>" or
+	// "i<id>" (*compiled): fetched schemas never change.
+	fetched *sync.Map
 }
 
 // NewSet builds every codec, each with opts.
 func NewSet(opts ...Option) (*Set, error) {
 	var (
-		s   = Set{source: buildOptions(opts).source}
+		s   = Set{source: buildOptions(opts).source, fetched: new(sync.Map)}
 		err error
 	)
 	if s.RawLog, err = NewRawLog(opts...); err != nil {
@@ -94,6 +98,23 @@ func (s *Set) DecodeWriter(data []byte) (Written, error) {
 }
 
 func (s *Set) fetch(h header) (*compiled, error) {
+	key := fmt.Sprintf("f%x", h.fp)
+	if h.wire == WireConfluent {
+		key = fmt.Sprintf("i%d", h.id)
+	}
+	if s.fetched != nil {
+		if c, ok := s.fetched.Load(key); ok {
+			return c.(*compiled), nil
+		}
+	}
+	c, err := s.fetchUncached(h)
+	if err == nil && s.fetched != nil {
+		s.fetched.Store(key, c)
+	}
+	return c, err
+}
+
+func (s *Set) fetchUncached(h header) (*compiled, error) {
 	what := fmt.Sprintf("fingerprint %016x", h.fp)
 	if h.wire == WireConfluent {
 		what = fmt.Sprintf("schema id %d", h.id)

@@ -111,7 +111,9 @@ func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, err
 	}
 	// Avro in either wire format: a plain-text line never starts with the
 	// single-object marker or a NUL byte.
-	if codecs.IsAvro(value) || (len(value) >= 2 && value[0] == 0xC3 && value[1] == 0x01) {
+	// A value too short for its header is still meant as Avro: it goes to
+	// the dead-letter topic as such, not in as a line of text.
+	if codecs.IsAvro(value) || value[0] == 0 || (len(value) >= 2 && value[0] == 0xC3 && value[1] == 0x01) {
 		raw, err := p.cfg.RawLogs.Unmarshal(value)
 		if err != nil {
 			return nil, err // names the codec, the record and what is wrong

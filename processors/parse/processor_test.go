@@ -2,6 +2,7 @@ package parse_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"strings"
@@ -38,6 +39,10 @@ type harness struct {
 // newHarness runs the parse callback in goka's synchronous tester, which
 // has one partition: every key is "at home" there.
 func newHarness(t *testing.T, maxPartial int) *harness {
+	return newClusterHarness(t, maxPartial, "")
+}
+
+func newClusterHarness(t *testing.T, maxPartial int, cluster string) *harness {
 	t.Helper()
 	set, err := codecs.NewSet()
 	if err != nil {
@@ -49,6 +54,7 @@ func newHarness(t *testing.T, maxPartial int) *harness {
 		RawLogs:         set.RawLog,
 		MaxPartialBytes: maxPartial,
 		Now:             func() time.Time { return time.UnixMilli(1_700_000_000_000) },
+		Cluster:         cluster,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,12 +171,14 @@ func TestUndecodableRecordsAreDeadLettered(t *testing.T) {
 	unknownFP := append([]byte(nil), good...)
 	unknownFP[2] ^= 0xff
 	cases := map[string][]byte{
-		"truncated avro":      good[:len(good)-3],
-		"unknown fingerprint": unknownFP,
-		"not text":            {0xff, 0xfe, 0x00, 0x80},
-		"empty":               {},
-		"only newline":        []byte("\n"),
-		"bare marker":         {0xC3, 0x01},
+		"truncated avro":       good[:len(good)-3],
+		"unknown fingerprint":  unknownFP,
+		"not text":             {0xff, 0xfe, 0x00, 0x80},
+		"empty":                {},
+		"only newline":         []byte("\n"),
+		"bare marker":          {0xC3, 0x01},
+		"unknown confluent id": {0, 0, 0, 3, 0xe7, 2, 'h'},
+		"short confluent":      {0, 0, 1},
 	}
 	for name, v := range cases {
 		h.tt.Consume(string(in), "web-2", v)
@@ -183,6 +191,15 @@ func TestUndecodableRecordsAreDeadLettered(t *testing.T) {
 			t.Fatalf("%s: dead letter %+v", name, dl)
 		}
 		t.Logf("%s: %s", name, dl.Error)
+		if name == "unknown fingerprint" {
+			fp, _ := codecs.Fingerprint(v)
+			if want := fmt.Sprintf("fingerprint %016x", fp); !strings.Contains(dl.Error, want) {
+				t.Errorf("reason %q does not name the %s", dl.Error, want)
+			}
+		}
+		if name == "unknown confluent id" && !strings.Contains(dl.Error, "schema id 999") {
+			t.Errorf("reason %q does not name schema id 999", dl.Error)
+		}
 	}
 	h.noMore(t)
 	if got := h.p.Stats().DeadLetters.Load(); got != int64(len(cases)) {
@@ -279,5 +296,23 @@ func TestCRIPartialWithForeignKeyIsEmittedAlone(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	if _, err := parse.New(parse.Config{}); err == nil {
 		t.Fatal("empty config accepted")
+	}
+}
+
+// LogEvent.cluster (v2) comes from the shipper's labels, else the
+// configured cluster.
+func TestClusterFromLabelsOrConfig(t *testing.T) {
+	h := newClusterHarness(t, 0, "eu-west-1")
+	h.tt.Consume(string(in), "web-1", h.raw(t, &schemas.RawLog{Host: "web-1", Source: "s", Line: "x", ReceivedAt: 1, Labels: map[string]string{"k8s_cluster": "prod-a"}}))
+	if ev := h.nextEvent(t); ev.Cluster != "prod-a" {
+		t.Fatalf("cluster %q, want the label's prod-a", ev.Cluster)
+	}
+	h.tt.Consume(string(in), "web-1", []byte(`{"msg":"hi","cluster":"prod-b"}`))
+	if ev := h.nextEvent(t); ev.Cluster != "prod-b" {
+		t.Fatalf("cluster %q, want the line's prod-b", ev.Cluster)
+	}
+	h.tt.Consume(string(in), "web-1", []byte("plain"))
+	if ev := h.nextEvent(t); ev.Cluster != "eu-west-1" {
+		t.Fatalf("cluster %q, want the configured eu-west-1", ev.Cluster)
 	}
 }
