@@ -135,18 +135,6 @@ func notSingleObject(record string, data []byte) error {
 	return &DecodeError{Record: record, Kind: ErrNotSingleObject, Err: detail}
 }
 
-// unknownSchema builds the ErrUnknownSchema error for fingerprint fp, naming
-// the record when fp belongs to another known schema.
-func unknownSchema(record string, fp uint64) error {
-	var detail error
-	if other, ok := knownName(fp); ok {
-		detail = fmt.Errorf("fingerprint %016x is the %s schema, not %s", fp, other, record)
-	} else {
-		detail = fmt.Errorf("fingerprint %016x is no known schema", fp)
-	}
-	return &DecodeError{Record: record, Fingerprint: fp, Kind: ErrUnknownSchema, Err: detail}
-}
-
 func malformed(record string, fp uint64, err error) error {
 	return &DecodeError{Record: record, Fingerprint: fp, Kind: ErrMalformed, Err: err}
 }

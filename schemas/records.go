@@ -1,10 +1,5 @@
 package schemas
 
-import (
-	"encoding/json"
-	"errors"
-)
-
 // Level is LogEvent.level. The zero value is LevelUnknown.
 type Level int8
 
@@ -132,20 +127,6 @@ func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
 // MarshalText lets SpanStatus appear as its symbol in JSON.
 func (s SpanStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-func recordName(avsc []byte) (string, error) {
-	var head struct {
-		Type string `json:"type"`
-		Name string `json:"name"`
-	}
-	if err := json.Unmarshal(avsc, &head); err != nil {
-		return "", err
-	}
-	if head.Type != "record" || head.Name == "" {
-		return "", errors.New("not a named record schema")
-	}
-	return head.Name, nil
-}
 
 // ParseState mirrors the latest version in parsestate/: the parse stage's per-host state.
 type ParseState struct {
