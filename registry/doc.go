@@ -36,12 +36,15 @@
 //     Confluent's registry in READONLY mode, registering a schema that
 //     already is a version of the subject answers its id, so serializers
 //     that register before they write work unchanged.
+//   - POST /compatibility/subjects/{subject}/versions[/{version}] tests a
+//     candidate schema under the record's mode, with the same rules as
+//     `logstream schemas check` (codecs.Compatibility); ?verbose=true lists
+//     what breaks.
 //
 // What it does not do: key subjects (logstream's keys are plain strings),
 // schema types other than Avro, schema references, contexts, deleted
-// versions, compatibility checks over the API (POST /compatibility/... is
-// not served; `logstream schemas check` checks every version), and
-// authentication or TLS (put a proxy in front when it needs them).
+// versions, and authentication or TLS (put a proxy in front when it needs
+// them).
 //
 // # Client
 //

@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 
+	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/schemas"
 )
 
@@ -152,6 +153,9 @@ func (h *Handler) table() []route {
 		rt(http.MethodGet, "/schemas/ids/{id}/schema", h.schemaByIDRaw),
 		rt(http.MethodGet, "/schemas/ids/{id}/versions", h.schemaByIDVersions),
 		rt(http.MethodGet, "/schemas/ids/{id}/subjects", h.schemaByIDSubjects),
+
+		rt(http.MethodPost, "/compatibility/subjects/{subject}/versions", h.compatibility),
+		rt(http.MethodPost, "/compatibility/subjects/{subject}/versions/{version}", h.compatibility),
 
 		rt(http.MethodGet, "/config", h.globalConfig),
 		rt(http.MethodPut, "/config", readOnly("the global compatibility level cannot be changed")),
@@ -390,28 +394,35 @@ func (h *Handler) listSchemas(r *http.Request, _ params) (any, *apiError) {
 // readSchema reads a lookup or registration request and returns the
 // CRC-64-AVRO fingerprint of its schema's parsing canonical form.
 func readSchema(r *http.Request) (uint64, *apiError) {
+	fp, _, err := readSchemaText(r)
+	return fp, err
+}
+
+// readSchemaText reads a schema request and returns the schema's
+// fingerprint and text.
+func readSchemaText(r *http.Request) (uint64, string, *apiError) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if err != nil {
-		return 0, errorf(http.StatusBadRequest, codeBadRequest, "cannot read the request: %v", err)
+		return 0, "", errorf(http.StatusBadRequest, codeBadRequest, "cannot read the request: %v", err)
 	}
 	if len(body) > maxRequestBody {
-		return 0, errorf(http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge, "the request is larger than %d bytes", maxRequestBody)
+		return 0, "", errorf(http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge, "the request is larger than %d bytes", maxRequestBody)
 	}
 	var req schemaRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return 0, errorf(http.StatusBadRequest, codeBadRequest, "the request is not a schema request ({\"schema\": \"...\"}): %v", err)
+		return 0, "", errorf(http.StatusBadRequest, codeBadRequest, "the request is not a schema request ({\"schema\": \"...\"}): %v", err)
 	}
 	if req.SchemaType != "" && !strings.EqualFold(req.SchemaType, SchemaTypeAvro) {
-		return 0, errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema type %s: this registry holds Avro schemas only", req.SchemaType)
+		return 0, "", errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema type %s: this registry holds Avro schemas only", req.SchemaType)
 	}
 	if strings.TrimSpace(req.Schema) == "" {
-		return 0, errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Empty schema")
+		return 0, "", errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Empty schema")
 	}
 	codec, err := goavro.NewCodec(req.Schema)
 	if err != nil {
-		return 0, errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema: %v", err)
+		return 0, "", errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema: %v", err)
 	}
-	return codec.Rabin, nil
+	return codec.Rabin, req.Schema, nil
 }
 
 // find returns the subject's version with fingerprint fp. Matching on the
@@ -574,4 +585,65 @@ func (h *Handler) subjectMode(r *http.Request, p params) (any, *apiError) {
 		return modeBody{ModeReadOnly}, nil
 	}
 	return nil, errorf(http.StatusNotFound, CodeSubjectModeNotSet, "Subject '%s' does not have subject-level mode configured", p["subject"])
+}
+
+// compatibilityBody is Confluent's answer to a compatibility test.
+type compatibilityBody struct {
+	IsCompatible bool     `json:"is_compatible"`
+	Messages     []string `json:"messages,omitempty"`
+}
+
+// compatibility is POST /compatibility/subjects/{subject}/versions[/{version}]:
+// would the posted schema be accepted as the subject's next version under
+// the record's mode? Against one version when the path names it, else
+// against the versions the mode asks for (all of them when transitive, the
+// latest otherwise). ?verbose=true lists the broken rules, as Confluent does.
+func (h *Handler) compatibility(r *http.Request, p params) (any, *apiError) {
+	s, err := h.subject(p["subject"])
+	if err != nil {
+		return nil, err
+	}
+	against := s.versions
+	if p["version"] != "" {
+		e, _, err := s.version(p["version"])
+		if err != nil {
+			return nil, err
+		}
+		against = []*idEntry{e}
+	} else if !s.mode.Transitive() {
+		against = s.versions[len(s.versions)-1:]
+	}
+	_, text, err := readSchemaText(r)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []string
+	for _, e := range against {
+		if s.mode.Backward() {
+			issues, cerr := codecs.Compatibility(text, e.schema.JSON)
+			if cerr != nil {
+				return nil, errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema: %v", cerr)
+			}
+			for _, is := range issues {
+				msgs = append(msgs, fmt.Sprintf("the new schema cannot read version %d: %s", e.schema.Version, is))
+			}
+		}
+		if s.mode.Forward() {
+			issues, cerr := codecs.Compatibility(e.schema.JSON, text)
+			if cerr != nil {
+				return nil, errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema: %v", cerr)
+			}
+			for _, is := range issues {
+				msgs = append(msgs, fmt.Sprintf("version %d cannot read the new schema: %s", e.schema.Version, is))
+			}
+		}
+	}
+	out := compatibilityBody{IsCompatible: len(msgs) == 0}
+	if v, _ := strconv.ParseBool(r.URL.Query().Get("verbose")); v {
+		out.Messages = msgs
+		if out.Messages == nil {
+			out.Messages = []string{}
+		}
+	}
+	return out, nil
 }

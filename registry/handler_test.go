@@ -229,7 +229,7 @@ func TestHandlerErrors(t *testing.T) {
 		{"GET", "/mode/unknown-value", 404, 40409, "does not have subject-level mode configured"},
 		{"GET", "/nothing", 404, 404, "HTTP 404 Not Found"},
 		{"GET", "/subjects/" + subjParsed + "/versions/1/schema/more", 404, 404, "HTTP 404 Not Found"},
-		{"GET", "/compatibility/subjects/" + subjParsed + "/versions/latest", 404, 404, "HTTP 404 Not Found"},
+		{"GET", "/compatibility/subjects/" + subjParsed + "/versions/latest", 405, 405, "HTTP 405 Method Not Allowed"},
 		{"POST", "/schemas/ids/1", 405, 405, "HTTP 405 Method Not Allowed"},
 		{"PATCH", "/subjects", 405, 405, "HTTP 405 Method Not Allowed"},
 		{"PUT", "/subjects/" + subjParsed + "/versions", 405, 405, "HTTP 405 Method Not Allowed"},
@@ -416,5 +416,40 @@ func TestNewHandlerRejects(t *testing.T) {
 	}
 	if _, err := NewHandler(nil, nil); err == nil {
 		t.Error("NewHandler(nil, nil) did not fail")
+	}
+}
+
+// POST /compatibility tests a candidate schema as Confluent's registry does,
+// with the record's mode (FULL_TRANSITIVE for LogEvent).
+func TestHandlerCompatibility(t *testing.T) {
+	cat := embedded(t)
+	h := newHandler(t, cat)
+	latest := record(t, cat, schemas.NameLogEvent).Latest().JSON
+	addDefaulted := strings.Replace(latest, `"fields": [`, `"fields": [{"name": "zone", "type": "string", "default": ""},`, 1)
+	addRequired := strings.Replace(latest, `"fields": [`, `"fields": [{"name": "zone", "type": "string"},`, 1)
+	if addDefaulted == latest || addRequired == latest {
+		t.Fatal("the test's edit did not apply")
+	}
+	for _, c := range []struct {
+		path, schema string
+		want         bool
+		msg          string
+	}{
+		{"/compatibility/subjects/" + subjParsed + "/versions?verbose=true", addDefaulted, true, ""},
+		{"/compatibility/subjects/" + subjParsed + "/versions/latest?verbose=true", addDefaulted, true, ""},
+		{"/compatibility/subjects/" + subjParsed + "/versions?verbose=true", addRequired, false, "cannot read version 1"},
+		{"/compatibility/subjects/" + subjParsed + "/versions/2?verbose=true", addRequired, false, "READER_FIELD_MISSING_DEFAULT_VALUE"},
+	} {
+		status, _, got := call(t, h, "POST", c.path, schemaBody(t, c.schema))
+		m, _ := got.(map[string]any)
+		if status != 200 || m["is_compatible"] != c.want {
+			t.Fatalf("%s: %d %v, want is_compatible %v", c.path, status, got, c.want)
+		}
+		if msgs := fmt.Sprint(m["messages"]); c.msg != "" && !strings.Contains(msgs, c.msg) {
+			t.Errorf("%s: messages %s lack %q", c.path, msgs, c.msg)
+		}
+	}
+	if status, _, _ := call(t, h, "POST", "/compatibility/subjects/nope-value/versions", schemaBody(t, latest)); status != 404 {
+		t.Errorf("unknown subject: %d", status)
 	}
 }
