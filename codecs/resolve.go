@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/linkedin/goavro/v2"
 )
@@ -229,18 +228,14 @@ func promotion(wk, rk kind) step {
 	return nil
 }
 
-// namesMatch: the unqualified names are equal, or the reader's aliases name
-// the writer.
+// namesMatch: the unqualified names are equal, or one of the reader's
+// aliases (full names, relative ones resolved against the reader's
+// namespace when parsed) is the writer's full name.
 func namesMatch(w, r *node) bool {
-	if w.short() == r.short() || w.name == r.name {
+	if w.short() == r.short() {
 		return true
 	}
-	for _, a := range r.aliases {
-		if a == w.name || a[strings.LastIndexByte(a, '.')+1:] == w.short() {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(r.aliases, w.name)
 }
 
 // named compiles a record or enum pair once, through the memo, so that a
@@ -279,7 +274,7 @@ func (c *planner) record(w, r *node, path string) step {
 	for _, rf := range r.fields {
 		c.field = rf.name
 		fpath := path + "." + rf.name
-		wf := findField(w, rf)
+		wf := findField(w, r, rf)
 		switch {
 		case wf != nil:
 			if wf.name == rf.name && sameSchema(wf.typ, rf.typ, map[[2]*node]bool{}) {
@@ -387,20 +382,30 @@ func sameSchema(w, r *node, seen map[[2]*node]bool) bool {
 	return true // the same primitive
 }
 
-// findField finds the writer's field for reader field rf: by name, else by
-// one of rf's aliases.
-func findField(w *node, rf *field) *field {
-	for _, wf := range w.fields {
-		if wf.name == rf.name {
-			return wf
-		}
-	}
+// findField finds the writer's field for reader field rf. Aliases rewrite
+// the writer's schema first (as the specification and Apache Avro Java
+// apply them): a writer field named in some reader field's aliases belongs
+// to that reader field, even when another reader field has its name. So a
+// field renamed from "name" to "full_name" (alias "name") takes the
+// writer's "name", and a new reader field "name" takes its default.
+func findField(w, r *node, rf *field) *field {
 	for _, a := range rf.aliases {
 		for _, wf := range w.fields {
 			if wf.name == a {
 				return wf
 			}
 		}
+	}
+	for _, wf := range w.fields {
+		if wf.name != rf.name {
+			continue
+		}
+		for _, other := range r.fields {
+			if other != rf && slices.Contains(other.aliases, wf.name) {
+				return nil // renamed away by other's alias
+			}
+		}
+		return wf
 	}
 	return nil
 }
