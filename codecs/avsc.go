@@ -395,13 +395,7 @@ func defaultMaker(n *node, v any) (func() any, error) {
 			}
 			makers[k] = mk
 		}
-		return func() any {
-			out := make(map[string]any, len(makers))
-			for k, mk := range makers {
-				out[k] = mk()
-			}
-			return out
-		}, nil
+		return mapMaker(makers), nil
 	case kindRecord:
 		obj, ok := v.(map[string]any)
 		if !ok {
@@ -425,13 +419,7 @@ func defaultMaker(n *node, v any) (func() any, error) {
 				return nil, fmt.Errorf("field %s is missing and has no default", f.name)
 			}
 		}
-		return func() any {
-			out := make(map[string]any, len(makers))
-			for k, mk := range makers {
-				out[k] = mk()
-			}
-			return out
-		}, nil
+		return mapMaker(makers), nil
 	case kindUnion:
 		if len(n.branches) == 0 {
 			return nil, errors.New("empty union")
@@ -448,6 +436,18 @@ func defaultMaker(n *node, v any) (func() any, error) {
 		return func() any { return map[string]any{name: mk()} }, nil
 	}
 	return nil, fmt.Errorf("unsupported type %v", n.kind)
+}
+
+// mapMaker builds a fresh map (a map or record default) from its values'
+// makers.
+func mapMaker(makers map[string]func() any) func() any {
+	return func() any {
+		out := make(map[string]any, len(makers))
+		for k, mk := range makers {
+			out[k] = mk()
+		}
+		return out
+	}
 }
 
 func codePoints(s string) ([]byte, error) {

@@ -76,14 +76,6 @@ var (
 	_ goka.Codec = (*Codec[schemas.ParseState])(nil)
 )
 
-var (
-	_ goka.Codec = (*Codec[schemas.RawLog])(nil)
-	_ goka.Codec = (*Codec[schemas.LogEvent])(nil)
-	_ goka.Codec = (*Codec[schemas.Span])(nil)
-	_ goka.Codec = (*Codec[schemas.DeadLetter])(nil)
-	_ goka.Codec = (*Codec[schemas.ParseState])(nil)
-)
-
 // compiled is one schema version, compiled for goavro, for the pre-check
 // and for resolution.
 type compiled struct {
@@ -367,23 +359,24 @@ func (c *Codec[T]) writerPlan(h header) (*writerPlan, error) {
 // sourceTimeout bounds one SchemaSource lookup made while decoding.
 const sourceTimeout = 10 * time.Second
 
+// lookupSource asks src for the writer schema h names: by id for the
+// Confluent wire format, by fingerprint for single-object encoding.
+func lookupSource(src SchemaSource, h header) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
+	defer cancel()
+	if h.wire == WireConfluent {
+		return src.SchemaByID(ctx, h.id)
+	}
+	return src.SchemaByFingerprint(ctx, h.fp)
+}
+
 // fetch asks the SchemaSource for the writer schema of h and compiles its
 // plan. A lookup that fails is not cached: the source rate-limits itself.
 func (c *Codec[T]) fetch(h header) (*writerPlan, error) {
 	if c.source == nil {
 		return nil, c.unknown(h, nil)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
-	defer cancel()
-	var (
-		text string
-		err  error
-	)
-	if h.wire == WireConfluent {
-		text, err = c.source.SchemaByID(ctx, h.id)
-	} else {
-		text, err = c.source.SchemaByFingerprint(ctx, h.fp)
-	}
+	text, err := lookupSource(c.source, h)
 	if err != nil {
 		return nil, c.unknown(h, err)
 	}

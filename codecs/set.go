@@ -1,7 +1,6 @@
 package codecs
 
 import (
-	"context"
 	"fmt"
 	"sync"
 
@@ -125,17 +124,7 @@ func (s *Set) fetchUncached(h header) (*compiled, error) {
 	if s.source == nil {
 		return nil, fail(fmt.Errorf("%s is no schema this build knows (a newer version's?), and no schema registry is configured", what))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
-	defer cancel()
-	var (
-		text string
-		err  error
-	)
-	if h.wire == WireConfluent {
-		text, err = s.source.SchemaByID(ctx, h.id)
-	} else {
-		text, err = s.source.SchemaByFingerprint(ctx, h.fp)
-	}
+	text, err := lookupSource(s.source, h)
 	if err != nil {
 		return nil, fail(fmt.Errorf("%s is no schema this build knows, and the schema registry did not supply it: %w", what, err))
 	}
