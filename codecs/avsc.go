@@ -438,8 +438,8 @@ func defaultMaker(n *node, v any) (func() any, error) {
 	return nil, fmt.Errorf("unsupported type %v", n.kind)
 }
 
-// mapMaker builds a fresh map (a map or record default) from its values'
-// makers.
+// mapMaker builds a fresh map (a map or record default) from the makers of
+// its values.
 func mapMaker(makers map[string]func() any) func() any {
 	return func() any {
 		out := make(map[string]any, len(makers))
