@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"hash"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -53,6 +54,9 @@ func SaramaConfig(t Tuning) *sarama.Config {
 	return cfg
 }
 
+// LoopRetention is how long loop topics keep records.
+const LoopRetention = 7 * 24 * time.Hour
+
 // TopicManagerConfig returns goka's topic manager settings: explicit
 // replication, compacted tables, and failure (not a warning) when an
 // existing topic's partitions or cleanup policy differ from what the
@@ -62,6 +66,11 @@ func TopicManagerConfig(t Tuning) *goka.TopicManagerConfig {
 	tm.Table.Replication = t.Replication
 	tm.Stream.Replication = t.Replication
 	tm.MismatchBehavior = goka.TMConfigMismatchBehaviorFail
+	// Loop topics (goka creates them as streams with this retention) hold
+	// records a stage has yet to process: keep them as long as any stream,
+	// not goka's default hour, so a stage can be down a while and lose
+	// nothing.
+	tm.Stream.Retention = LoopRetention
 	tm.CreateTopicTimeout = 30 * time.Second
 	return tm
 }
@@ -84,6 +93,16 @@ func ProcessorOptions(t Tuning) []goka.ProcessorOption {
 			cfg := SaramaConfig(t)
 			cfg.ClientID = clientID
 			cfg.Producer.Partitioner = sarama.NewCustomHashPartitioner(hasher)
+			// Idempotent: the broker keeps each partition's records in the
+			// order they were sent, across retries. The exactly-once fence
+			// relies on it (the last record of an output partition says
+			// everything before it landed).
+			cfg.Producer.Idempotent = true
+			cfg.Producer.RequiredAcks = sarama.WaitForAll
+			cfg.Net.MaxOpenRequests = 1
+			if cfg.Producer.Retry.Max < 1 {
+				cfg.Producer.Retry.Max = 1
+			}
 			return goka.NewProducer(brokers, cfg)
 		}),
 		goka.WithTopicManagerBuilder(TopicManagerBuilder(t)),
@@ -110,6 +129,13 @@ func EnsureTopics(brokers []string, t Tuning, streams, tables map[string]int) er
 	}
 	defer tm.Close()
 	for name, n := range streams {
+		if strings.HasSuffix(name, "-loop") {
+			// Created as goka creates a loop topic, so its check agrees.
+			if err := tm.EnsureStreamExists(name, n); err != nil {
+				return fmt.Errorf("broker: topic %s: %w", name, err)
+			}
+			continue
+		}
 		if err := tm.EnsureTopicExists(name, n, t.Replication, map[string]string{"cleanup.policy": "delete"}); err != nil {
 			return fmt.Errorf("broker: topic %s: %w", name, err)
 		}

@@ -27,6 +27,13 @@ func optInt(p *int32) any {
 	return goavro.Union("int", *p)
 }
 
+func optLong(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return goavro.Union("long", *p)
+}
+
 func optDouble(p *float64) any {
 	if p == nil {
 		return nil
@@ -180,6 +187,19 @@ func (f *fields) optInt32(name string) *int32 {
 	i, ok := x.(int32)
 	if !ok {
 		f.fail(name, "int32", x)
+		return nil
+	}
+	return &i
+}
+
+func (f *fields) optInt64(name string) *int64 {
+	x, ok := f.branch(name, "long")
+	if !ok {
+		return nil
+	}
+	i, ok := x.(int64)
+	if !ok {
+		f.fail(name, "int64", x)
 		return nil
 	}
 	return &i

@@ -300,6 +300,9 @@ func (s fingerprintSource) SchemaByID(context.Context, int) (string, error) {
 func pythonLogEvents() []*schemas.LogEvent {
 	full := fullLogEvent()
 	full.Cluster = "prod-eu-1"
+	dur := int64(3_012_000)
+	full.SpanService, full.SpanOperation, full.SpanDurationUs = "payments", "db.query", &dur
+	full.SpanStatus, full.RootOperation, full.JoinStatus = "ERROR", "POST /v1/charges", schemas.JoinJoined
 	return []*schemas.LogEvent{
 		full,
 		{EventID: "e2", Timestamp: 0, Host: "h", Level: schemas.LevelUnknown, Message: ""},
@@ -328,20 +331,48 @@ func logEventNative(t *testing.T, ev *schemas.LogEvent, w, r int) map[string]any
 		t.Fatal(err)
 	}
 	m["timestamp"] = time.UnixMilli(ev.Timestamp).UTC()
-	if w == 1 {
-		m["cluster"] = ""
+	// Fields by the version that added them, with their defaults: a writer
+	// older than the field yields the default, a reader older drops it.
+	added := []struct {
+		version int
+		name    string
+		def     any
+	}{
+		{2, "cluster", ""},
+		{3, "span_service", ""}, {3, "span_operation", ""}, {3, "span_duration_us", nil},
+		{3, "span_status", ""}, {3, "root_operation", ""}, {3, "join_status", ""},
 	}
-	if r == 1 {
-		delete(m, "cluster")
+	for _, a := range added {
+		if w < a.version {
+			m[a.name] = a.def
+		}
+		if r < a.version {
+			delete(m, a.name)
+		}
 	}
 	return m
+}
+
+// logEventVersions lists every version of LogEvent, 1 … latest.
+func logEventVersions(t *testing.T) []int {
+	t.Helper()
+	latest, err := NewLogEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int, latest.Version().Version)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
 }
 
 func TestPythonOracleLogEvent(t *testing.T) {
 	o := newPyOracle(t)
 	codecs := map[int]*Codec[schemas.LogEvent]{}
 	nodes := map[int]*node{}
-	for _, v := range []int{1, 2} {
+	versions := logEventVersions(t)
+	for _, v := range versions {
 		c, err := NewLogEvent(WithVersion(schemas.NameLogEvent, v))
 		if err != nil {
 			t.Fatal(err)
@@ -354,12 +385,12 @@ func TestPythonOracleLogEvent(t *testing.T) {
 	events := pythonLogEvents()
 	written := map[string][]byte{} // job id → what the codec wrote
 	for i, ev := range events {
-		for _, w := range []int{1, 2} {
+		for _, w := range versions {
 			data, err := codecs[w].Marshal(ev)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range []int{1, 2} {
+			for _, r := range versions {
 				id := fmt.Sprintf("read event %d v%d as v%d", i, w, r)
 				written[id] = data
 				o.read(id, codecs[w].Schema(), codecs[r].Schema(), data)
@@ -376,8 +407,8 @@ func TestPythonOracleLogEvent(t *testing.T) {
 	specFP := map[string]bool{}
 	// logstream → Python.
 	for i, ev := range events {
-		for _, w := range []int{1, 2} {
-			for _, r := range []int{1, 2} {
+		for _, w := range versions {
+			for _, r := range versions {
 				id := fmt.Sprintf("read event %d v%d as v%d", i, w, r)
 				res := results[id]
 				if !res.OK {
@@ -432,14 +463,20 @@ func TestPythonOracleLogEvent(t *testing.T) {
 	// Python → logstream: both codecs read what Python wrote with either
 	// version; the v1 codec finds v2 through a schema source, as a pinned
 	// pod would through the registry.
-	source := fingerprintSource{codecs[2].Fingerprint(): codecs[2].Schema()}
-	v1, err := NewLogEvent(WithVersion(schemas.NameLogEvent, 1), WithSource(source))
-	if err != nil {
-		t.Fatal(err)
+	source := fingerprintSource{}
+	for _, v := range versions {
+		source[codecs[v].Fingerprint()] = codecs[v].Schema()
 	}
-	readers := map[int]*Codec[schemas.LogEvent]{1: v1, 2: codecs[2]}
+	readers := map[int]*Codec[schemas.LogEvent]{}
+	for _, v := range versions {
+		c, err := NewLogEvent(WithVersion(schemas.NameLogEvent, v), WithSource(source))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers[v] = c
+	}
 	for i, ev := range events {
-		for _, w := range []int{1, 2} {
+		for _, w := range versions {
 			id := fmt.Sprintf("write event %d v%d", i, w)
 			if res := results[id]; !res.OK {
 				t.Errorf("%s: Python: %s", id, res.Error)
@@ -450,15 +487,19 @@ func TestPythonOracleLogEvent(t *testing.T) {
 				t.Errorf("%s: header % x, want C3 01 and fingerprint %016x", id, data[:headerLen], codecs[w].Fingerprint())
 				continue
 			}
-			for _, r := range []int{1, 2} {
+			for _, r := range versions {
 				got, err := readers[r].Unmarshal(data)
 				if err != nil {
 					t.Errorf("%s, read by the v%d codec: %v", id, r, err)
 					continue
 				}
 				want := *ev
-				if w == 1 || r == 1 {
+				if min(w, r) < 2 {
 					want.Cluster = ""
+				}
+				if min(w, r) < 3 {
+					want.SpanService, want.SpanOperation, want.SpanDurationUs = "", "", nil
+					want.SpanStatus, want.RootOperation, want.JoinStatus = "", "", ""
 				}
 				if nan := math.NaN(); got.LatencyMs != nil && math.IsNaN(*got.LatencyMs) && math.IsNaN(*ev.LatencyMs) {
 					// A NaN's payload does not survive the tagged JSON.

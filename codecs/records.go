@@ -78,7 +78,8 @@ func NewLogEvent(opts ...Option) (*Codec[schemas.LogEvent], error) {
 				len(v.Source) + len(v.Format) + len(v.Cluster) + 7*5 + 10 + 2 +
 				optLen(v.TraceID) + optLen(v.SpanID) + 6 + 9 +
 				optLen(v.K8sNamespace) + optLen(v.K8sPod) + optLen(v.K8sContainer) +
-				optLen(v.ParseError) + stringMapSize(v.Labels)
+				optLen(v.ParseError) + stringMapSize(v.Labels) +
+				len(v.SpanService) + len(v.SpanOperation) + len(v.SpanStatus) + len(v.RootOperation) + len(v.JoinStatus) + 5*5 + 11
 		},
 		enums: map[string][]string{"level": levelSymbols},
 	}, opts)
@@ -89,48 +90,60 @@ func logEventToNative(v *schemas.LogEvent) (map[string]any, error) {
 		return nil, fmt.Errorf("field level: %d is not a schemas.Level", v.Level)
 	}
 	return map[string]any{
-		"event_id":      v.EventID,
-		"timestamp":     v.Timestamp,
-		"host":          v.Host,
-		"service":       v.Service,
-		"level":         levelSymbols[v.Level],
-		"message":       v.Message,
-		"trace_id":      optString(v.TraceID),
-		"span_id":       optString(v.SpanID),
-		"http_status":   optInt(v.HTTPStatus),
-		"latency_ms":    optDouble(v.LatencyMs),
-		"k8s_namespace": optString(v.K8sNamespace),
-		"k8s_pod":       optString(v.K8sPod),
-		"k8s_container": optString(v.K8sContainer),
-		"labels":        stringMap(v.Labels),
-		"parse_error":   optString(v.ParseError),
-		"source":        v.Source,
-		"format":        v.Format,
-		"cluster":       v.Cluster,
+		"event_id":         v.EventID,
+		"timestamp":        v.Timestamp,
+		"host":             v.Host,
+		"service":          v.Service,
+		"level":            levelSymbols[v.Level],
+		"message":          v.Message,
+		"trace_id":         optString(v.TraceID),
+		"span_id":          optString(v.SpanID),
+		"http_status":      optInt(v.HTTPStatus),
+		"latency_ms":       optDouble(v.LatencyMs),
+		"k8s_namespace":    optString(v.K8sNamespace),
+		"k8s_pod":          optString(v.K8sPod),
+		"k8s_container":    optString(v.K8sContainer),
+		"labels":           stringMap(v.Labels),
+		"parse_error":      optString(v.ParseError),
+		"source":           v.Source,
+		"format":           v.Format,
+		"cluster":          v.Cluster,
+		"span_service":     v.SpanService,
+		"span_operation":   v.SpanOperation,
+		"span_duration_us": optLong(v.SpanDurationUs),
+		"span_status":      v.SpanStatus,
+		"root_operation":   v.RootOperation,
+		"join_status":      v.JoinStatus,
 	}, nil
 }
 
 func logEventFromNative(m map[string]any) (*schemas.LogEvent, error) {
 	f := fields{m: m}
 	v := &schemas.LogEvent{
-		EventID:      f.str("event_id"),
-		Timestamp:    f.millis("timestamp"),
-		Host:         f.str("host"),
-		Service:      f.str("service"),
-		Level:        schemas.Level(f.enum("level", levelSymbols)),
-		Message:      f.str("message"),
-		TraceID:      f.optString("trace_id"),
-		SpanID:       f.optString("span_id"),
-		HTTPStatus:   f.optInt32("http_status"),
-		LatencyMs:    f.optDouble("latency_ms"),
-		K8sNamespace: f.optString("k8s_namespace"),
-		K8sPod:       f.optString("k8s_pod"),
-		K8sContainer: f.optString("k8s_container"),
-		Labels:       f.stringMap("labels"),
-		ParseError:   f.optString("parse_error"),
-		Source:       f.str("source"),
-		Format:       f.str("format"),
-		Cluster:      f.str("cluster"),
+		EventID:        f.str("event_id"),
+		Timestamp:      f.millis("timestamp"),
+		Host:           f.str("host"),
+		Service:        f.str("service"),
+		Level:          schemas.Level(f.enum("level", levelSymbols)),
+		Message:        f.str("message"),
+		TraceID:        f.optString("trace_id"),
+		SpanID:         f.optString("span_id"),
+		HTTPStatus:     f.optInt32("http_status"),
+		LatencyMs:      f.optDouble("latency_ms"),
+		K8sNamespace:   f.optString("k8s_namespace"),
+		K8sPod:         f.optString("k8s_pod"),
+		K8sContainer:   f.optString("k8s_container"),
+		Labels:         f.stringMap("labels"),
+		ParseError:     f.optString("parse_error"),
+		Source:         f.str("source"),
+		Format:         f.str("format"),
+		Cluster:        f.str("cluster"),
+		SpanService:    f.str("span_service"),
+		SpanOperation:  f.str("span_operation"),
+		SpanDurationUs: f.optInt64("span_duration_us"),
+		SpanStatus:     f.str("span_status"),
+		RootOperation:  f.str("root_operation"),
+		JoinStatus:     f.str("join_status"),
 	}
 	if f.err != nil {
 		return nil, f.err
@@ -297,3 +310,143 @@ func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
 
 // schemas.NameParseState is the record name in parsestate.avsc (package schemas has
 // no constant for it).
+
+// ---- DedupeState ----
+
+// NewDedupeState returns the codec of schemas.DedupeState (dedupestate/),
+// the dedupe stage's table value.
+func NewDedupeState(opts ...Option) (*Codec[schemas.DedupeState], error) {
+	return newCodec(schemas.NameDedupeState, converter[schemas.DedupeState]{
+		toNative: func(v *schemas.DedupeState) (map[string]any, error) {
+			return map[string]any{
+				"first_topic":       v.FirstTopic,
+				"first_offset":      v.FirstOffset,
+				"first_seen":        v.FirstSeen,
+				"last_input_offset": v.LastInputOffset,
+				"last_loop_offset":  v.LastLoopOffset,
+			}, nil
+		},
+		fromNative: func(m map[string]any) (*schemas.DedupeState, error) {
+			f := fields{m: m}
+			v := &schemas.DedupeState{
+				FirstTopic:      f.str("first_topic"),
+				FirstOffset:     f.int64("first_offset"),
+				FirstSeen:       f.millis("first_seen"),
+				LastInputOffset: f.int64("last_input_offset"),
+				LastLoopOffset:  f.int64("last_loop_offset"),
+			}
+			if f.err != nil {
+				return nil, f.err
+			}
+			return v, nil
+		},
+		size: func(v *schemas.DedupeState) int { return len(v.FirstTopic) + 5 + 4*10 },
+	}, opts)
+}
+
+// ---- TraceState ----
+
+// NewTraceState returns the codec of schemas.TraceState (tracestate/), the
+// trace join's table value.
+func NewTraceState(opts ...Option) (*Codec[schemas.TraceState], error) {
+	return newCodec(schemas.NameTraceState, converter[schemas.TraceState]{
+		toNative:   traceStateToNative,
+		fromNative: traceStateFromNative,
+		size: func(v *schemas.TraceState) int {
+			n := 2 + 3*10
+			for _, s := range v.Spans {
+				n += len(s.SpanID) + len(s.Service) + len(s.Operation) + len(s.Status) + optLen(s.ParentSpanID) + 4*5 + 2*10
+			}
+			for _, e := range v.Events {
+				n += len(e.EventID) + len(e.Value) + len(e.EmittedTopic) + 3*5 + 2*10
+			}
+			return n
+		},
+	}, opts)
+}
+
+func traceStateToNative(v *schemas.TraceState) (map[string]any, error) {
+	spans := make([]any, len(v.Spans))
+	for i, s := range v.Spans {
+		spans[i] = map[string]any{
+			"span_id":        s.SpanID,
+			"parent_span_id": optString(s.ParentSpanID),
+			"service":        s.Service,
+			"operation":      s.Operation,
+			"duration_us":    s.DurationUs,
+			"status":         s.Status,
+			"end":            s.End,
+		}
+	}
+	events := make([]any, len(v.Events))
+	for i, e := range v.Events {
+		value := e.Value
+		if value == nil {
+			value = []byte{}
+		}
+		events[i] = map[string]any{
+			"event_id":       e.EventID,
+			"timestamp":      e.Timestamp,
+			"value":          value,
+			"emitted_topic":  e.EmittedTopic,
+			"emitted_offset": e.EmittedOffset,
+		}
+	}
+	return map[string]any{
+		"spans":         spans,
+		"events":        events,
+		"last_activity": v.LastActivity,
+		"applied_spans": v.AppliedSpans,
+		"applied_loop":  v.AppliedLoop,
+	}, nil
+}
+
+func traceStateFromNative(m map[string]any) (*schemas.TraceState, error) {
+	f := fields{m: m}
+	v := &schemas.TraceState{
+		LastActivity: f.millis("last_activity"),
+		AppliedSpans: f.int64("applied_spans"),
+		AppliedLoop:  f.int64("applied_loop"),
+	}
+	spans, _ := m["spans"].([]any)
+	for i, x := range spans {
+		r, err := asRecord(fmt.Sprintf("field spans[%d]", i), x)
+		if err != nil {
+			return nil, err
+		}
+		v.Spans = append(v.Spans, schemas.SpanRef{
+			SpanID:       r.str("span_id"),
+			ParentSpanID: r.optString("parent_span_id"),
+			Service:      r.str("service"),
+			Operation:    r.str("operation"),
+			DurationUs:   r.int64("duration_us"),
+			Status:       r.str("status"),
+			End:          r.millis("end"),
+		})
+		if r.err != nil {
+			return nil, fmt.Errorf("field spans[%d]: %w", i, r.err)
+		}
+	}
+	events, _ := m["events"].([]any)
+	for i, x := range events {
+		r, err := asRecord(fmt.Sprintf("field events[%d]", i), x)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := r.m["value"].([]byte)
+		v.Events = append(v.Events, schemas.HeldEvent{
+			EventID:       r.str("event_id"),
+			Timestamp:     r.millis("timestamp"),
+			Value:         append([]byte(nil), b...),
+			EmittedTopic:  r.str("emitted_topic"),
+			EmittedOffset: r.int64("emitted_offset"),
+		})
+		if r.err != nil {
+			return nil, fmt.Errorf("field events[%d]: %w", i, r.err)
+		}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return v, nil
+}

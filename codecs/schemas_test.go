@@ -14,11 +14,13 @@ import (
 func TestEverySchemaHasACodec(t *testing.T) {
 	s := mustSet(t)
 	codecs := map[string]uint64{
-		s.RawLog.Name():     s.RawLog.Fingerprint(),
-		s.LogEvent.Name():   s.LogEvent.Fingerprint(),
-		s.Span.Name():       s.Span.Fingerprint(),
-		s.DeadLetter.Name(): s.DeadLetter.Fingerprint(),
-		s.ParseState.Name(): s.ParseState.Fingerprint(),
+		s.RawLog.Name():      s.RawLog.Fingerprint(),
+		s.LogEvent.Name():    s.LogEvent.Fingerprint(),
+		s.Span.Name():        s.Span.Fingerprint(),
+		s.DeadLetter.Name():  s.DeadLetter.Fingerprint(),
+		s.ParseState.Name():  s.ParseState.Fingerprint(),
+		s.DedupeState.Name(): s.DedupeState.Fingerprint(),
+		s.TraceState.Name():  s.TraceState.Fingerprint(),
 	}
 	all, err := schemas.All()
 	if err != nil {

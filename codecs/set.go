@@ -15,6 +15,9 @@ type Set struct {
 	DeadLetter *Codec[schemas.DeadLetter]
 	// ParseState is the parse stage's table codec.
 	ParseState *Codec[schemas.ParseState]
+	// DedupeState and TraceState are the dedupe and trace-join tables' codecs.
+	DedupeState *Codec[schemas.DedupeState]
+	TraceState  *Codec[schemas.TraceState]
 
 	source SchemaSource
 	// fetched caches schemas the source supplied, by "f<fingerprint>" or
@@ -41,6 +44,12 @@ func NewSet(opts ...Option) (*Set, error) {
 		return nil, err
 	}
 	if s.ParseState, err = NewParseState(opts...); err != nil {
+		return nil, err
+	}
+	if s.DedupeState, err = NewDedupeState(opts...); err != nil {
+		return nil, err
+	}
+	if s.TraceState, err = NewTraceState(opts...); err != nil {
 		return nil, err
 	}
 	return &s, nil

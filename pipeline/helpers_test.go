@@ -25,6 +25,12 @@ type testStack struct {
 
 func startStack(t *testing.T, partitions int) *testStack {
 	t.Helper()
+	return startStackWith(t, partitions, nil)
+}
+
+// startStackWith starts the stack with edit applied to the options.
+func startStackWith(t *testing.T, partitions int, edit func(*Options)) *testStack {
+	t.Helper()
 	e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -38,13 +44,17 @@ func startStack(t *testing.T, partitions int) *testStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Options{
+	opts := Options{
 		Brokers:  []string{e.Addr()},
 		Topology: topo,
 		Codecs:   set,
 		Tuning:   broker.Tuning{Replication: 1, BatchSize: 500, MaxConcurrency: 5, FromOldest: true},
 		Logger:   zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	p, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,11 +15,18 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/dedupe"
+	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/parse"
+	"github.com/logstream/logstream/processors/spans"
+	"github.com/logstream/logstream/processors/tracejoin"
+	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
 )
 
@@ -34,6 +42,30 @@ type Options struct {
 	ClientID string
 	// Cluster fills LogEvent.cluster for lines whose labels name none.
 	Cluster string
+	// Stages to run in this process, by name (topology stage names); nil
+	// runs every stage.
+	Stages []string
+	// Dedupe and Join tune the stateful stages; zero values are defaults.
+	Dedupe StateOptions
+	Join   StateOptions
+}
+
+// StateOptions tune a stateful stage.
+type StateOptions struct {
+	// TTL is dedupe's id lifetime, Window the join window (event time).
+	TTL    time.Duration
+	Window time.Duration
+	// MaxFuture: events further ahead (of the wall clock or stream time)
+	// do not move stream time.
+	MaxFuture time.Duration
+	// SweepInterval is how often the table is walked for expired state;
+	// 0 means a tenth of the TTL or window (at least 1 s, at most 1 min).
+	SweepInterval time.Duration
+	// CacheEntries bounds dedupe's hot-id cache (negative: none).
+	CacheEntries int64
+	// Idle: a partition of the join that gets no record for this long
+	// (wall clock) releases every event it holds; 0 means the window.
+	Idle time.Duration
 }
 
 // Validate reports the first missing option.
@@ -51,14 +83,19 @@ func (o *Options) Validate() error {
 
 // Pipeline is the set of stages running in this process.
 type Pipeline struct {
-	opts    Options
-	parse   *parse.Processor
-	graphs  []*goka.GroupGraph
-	procs   atomic.Pointer[[]*goka.Processor]
-	started atomic.Bool
-	running atomic.Int32
-	done    chan struct{} // closed when Run returns
-	runErr  error         // set before done is closed
+	opts      Options
+	parse     *parse.Processor
+	spans     *spans.Processor
+	dedupe    *dedupe.Processor
+	tracejoin *tracejoin.Processor
+	graphs    []*goka.GroupGraph
+	extra     map[goka.Group][]goka.ProcessorOption
+	sweepers  []*state.Sweeper
+	procs     atomic.Pointer[[]*goka.Processor]
+	started   atomic.Bool
+	running   atomic.Int32
+	done      chan struct{} // closed when Run returns
+	runErr    error         // set before done is closed
 }
 
 // New builds the stages; nothing connects to Kafka until Run.
@@ -69,14 +106,87 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.ClientID == "" {
 		opts.ClientID = "logstream"
 	}
-	pcfg := opts.Topology.ParseConfig(opts.Codecs)
-	pcfg.Cluster = opts.Cluster
-	pp, err := parse.New(pcfg)
-	if err != nil {
-		return nil, err
+	p := &Pipeline{opts: opts, done: make(chan struct{}), extra: map[goka.Group][]goka.ProcessorOption{}}
+	t, set := opts.Topology, opts.Codecs
+	base := opts.Storage
+	if base == nil {
+		base = state.Memory()
 	}
-	p := &Pipeline{opts: opts, parse: pp, done: make(chan struct{})}
-	p.graphs = append(p.graphs, opts.Topology.ParseGroup(pp, opts.Codecs))
+	n := int32(t.Config().Partitions)
+	partitionOf := func(key string) int32 { return topology.Partition([]byte(key), n) }
+	tail := exactlyonce.KafkaTail(opts.Brokers)
+	if p.runs("parse") {
+		pcfg := t.ParseConfig(set)
+		pcfg.Cluster = opts.Cluster
+		pp, err := parse.New(pcfg)
+		if err != nil {
+			return nil, err
+		}
+		p.parse = pp
+		p.graphs = append(p.graphs, t.ParseGroup(pp, set))
+		p.extra[goka.Group(topology.GroupParse)] = []goka.ProcessorOption{goka.WithStorageBuilder(base)}
+	}
+	if p.runs("spans") {
+		sp, err := spans.New(t.SpansConfig())
+		if err != nil {
+			return nil, err
+		}
+		p.spans = sp
+		p.graphs = append(p.graphs, t.SpansGroup(sp, set))
+		p.extra[goka.Group(topology.GroupSpans)] = []goka.ProcessorOption{goka.WithStorageBuilder(base)}
+	}
+	if p.runs("dedupe") {
+		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "dedupe", Outputs: []string{topology.TopicUnique}, Tail: tail, PartitionOf: partitionOf})
+		if err != nil {
+			return nil, err
+		}
+		dc := t.DedupeConfig(set)
+		dc.Fence, dc.Clock = fence, state.NewClock(nil)
+		dc.TTL, dc.MaxFuture, dc.CacheEntries = opts.Dedupe.TTL, opts.Dedupe.MaxFuture, opts.Dedupe.CacheEntries
+		dp, err := dedupe.New(dc)
+		if err != nil {
+			return nil, err
+		}
+		p.dedupe = dp
+		reg := state.Track(base, topology.TableTopic(topology.GroupDedupe))
+		p.graphs = append(p.graphs, t.DedupeGroup(dp, set))
+		p.extra[goka.Group(topology.GroupDedupe)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(dp.Rebalance)}
+		p.sweepers = append(p.sweepers, &state.Sweeper{
+			Registry: reg, Clock: dc.Clock, Interval: sweepEvery(opts.Dedupe.SweepInterval, dp.TTL()),
+			Group: topology.GroupDedupe, Inputs: []string{topology.TopicParsed, topology.LoopTopic(topology.GroupDedupe)},
+			Loop: topology.LoopTopic(topology.GroupDedupe), Expired: dp.Expired, Scanned: dp.Stats().SetEntries,
+			Log: opts.Logger,
+		})
+	}
+	if p.runs("tracejoin") {
+		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "tracejoin", Outputs: []string{topology.TopicEnriched}, Tail: tail, PartitionOf: partitionOf})
+		if err != nil {
+			return nil, err
+		}
+		jc := t.TraceJoinConfig(set)
+		jc.Fence, jc.Clock = fence, state.NewClock(nil)
+		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
+		jp, err := tracejoin.New(jc)
+		if err != nil {
+			return nil, err
+		}
+		p.tracejoin = jp
+		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
+		p.graphs = append(p.graphs, t.TraceJoinGroup(jp, set))
+		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance)}
+		p.sweepers = append(p.sweepers, &state.Sweeper{
+			Registry: reg, Clock: jc.Clock, Interval: sweepEvery(opts.Join.SweepInterval, jp.Window()),
+			// A partition silent for a window of wall-clock time releases
+			// what it holds.
+			Idle:  cmp.Or(opts.Join.Idle, jp.Window()),
+			Group: topology.GroupTraceJoin, Inputs: []string{topology.TopicUnique, topology.TopicSpans, topology.LoopTopic(topology.GroupTraceJoin)},
+			Loop: topology.LoopTopic(topology.GroupTraceJoin), Expired: jp.Expired, Scanned: jp.Stats().SetEntries,
+			Log: opts.Logger,
+		})
+	}
+	if len(p.graphs) == 0 {
+		return nil, fmt.Errorf("pipeline: no stage selected (stages %v)", opts.Stages)
+	}
 	for _, g := range p.graphs {
 		if err := g.Validate(); err != nil {
 			return nil, fmt.Errorf("pipeline: group %s: %w", g.Group(), err)
@@ -85,7 +195,41 @@ func New(opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// Parse returns the parse stage (for its counters).
+// StageNames lists the stages a pipeline can run, in order.
+func StageNames() []string { return []string{"parse", "spans", "dedupe", "tracejoin"} }
+
+func (p *Pipeline) runs(stage string) bool {
+	if len(p.opts.Stages) == 0 {
+		return true
+	}
+	for _, s := range p.opts.Stages {
+		if s == stage {
+			return true
+		}
+	}
+	return false
+}
+
+// sweepEvery is the sweep interval: set, or a tenth of the lifetime
+// (between 1 s and 1 min).
+func sweepEvery(set, life time.Duration) time.Duration {
+	if set > 0 {
+		return set
+	}
+	return min(max(life/10, time.Second), time.Minute)
+}
+
+// Dedupe returns the dedupe stage, nil when it does not run here.
+func (p *Pipeline) Dedupe() *dedupe.Processor { return p.dedupe }
+
+// TraceJoin returns the trace join, nil when it does not run here.
+func (p *Pipeline) TraceJoin() *tracejoin.Processor { return p.tracejoin }
+
+// Spans returns the spans adapter, nil when it does not run here.
+func (p *Pipeline) Spans() *spans.Processor { return p.spans }
+
+// Parse returns the parse stage (for its counters), nil when it does not
+// run here.
 func (p *Pipeline) Parse() *parse.Processor { return p.parse }
 
 // Groups returns the consumer groups of the stages.
@@ -100,7 +244,34 @@ func (p *Pipeline) Groups() []string {
 // EnsureTopics creates the topology's topics that do not exist yet.
 func (p *Pipeline) EnsureTopics() error {
 	t := p.opts.Topology
+	if err := p.checkPartitions(); err != nil {
+		return err
+	}
 	return broker.EnsureTopics(p.opts.Brokers, p.opts.Tuning, t.StreamPartitions(), t.TablePartitions())
+}
+
+// checkPartitions compares the topics that exist with the topology, so
+// that a topic made elsewhere with another partition count (spans, by the
+// collector's exporter) stops the start with a clear error.
+func (p *Pipeline) checkPartitions() error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...))
+	if err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("pipeline: listing topics: %w", err)
+	}
+	found := map[string]int{}
+	for name, d := range md {
+		if d.Err == nil {
+			found[name] = len(d.Partitions)
+		}
+	}
+	return p.opts.Topology.CheckPartitions(found)
 }
 
 // Run starts every stage and blocks until ctx is cancelled (then it stops
@@ -118,14 +289,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 func (p *Pipeline) run(ctx context.Context) error {
 	log := p.opts.Logger
-	store := p.opts.Storage
-	if store == nil {
-		store = storage.MemoryBuilder()
-	}
 	var procs []*goka.Processor
 	for _, g := range p.graphs {
-		opts := append(broker.ProcessorOptions(p.opts.Tuning),
-			goka.WithStorageBuilder(store),
+		opts := append(broker.ProcessorOptions(p.opts.Tuning), p.extra[g.Group()]...)
+		opts = append(opts,
 			goka.WithClientID(p.opts.ClientID+"-"+string(g.Group())),
 			goka.WithLogger(gokaLogger{log.With().Str("group", string(g.Group())).Logger()}),
 		)
@@ -152,6 +319,20 @@ func (p *Pipeline) run(ctx context.Context) error {
 			log.Info().Str("stage", string(group)).Msg("stage stopped")
 			return nil
 		})
+	}
+	if len(p.sweepers) > 0 {
+		// Timers go to loop topics, placed as goka places keys.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...), kgo.RecordPartitioner(topology.Partitioner()),
+			kgo.ClientID(p.opts.ClientID+"-sweeper"))
+		if err != nil {
+			return fmt.Errorf("pipeline: sweeper client: %w", err)
+		}
+		defer cl.Close()
+		for _, sw := range p.sweepers {
+			sw := sw
+			sw.Client, sw.Admin = cl, kadm.NewClient(cl)
+			eg.Go(func() error { return sw.Run(ctx) })
+		}
 	}
 	return eg.Wait()
 }

@@ -94,7 +94,22 @@ type LogEvent struct {
 	Source       string            `json:"source"`
 	Format       string            `json:"format"`
 	Cluster      string            `json:"cluster"` // since v2
+
+	// Set by the trace join (since v3); zero before it.
+	SpanService    string `json:"span_service,omitempty"`
+	SpanOperation  string `json:"span_operation,omitempty"`
+	SpanDurationUs *int64 `json:"span_duration_us,omitempty"`
+	SpanStatus     string `json:"span_status,omitempty"`
+	RootOperation  string `json:"root_operation,omitempty"`
+	JoinStatus     string `json:"join_status,omitempty"`
 }
+
+// LogEvent.JoinStatus values.
+const (
+	JoinJoined  = "joined"   // the event's span was found
+	JoinTimeout = "timeout"  // no span within the join window
+	JoinNoTrace = "no_trace" // the event has no (valid) trace id
+)
 
 // Span mirrors the latest version in span/.
 type Span struct {
@@ -140,4 +155,44 @@ type PendingLine struct {
 	Content    string `json:"content"`
 	Parts      int32  `json:"parts"`
 	LastOffset int64  `json:"last_offset"`
+}
+
+// DedupeState mirrors the latest version in dedupestate/: the dedupe stage's
+// per-event-id state.
+type DedupeState struct {
+	FirstTopic      string `json:"first_topic"`
+	FirstOffset     int64  `json:"first_offset"`
+	FirstSeen       int64  `json:"first_seen"` // ms since epoch
+	LastInputOffset int64  `json:"last_input_offset"`
+	LastLoopOffset  int64  `json:"last_loop_offset"`
+}
+
+// TraceState mirrors the latest version in tracestate/: the trace join's
+// per-trace-id state.
+type TraceState struct {
+	Spans        []SpanRef   `json:"spans"`
+	Events       []HeldEvent `json:"events"`
+	LastActivity int64       `json:"last_activity"` // ms since epoch
+	AppliedSpans int64       `json:"applied_spans"`
+	AppliedLoop  int64       `json:"applied_loop"`
+}
+
+// SpanRef mirrors tracestate/'s SpanRef.
+type SpanRef struct {
+	SpanID       string  `json:"span_id"`
+	ParentSpanID *string `json:"parent_span_id,omitempty"`
+	Service      string  `json:"service"`
+	Operation    string  `json:"operation"`
+	DurationUs   int64   `json:"duration_us"`
+	Status       string  `json:"status"`
+	End          int64   `json:"end"` // ms since epoch
+}
+
+// HeldEvent mirrors tracestate/'s HeldEvent.
+type HeldEvent struct {
+	EventID       string `json:"event_id"`
+	Timestamp     int64  `json:"timestamp"` // ms since epoch
+	Value         []byte `json:"value"`
+	EmittedTopic  string `json:"emitted_topic"`
+	EmittedOffset int64  `json:"emitted_offset"`
 }

@@ -35,11 +35,13 @@ var files embed.FS
 
 // Record names, as they appear in the schemas' "name" fields.
 const (
-	NameRawLog     = "RawLog"
-	NameLogEvent   = "LogEvent"
-	NameSpan       = "Span"
-	NameDeadLetter = "DeadLetter"
-	NameParseState = "ParseState"
+	NameRawLog      = "RawLog"
+	NameLogEvent    = "LogEvent"
+	NameSpan        = "Span"
+	NameDeadLetter  = "DeadLetter"
+	NameParseState  = "ParseState"
+	NameDedupeState = "DedupeState"
+	NameTraceState  = "TraceState"
 )
 
 // Schema is one version of one record.

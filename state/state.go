@@ -18,7 +18,7 @@ import (
 // (one per table partition), or memory when dir is "".
 func Builder(dir string) (storage.Builder, error) {
 	if dir == "" {
-		return storage.MemoryBuilder(), nil
+		return Memory(), nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)

@@ -5,7 +5,10 @@ import (
 	"github.com/lovoo/goka/codec"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/dedupe"
 	"github.com/logstream/logstream/processors/parse"
+	"github.com/logstream/logstream/processors/spans"
+	"github.com/logstream/logstream/processors/tracejoin"
 )
 
 // ParseConfig returns the parse stage's wiring: its output topics and the
@@ -60,4 +63,75 @@ func (t *Topology) TablePartitions() map[string]int {
 		}
 	}
 	return out
+}
+
+// DedupeConfig returns the dedupe stage's wiring (topics, codecs,
+// partitioner); the caller adds the fence and the clock.
+func (t *Topology) DedupeConfig(set *codecs.Set) dedupe.Config {
+	n := int32(t.cfg.Partitions)
+	return dedupe.Config{
+		Input:       goka.Stream(TopicParsed),
+		Loop:        goka.Stream(LoopTopic(GroupDedupe)),
+		Unique:      goka.Stream(TopicUnique),
+		DeadLetters: goka.Stream(TopicDLQ),
+		Events:      set.LogEvent,
+		States:      set.DedupeState,
+		PartitionOf: func(key []byte) int32 { return Partition(key, n) },
+	}
+}
+
+// DedupeGroup returns the goka graph of the dedupe stage. Events pass
+// through as the bytes they were read as: dedupe changes nothing in them.
+func (t *Topology) DedupeGroup(p *dedupe.Processor, set *codecs.Set) *goka.GroupGraph {
+	return goka.DefineGroup(goka.Group(GroupDedupe),
+		goka.Input(goka.Stream(TopicParsed), new(codec.Bytes), p.Process),
+		goka.Loop(new(codec.Bytes), p.Loop),
+		goka.Output(goka.Stream(TopicUnique), new(codec.Bytes)),
+		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
+		goka.Persist(wired(t, TableTopic(GroupDedupe), set.DedupeState)),
+	)
+}
+
+// TraceJoinConfig returns the trace join's wiring; the caller adds the
+// fence and the clock.
+func (t *Topology) TraceJoinConfig(set *codecs.Set) tracejoin.Config {
+	n := int32(t.cfg.Partitions)
+	return tracejoin.Config{
+		Events:      goka.Stream(TopicUnique),
+		Spans:       goka.Stream(TopicSpans),
+		Loop:        goka.Stream(LoopTopic(GroupTraceJoin)),
+		Enriched:    goka.Stream(TopicEnriched),
+		DeadLetters: goka.Stream(TopicDLQ),
+		EventCodec:  set.LogEvent,
+		SpanCodec:   set.Span,
+		StateCodec:  set.TraceState,
+		PartitionOf: func(key []byte) int32 { return Partition(key, n) },
+	}
+}
+
+// TraceJoinGroup returns the goka graph of the trace join.
+func (t *Topology) TraceJoinGroup(p *tracejoin.Processor, set *codecs.Set) *goka.GroupGraph {
+	return goka.DefineGroup(goka.Group(GroupTraceJoin),
+		goka.Input(goka.Stream(TopicUnique), new(codec.Bytes), p.Event),
+		goka.Input(goka.Stream(TopicSpans), new(codec.Bytes), p.Span),
+		goka.Loop(new(codec.Bytes), p.Loop),
+		goka.Output(goka.Stream(TopicEnriched), wired(t, TopicEnriched, set.LogEvent)),
+		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
+		goka.Persist(wired(t, TableTopic(GroupTraceJoin), set.TraceState)),
+	)
+}
+
+// SpansConfig returns the spans adapter's wiring.
+func (t *Topology) SpansConfig() spans.Config {
+	return spans.Config{Spans: goka.Stream(TopicSpans), DeadLetters: goka.Stream(TopicDLQ)}
+}
+
+// SpansGroup returns the goka graph of the spans adapter: OTLP protobuf in,
+// one Avro Span per span out, keyed by trace id.
+func (t *Topology) SpansGroup(p *spans.Processor, set *codecs.Set) *goka.GroupGraph {
+	return goka.DefineGroup(goka.Group(GroupSpans),
+		goka.Input(goka.Stream(TopicOTLPSpans), new(codec.Bytes), p.Process),
+		goka.Output(goka.Stream(TopicSpans), wired(t, TopicSpans, set.Span)),
+		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
+	)
 }

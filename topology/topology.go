@@ -11,9 +11,16 @@ import (
 
 // Topic names. These constants are the only place they are spelled.
 const (
-	TopicRaw    = "logs.raw"
-	TopicParsed = "logs.parsed"
-	TopicDLQ    = "logs.dlq"
+	TopicRaw      = "logs.raw"
+	TopicParsed   = "logs.parsed"
+	TopicUnique   = "logs.unique"
+	TopicEnriched = "logs.enriched"
+	TopicDLQ      = "logs.dlq"
+	// TopicSpans carries Avro Span records keyed by trace id.
+	TopicSpans = "spans"
+	// TopicOTLPSpans is where the OpenTelemetry Collector's Kafka exporter
+	// writes traces (encoding otlp_proto); the spans stage adapts them.
+	TopicOTLPSpans = "otlp.spans"
 
 	// TopicBenchPassthrough is written only by the benchmark's baseline
 	// (a plain consume-and-produce hop); it is not part of the pipeline.
@@ -22,7 +29,10 @@ const (
 
 // Group names of the stages (goka processor groups, Kafka consumer groups).
 const (
-	GroupParse = "parse"
+	GroupParse     = "parse"
+	GroupSpans     = "spans"
+	GroupDedupe    = "dedupe"
+	GroupTraceJoin = "tracejoin"
 )
 
 // Kind tells a stream from a table.
@@ -42,8 +52,10 @@ type Topic struct {
 	Key        string // what the record key holds
 	Record     string // Avro record name of the values (schemas.Name*)
 	Plain      bool   // values may also be plain text, not Avro
-	External   bool   // written from outside the pipeline (shippers, ingest)
-	Doc        string
+	// Foreign describes the values of a topic that carries no Avro at all.
+	Foreign  string
+	External bool // written from outside the pipeline (shippers, ingest)
+	Doc      string
 }
 
 // Stage describes one processing stage: a goka processor group.
@@ -53,8 +65,14 @@ type Stage struct {
 	Inputs  []string
 	Outputs []string
 	Table   string // group table topic, "" for a stateless stage
+	Loop    string // the group's loop topic (goka Loopback), "" for none
 	Key     string // key the stage's input (and table) is partitioned by
-	Doc     string
+	// Rekeys are inputs keyed otherwise that the stage only re-keys into
+	// its loop topic (a repartition, as in Kafka Streams); they must still
+	// be co-partitioned, because goka assigns partition n of every input to
+	// the same pod.
+	Rekeys []string
+	Doc    string
 }
 
 // Config sizes the topology.
@@ -96,6 +114,9 @@ type Topology struct {
 // naming rule, "<group>-table").
 func TableTopic(group string) string { return group + "-table" }
 
+// LoopTopic returns the goka loop topic of a group ("<group>-loop").
+func LoopTopic(group string) string { return group + "-loop" }
+
 // New builds the pipeline graph for cfg and validates it.
 func New(cfg Config) (*Topology, error) {
 	if err := cfg.Validate(); err != nil {
@@ -109,15 +130,41 @@ func New(cfg Config) (*Topology, error) {
 				Doc: "raw log lines: Avro RawLog from `logstream ingest`, or plain text/JSON lines from any shipper (key names the host)"},
 			{Name: TopicParsed, Kind: Stream, Partitions: p, Key: "event_id", Record: "LogEvent",
 				Doc: "parsed log events, one per line"},
+			{Name: TopicUnique, Kind: Stream, Partitions: p, Key: "event_id", Record: "LogEvent",
+				Doc: "log events with duplicates removed: the first occurrence of each event id within the TTL"},
+			{Name: TopicEnriched, Kind: Stream, Partitions: p, Key: "trace_id", Record: "LogEvent",
+				Doc: "log events joined with their trace span (join_status joined, timeout or no_trace); keyed by trace id, or by event id for events without one"},
 			{Name: TopicDLQ, Kind: Stream, Partitions: p, Key: "original key", Record: "DeadLetter",
 				Doc: "records a stage could not decode, with their bytes, origin and reason"},
+			{Name: TopicOTLPSpans, Kind: Stream, Partitions: p, Key: "any", External: true, Foreign: "OTLP protobuf (ExportTraceServiceRequest)",
+				Doc: "traces from the OpenTelemetry Collector's Kafka exporter, encoding otlp_proto"},
+			{Name: TopicSpans, Kind: Stream, Partitions: p, Key: "trace_id", Record: "Span",
+				Doc: "finished trace spans, one Avro Span per record, keyed by trace id"},
 			{Name: TableTopic(GroupParse), Kind: Table, Partitions: p, Key: "host", Record: "ParseState",
 				Doc: "parse stage state: unfinished CRI partial lines per host and source"},
+			{Name: TableTopic(GroupDedupe), Kind: Table, Partitions: p, Key: "event_id", Record: "DedupeState",
+				Doc: "dedupe state: the first occurrence of each event id inside the TTL (expired ids are deleted)"},
+			{Name: LoopTopic(GroupDedupe), Kind: Stream, Partitions: p, Key: "event_id",
+				Foreign: "LogEvent (Avro) rerouted to its partition, or an expiry timer",
+				Doc:     "dedupe's own loop: events that arrived on the wrong partition, and expiry timers for ids past their TTL"},
+			{Name: TableTopic(GroupTraceJoin), Kind: Table, Partitions: p, Key: "trace_id", Record: "TraceState",
+				Doc: "trace-join state: each open trace's spans and log events, bounded by the join window"},
+			{Name: LoopTopic(GroupTraceJoin), Kind: Stream, Partitions: p, Key: "trace_id",
+				Foreign: "LogEvent or Span (Avro) re-keyed by trace id, or a window timer",
+				Doc:     "trace join's repartition topic: events re-keyed by trace id, and window timers"},
 		},
 		stages: []Stage{
 			{Name: "parse", Group: GroupParse, Inputs: []string{TopicRaw}, Outputs: []string{TopicParsed, TopicDLQ},
 				Table: TableTopic(GroupParse), Key: "host",
 				Doc: "detects each line's format, parses it into a LogEvent; joins CRI partial lines; undecodable records go to the dead-letter topic"},
+			{Name: "spans", Group: GroupSpans, Inputs: []string{TopicOTLPSpans}, Outputs: []string{TopicSpans, TopicDLQ}, Key: "any",
+				Doc: "adapts OTLP trace exports into one Avro Span per span, keyed by trace id; spans without a valid trace id go to the dead-letter topic"},
+			{Name: "dedupe", Group: GroupDedupe, Inputs: []string{TopicParsed, LoopTopic(GroupDedupe)}, Outputs: []string{TopicUnique, TopicDLQ},
+				Table: TableTopic(GroupDedupe), Loop: LoopTopic(GroupDedupe), Key: "event_id",
+				Doc: "passes the first occurrence of each event id within the TTL, drops repeats; expired ids are deleted from the table"},
+			{Name: "tracejoin", Group: GroupTraceJoin, Inputs: []string{TopicUnique, TopicSpans, LoopTopic(GroupTraceJoin)}, Outputs: []string{TopicEnriched, TopicDLQ},
+				Table: TableTopic(GroupTraceJoin), Loop: LoopTopic(GroupTraceJoin), Key: "trace_id", Rekeys: []string{TopicUnique},
+				Doc: "re-keys events by trace id and joins each with its span; an event whose span does not come within the join window is emitted unenriched (timeout)"},
 		},
 	}
 	if err := t.Validate(); err != nil {
@@ -203,6 +250,9 @@ func (t *Topology) Validate() error {
 		if s.Table != "" {
 			produced[s.Table] = s.Name
 		}
+		if s.Loop != "" {
+			produced[s.Loop] = s.Name
+		}
 	}
 	groups := map[string]bool{}
 	for _, s := range t.stages {
@@ -212,6 +262,22 @@ func (t *Topology) Validate() error {
 		groups[s.Group] = true
 		if len(s.Inputs) == 0 {
 			errs = append(errs, fmt.Errorf("stage %s has no input", s.Name))
+		}
+		for _, r := range s.Rekeys {
+			if !contains(s.Inputs, r) {
+				errs = append(errs, fmt.Errorf("stage %s: re-keyed topic %s is not an input", s.Name, r))
+			}
+			if s.Loop == "" {
+				errs = append(errs, fmt.Errorf("stage %s: re-keys %s but has no loop topic", s.Name, r))
+			}
+		}
+		if s.Loop != "" {
+			if s.Loop != LoopTopic(s.Group) {
+				errs = append(errs, fmt.Errorf("stage %s: loop must be named %s", s.Name, LoopTopic(s.Group)))
+			}
+			if !contains(s.Inputs, s.Loop) {
+				errs = append(errs, fmt.Errorf("stage %s: loop topic %s is not an input", s.Name, s.Loop))
+			}
 		}
 		copart := append([]string(nil), s.Inputs...)
 		if s.Table != "" {
@@ -236,7 +302,7 @@ func (t *Topology) Validate() error {
 			if i < len(s.Inputs) && !tp.External && produced[name] == "" {
 				errs = append(errs, fmt.Errorf("stage %s: input topic %s has no producer", s.Name, name))
 			}
-			if tp.Key != s.Key {
+			if tp.Key != s.Key && !contains(s.Rekeys, name) {
 				errs = append(errs, fmt.Errorf("stage %s: topic %s is keyed by %s, the stage by %s: repartition first", s.Name, name, tp.Key, s.Key))
 			}
 			if parts == 0 {
@@ -353,8 +419,62 @@ func (t *Topology) wireDesc(topic string) string {
 
 // valueDesc says what the topic's values are, for Describe.
 func (tp Topic) valueDesc() string {
+	if tp.Foreign != "" {
+		return tp.Foreign
+	}
 	if tp.Plain {
 		return tp.Record + " or plain text"
 	}
 	return tp.Record
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// CoPartitioned returns, for each stage, the topics goka reads together
+// partition by partition (inputs, loop and table): they must have equal
+// partition counts on the broker.
+func (t *Topology) CoPartitioned() map[string][]string {
+	out := map[string][]string{}
+	for _, s := range t.stages {
+		set := append([]string(nil), s.Inputs...)
+		if s.Table != "" {
+			set = append(set, s.Table)
+		}
+		out[s.Name] = set
+	}
+	return out
+}
+
+// CheckPartitions compares the partition counts found on the broker
+// (topic → count; a missing topic is absent) with the topology: every
+// stage's co-partitioned topics must agree with each other and with the
+// declared count. It is run at start-up, because a topic created outside
+// logstream (spans by the collector's exporter, say) can have any count,
+// and a join over topics that are not co-partitioned silently misses.
+func (t *Topology) CheckPartitions(found map[string]int) error {
+	var errs []error
+	for _, s := range t.stages {
+		for _, name := range t.CoPartitioned()[s.Name] {
+			n, ok := found[name]
+			if !ok {
+				continue // created by the pipeline before it starts
+			}
+			tp, _ := t.Topic(name)
+			if n != tp.Partitions {
+				errs = append(errs, fmt.Errorf("stage %s: topic %s has %d partitions on the broker, the topology wants %d (co-partitioned with %s)",
+					s.Name, name, n, tp.Partitions, strings.Join(t.CoPartitioned()[s.Name], ", ")))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("topology: topics are not co-partitioned: %w", errors.Join(errs...))
+	}
+	return nil
 }

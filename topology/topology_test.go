@@ -22,12 +22,16 @@ func TestNewValidates(t *testing.T) {
 
 func TestValidateCatchesBrokenGraphs(t *testing.T) {
 	cases := map[string]func(*Topology){
-		"not co-partitioned": func(tp *Topology) { tp.topics[3].Partitions++ },
-		"key mismatch":       func(tp *Topology) { tp.topics[0].Key = "event_id" },
-		"undeclared output":  func(tp *Topology) { tp.stages[0].Outputs = append(tp.stages[0].Outputs, "nowhere") },
-		"no producer":        func(tp *Topology) { tp.topics[0].External = false },
-		"duplicate topic":    func(tp *Topology) { tp.topics = append(tp.topics, tp.topics[1]) },
-		"table misnamed":     func(tp *Topology) { tp.stages[0].Table = TopicParsed },
+		"not co-partitioned":       func(tp *Topology) { tp.topicRef(TableTopic(GroupParse)).Partitions++ },
+		"spans not co-partitioned": func(tp *Topology) { tp.topicRef(TopicSpans).Partitions++ },
+		"re-key without loop":      func(tp *Topology) { tp.stageRef("tracejoin").Loop = "" },
+		"unique keyed by trace":    func(tp *Topology) { tp.stageRef("tracejoin").Rekeys = nil },
+		"loop misnamed":            func(tp *Topology) { tp.stageRef("dedupe").Loop = LoopTopic(GroupTraceJoin) },
+		"key mismatch":             func(tp *Topology) { tp.topics[0].Key = "event_id" },
+		"undeclared output":        func(tp *Topology) { tp.stages[0].Outputs = append(tp.stages[0].Outputs, "nowhere") },
+		"no producer":              func(tp *Topology) { tp.topics[0].External = false },
+		"duplicate topic":          func(tp *Topology) { tp.topics = append(tp.topics, tp.topics[1]) },
+		"table misnamed":           func(tp *Topology) { tp.stages[0].Table = TopicParsed },
 	}
 	for name, breakIt := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -61,5 +65,46 @@ func TestRenderings(t *testing.T) {
 	mm := tp.Mermaid()
 	if !strings.HasPrefix(mm, "flowchart LR") || !strings.Contains(mm, "logs_raw --> stage_parse") || !strings.Contains(mm, "stage_parse --> logs_parsed") {
 		t.Errorf("Mermaid output wrong:\n%s", mm)
+	}
+}
+
+func (t *Topology) topicRef(name string) *Topic {
+	for i := range t.topics {
+		if t.topics[i].Name == name {
+			return &t.topics[i]
+		}
+	}
+	panic("no topic " + name)
+}
+
+func (t *Topology) stageRef(name string) *Stage {
+	for i := range t.stages {
+		if t.stages[i].Name == name {
+			return &t.stages[i]
+		}
+	}
+	panic("no stage " + name)
+}
+
+func TestCheckPartitions(t *testing.T) {
+	tp, err := New(Config{Partitions: 4, Replication: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]int{}
+	for _, x := range tp.Topics() {
+		found[x.Name] = x.Partitions
+	}
+	if err := tp.CheckPartitions(found); err != nil {
+		t.Fatalf("matching counts rejected: %v", err)
+	}
+	delete(found, TopicUnique) // not created yet: fine
+	if err := tp.CheckPartitions(found); err != nil {
+		t.Fatalf("missing topic rejected: %v", err)
+	}
+	found[TopicSpans] = 12 // created by the collector's exporter with its own count
+	err = tp.CheckPartitions(found)
+	if err == nil || !strings.Contains(err.Error(), "stage tracejoin: topic spans has 12 partitions on the broker, the topology wants 4") {
+		t.Fatalf("CheckPartitions = %v", err)
 	}
 }

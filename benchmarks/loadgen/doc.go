@@ -10,12 +10,12 @@
 // payments-worker). Each generated line is one of:
 //
 //	json        {"ts":"2024-05-01T12:00:00.123456789Z","level":"info","msg":"order created","service":"checkout-api","host":"web-1","request_id":"req-17",...}
-//	logfmt      ts=2024-05-01T12:00:00.123Z level=info msg="capture settled" service=payments host=web-1 request_id=req-17 trace_id=...
+//	logfmt      ts=2024-05-01T12:00:00.123Z level=info msg="capture settled" service=payments host=web-1 request_id=req-17 trace_id=... span_id=...
 //	cri         2024-05-01T12:00:00.123456789Z stdout F {"ts":...,"request_id":"req-17",...}
 //	combined    203.0.113.7 - - [01/May/2024:12:00:00 +0000] "POST /api/v1/checkout?request_id=req-17 HTTP/1.1" 201 512 "-" "okhttp/4.12.0" 0.087
 //	alb         https 2024-05-01T12:00:00.123456Z app/pay-gw-prod/50dc6c495c0c9188 203.0.113.7:51324 10.0.1.11:80 0.000 0.087 0.000 201 201 ... "POST https://pay.example.com:443/api/v1/checkout?request_id=req-17 HTTP/1.1" ...
 //	syslog3164  <86>May  1 12:00:00 web-1 sshd[4121]: Accepted publickey for deploy from 10.0.9.4 port 52314 ssh2 (session req-17)
-//	syslog5424  <134>1 2024-05-01T12:00:00.123456Z web-1 payments-worker 812 SETTLE [meta@32473 request_id="req-17" trace_id="..."] settlement batch closed
+//	syslog5424  <134>1 2024-05-01T12:00:00.123456Z web-1 payments-worker 812 SETTLE [meta@32473 request_id="req-17" trace_id="..." span_id="..."] settlement batch closed
 //	java        2024-05-01 12:00:00.123 ERROR [http-nio-8080-exec-1] c.e.payments.DbPool - Connection timeout after 3012 ms to 10.0.4.7:3306 [req-17]
 //	none        garbage that matches no format: binary-ish text, truncated JSON, an HTML error page, a base64 blob
 //
@@ -42,8 +42,35 @@
 // host and source) carries one token per part, so the joined line carries
 // three, in order.
 //
-// Seq starts at 1 and increases by one per Line. The same Config (Seed
-// included) always yields the same lines.
+// Seq starts at 1 and increases by one per Line (a repeat, below, carries
+// its original's Seq). The same Config (Seed included) always yields the
+// same lines.
+//
+// # Traces and spans
+//
+// The application lines carry W3C trace context, which Line.TraceID and
+// Line.SpanID repeat: JSON and CRI lines as "trace_id" and "span_id" or as
+// a "traceparent", logfmt lines as trace_id= and span_id=, RFC 5424 lines as
+// the structured-data parameters trace_id and span_id (which the parse
+// stage keeps as labels). The span id is that of the span that wrote the
+// line, the root span of its request. Access logs, logback, RFC 3164 and
+// garbage lines carry none (a cut-off JSON line may show part of one, but
+// nothing can read it). Generator.SpansFor gives the spans of a line's
+// trace: the root span and its database call, as the Collector would
+// deliver them to the spans topic (spans.ToOTLP encodes them as the
+// Collector's Kafka exporter does). The span ids of logfmt and RFC 5424
+// lines are drawn apart from the rest, so every other line is the same as
+// before they were added.
+//
+// # Duplicates
+//
+// A shipper that retries a batch sends its lines again. With
+// Config.DuplicateRatio set, that share of lines is returned a second time
+// a few lines (usually fewer than ten) after the original: the identical Line,
+// with Line.Duplicate set. A CRI line split in parts is repeated whole, its
+// parts consecutive, and no repeat falls between the parts of a line. The
+// original lines are those of the same Config without duplicates, drawn
+// from the same source, so a repeat changes nothing else.
 //
 // # Health
 //

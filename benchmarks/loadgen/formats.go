@@ -169,26 +169,46 @@ func (g *Generator) appendAppJSON(b []byte, t time.Time, h *host, svc *service, 
 	b = append(b, h.name...)
 	b = append(b, `","request_id":"`...)
 	b = appendSeq(b, seq)
+	var ts, ss int // where the trace and span ids start
 	if g.rng.IntN(5) == 0 {
 		b = append(b, `","traceparent":"00-`...)
+		ts = len(b)
 		b = g.appendRandHex(b, 32)
 		b = append(b, '-')
+		ss = len(b)
 		b = g.appendRandHex(b, 16)
 		b = append(b, "-01"...)
 	} else {
 		b = append(b, `","trace_id":"`...)
+		ts = len(b)
 		b = g.appendRandHex(b, 32)
 		b = append(b, `","span_id":"`...)
+		ss = len(b)
 		b = g.appendRandHex(b, 16)
 	}
+	g.traceAt, g.spanAt = ts, ss
 	b = append(b, `","method":"`...)
 	b = append(b, ep.method...)
 	b = append(b, `","path":"`...)
-	b = g.appendPath(b, ep)
+	b = g.appendRequestPath(b, ep)
 	b = append(b, `","status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, `,"latency_ms":`...)
-	b = appendFixed(b, g.latencyMs(s, timeout), 2)
+	lat := g.latencyMs(s, timeout)
+	b = appendFixed(b, lat, 2)
+	g.cur.status, g.cur.latencyMs = status, lat
+	return b
+}
+
+// appendRequestPath is appendPath for an application's own request,
+// remembered for its spans.
+func (g *Generator) appendRequestPath(b []byte, ep endpoint) []byte {
+	g.cur.method, g.cur.route = ep.method, ep.path
+	b = append(b, ep.path...)
+	if ep.id {
+		g.cur.pathID = 100000 + g.rng.IntN(900000) // as appendPath draws it
+		b = strconv.AppendInt(b, int64(g.cur.pathID), 10)
+	}
 	return b
 }
 
@@ -248,11 +268,16 @@ func (g *Generator) logfmtLine(l *Line, h *host, s sev) {
 	b = append(b, " request_id="...)
 	b = appendSeq(b, l.Seq)
 	b = append(b, " trace_id="...)
+	ts := len(b)
 	b = g.appendRandHex(b, 32)
+	b = append(b, " span_id="...)
+	ss := len(b)
+	b = g.appendIDHex(b, 16)
+	g.traceAt, g.spanAt = ts, ss
 	b = append(b, " method="...)
 	b = append(b, ep.method...)
 	b = append(b, " path="...)
-	b = g.appendPath(b, ep)
+	b = g.appendRequestPath(b, ep)
 	b = append(b, " provider="...)
 	b = append(b, pick(g, []string{"adyen", "stripe", "worldpay"})...)
 	b = append(b, " amount="...)
@@ -262,7 +287,9 @@ func (g *Generator) logfmtLine(l *Line, h *host, s sev) {
 	b = append(b, " status="...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, " latency_ms="...)
-	b = appendFixed(b, g.latencyMs(s, timeout), 1)
+	lat := g.latencyMs(s, timeout)
+	b = appendFixed(b, lat, 1)
+	g.cur.status, g.cur.latencyMs = status, lat
 	g.b = b
 	l.Text, l.Format, l.Source, l.Service, l.Level = string(b), FormatLogfmt, "/var/log/payments/payments.log", svc.name, s.level()
 }
@@ -688,8 +715,13 @@ func (g *Generator) syslog5424Line(l *Line, h *host, s sev) {
 	b = append(b, ` [meta@32473 request_id="`...)
 	b = appendSeq(b, l.Seq)
 	b = append(b, `" trace_id="`...)
+	ts := len(b)
 	b = g.appendRandHex(b, 32)
+	b = append(b, `" span_id="`...)
+	ss := len(b)
+	b = g.appendIDHex(b, 16)
 	b = append(b, `"] `...)
+	g.traceAt, g.spanAt, g.cur.job = ts, ss, msgid
 	switch {
 	case s == sevFail && app == "fraud-sync":
 		b = append(b, "merchant risk table sync failed: "...)

@@ -93,6 +93,12 @@ type Config struct {
 	// Interval is the mean event-time gap between consecutive lines of the
 	// fleet (exponentially distributed); 0 means DefaultInterval.
 	Interval time.Duration
+	// DuplicateRatio is the share of lines the generator returns twice, as a
+	// shipper that retries a batch does: the repeat is the same Line, with
+	// Duplicate set, returned a few lines later (a CRI line split in parts
+	// is repeated whole, its parts consecutive). 0 or less means none; the
+	// other lines are the same whatever the ratio.
+	DuplicateRatio float64
 }
 
 // Line is one generated log line.
@@ -111,6 +117,18 @@ type Line struct {
 	Level schemas.Level
 	// Service is the program that wrote the line ("" for garbage).
 	Service string
+	// TraceID and SpanID are the trace context the text carries (32 and 16
+	// lowercase hex digits, as written there), or "" when it carries none:
+	// JSON lines (trace_id and span_id, or traceparent), CRI lines (in their
+	// JSON content; of a split line only the first part carries them),
+	// logfmt and RFC 5424 lines. SpansFor gives the spans of that trace.
+	TraceID string
+	SpanID  string
+	// Duplicate marks the repeat of a line (Config.DuplicateRatio); all its
+	// other fields are its original's.
+	Duplicate bool
+
+	req request // what SpansFor needs to know about the request
 }
 
 // Generator produces Lines. It is not safe for concurrent use.
@@ -127,6 +145,26 @@ type Generator struct {
 	b       []byte
 	albSrc  string
 	albWin  time.Time
+
+	// ids draws the span ids written into logfmt and RFC 5424 lines, apart
+	// from rng so that the other lines do not change with them.
+	ids *rand.Rand
+	// The line being built: its request, and where its text holds its
+	// trace and span ids (0 when it holds none).
+	cur             request
+	traceAt, spanAt int
+	// Duplicates (Config.DuplicateRatio), drawn from their own source.
+	dup     *rand.Rand
+	out     uint64   // lines returned by Next
+	pending []repeat // repeats waiting for their turn
+	replay  []Line   // the rest of a repeat being returned
+}
+
+// repeat is a line (or the parts of a split CRI line) to return again once
+// Next has returned due lines.
+type repeat struct {
+	due   uint64
+	lines []Line
 }
 
 type host struct {
@@ -159,6 +197,8 @@ func New(cfg Config) *Generator {
 		cfg: cfg,
 		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		now: cfg.Start,
+		ids: rand.New(rand.NewPCG(cfg.Seed^0x5bd1e9955bd1e995, cfg.Seed+1)),
+		dup: rand.New(rand.NewPCG(cfg.Seed^0xc2b2ae3d27d4eb4f, cfg.Seed+2)),
 	}
 	switch {
 	case cfg.GarbageRatio == 0:
@@ -219,6 +259,52 @@ func (g *Generator) podSource(svc *service) string {
 
 // Next returns the next line.
 func (g *Generator) Next() Line {
+	if g.cfg.DuplicateRatio <= 0 {
+		return g.next()
+	}
+	g.out++
+	if len(g.replay) > 0 {
+		l := g.replay[0]
+		g.replay = g.replay[1:]
+		return l
+	}
+	if len(g.queue) == 0 { // never inside the parts of a split line
+		if l, ok := g.takeRepeat(); ok {
+			return l
+		}
+	}
+	fresh := len(g.queue) == 0
+	l := g.next()
+	if fresh && g.dup.Float64() < g.cfg.DuplicateRatio {
+		lines := make([]Line, 0, 1+len(g.queue))
+		lines = append(append(lines, l), g.queue...) // a split line is repeated whole
+		for i := range lines {
+			lines[i].Duplicate = true
+		}
+		g.pending = append(g.pending, repeat{due: g.out + uint64(len(g.queue)+1+g.dup.IntN(8)), lines: lines})
+	}
+	return l
+}
+
+// takeRepeat returns the first line of the earliest due repeat, if one is due.
+func (g *Generator) takeRepeat() (Line, bool) {
+	best := -1
+	for i, r := range g.pending {
+		if r.due <= g.out && (best < 0 || r.due < g.pending[best].due) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Line{}, false
+	}
+	r := g.pending[best]
+	g.pending = slices.Delete(g.pending, best, best+1)
+	g.replay = r.lines[1:]
+	return r.lines[0], true
+}
+
+// next returns the next original line.
+func (g *Generator) next() Line {
 	if len(g.queue) > 0 {
 		l := g.queue[0]
 		g.queue = g.queue[1:]
@@ -233,6 +319,7 @@ func (g *Generator) Next() Line {
 		g.garbageLine(&l)
 		return l
 	}
+	g.cur, g.traceAt, g.spanAt = request{}, 0, 0
 	s := g.severity(h)
 	switch g.pickFormat() {
 	case FormatJSON:
@@ -251,6 +338,9 @@ func (g *Generator) Next() Line {
 		g.syslog5424Line(&l, h, s)
 	case FormatJava:
 		g.javaLine(&l, h, s)
+	}
+	if g.traceAt > 0 { // no line starts with its trace id
+		l.TraceID, l.SpanID, l.req = l.Text[g.traceAt:g.traceAt+32], l.Text[g.spanAt:g.spanAt+16], g.cur
 	}
 	return l
 }
@@ -313,8 +403,10 @@ func (g *Generator) dbTimeout(h *host) bool { return h.bad || g.rng.IntN(3) == 0
 
 // appendTimeout appends "timeout after 3012 ms to 10.0.4.7:3306".
 func (g *Generator) appendTimeout(b []byte) []byte {
+	ms := 3000 + g.rng.IntN(60)
+	g.cur.timeoutMs = ms
 	b = append(b, "timeout after "...)
-	b = strconv.AppendInt(b, int64(3000+g.rng.IntN(60)), 10)
+	b = strconv.AppendInt(b, int64(ms), 10)
 	return append(b, " ms to 10.0.4.7:3306"...)
 }
 
@@ -325,6 +417,19 @@ const hexDigits = "0123456789abcdef"
 func (g *Generator) appendRandHex(b []byte, n int) []byte {
 	for n > 0 {
 		v := g.rng.Uint64()
+		for i := 0; i < 16 && n > 0; i++ {
+			b = append(b, hexDigits[v&15])
+			v >>= 4
+			n--
+		}
+	}
+	return b
+}
+
+// appendIDHex appends n hex digits drawn from the ids source.
+func (g *Generator) appendIDHex(b []byte, n int) []byte {
+	for n > 0 {
+		v := g.ids.Uint64()
 		for i := 0; i < 16 && n > 0; i++ {
 			b = append(b, hexDigits[v&15])
 			v >>= 4

@@ -215,10 +215,10 @@ func TestHostsAndTime(t *testing.T) {
 }
 
 var shapes = map[string]*regexp.Regexp{
-	FormatLogfmt:     regexp.MustCompile(`^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(info|warn|error) msg="[^"]+" service=payments host=\S+ request_id=req-\d+ trace_id=[0-9a-f]{32} `),
+	FormatLogfmt:     regexp.MustCompile(`^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(info|warn|error) msg="[^"]+" service=payments host=\S+ request_id=req-\d+ trace_id=[0-9a-f]{32} span_id=[0-9a-f]{16} `),
 	FormatCombined:   regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+ - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] "(GET|POST) /\S*\?request_id=req-\d+ HTTP/1\.1" \d{3} \d+ "[^"]*" "[^"]*" \d+\.\d{3}$`),
 	FormatSyslog3164: regexp.MustCompile(`^<\d{1,3}>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [\w-]+(\[\d+\])?: \S`),
-	FormatSyslog5424: regexp.MustCompile(`^<\d{1,3}>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ \S+ \d+ \S+ \[meta@32473 request_id="req-\d+" trace_id="[0-9a-f]{32}"\] \S`),
+	FormatSyslog5424: regexp.MustCompile(`^<\d{1,3}>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ \S+ \d+ \S+ \[meta@32473 request_id="req-\d+" trace_id="[0-9a-f]{32}" span_id="[0-9a-f]{16}"\] \S`),
 	FormatJava:       regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (INFO |WARN |ERROR) \[[^\]]+\] [\w.]+ - .+ \[req-\d+\]$`),
 	FormatCRI:        regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z (stdout|stderr) [PF] `),
 	FormatALB:        regexp.MustCompile(`^https \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z app/\S+ \d+\.\d+\.\d+\.\d+:\d+ \d+\.\d+\.\d+\.\d+:\d+ \d\.\d{3} (-1\.000|\d+\.\d{3}) \d\.\d{3} \d{3} (\d{3}|-) \d+ \d+ "(GET|POST) https://pay\.example\.com:443/\S*\?request_id=req-\d+ HTTP/\d\.\d" "[^"]+" \S+ TLSv1\.[23] arn:aws:elasticloadbalancing:\S+ "Root=1-[0-9a-f]{8}-[0-9a-f]{24}" "pay\.example\.com" "arn:aws:acm:\S+" \d+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z "forward" "-" "-" "\S+:80" "(\d{3}|-)" "-" "-" TID_[0-9a-f]{32}$`),

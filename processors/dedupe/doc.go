@@ -1,0 +1,43 @@
+// Package dedupe is the stage between parse and the trace join: it passes
+// the first occurrence of each event id to logs.unique and drops the
+// repeats a retrying shipper sends.
+//
+// Key and state. The input (logs.parsed) is keyed by event id: the
+// producer's own id when the line has one, else a hash over host, source,
+// event time and line (processors/parse.EventID). The group table
+// (dedupe-table) holds, per id, where its first occurrence was read and its
+// event time. An id lives for the TTL (default 10 minutes) of event time
+// after its first occurrence: a sweeper walks the table and sends a timer
+// through the stage's loop topic to each id past its TTL, and the callback
+// deletes it (a tombstone on the compacted table topic), so the table and
+// the local store stay bounded by the ids of one TTL, not by history. A
+// repeat that comes after its id expired passes again: that is the TTL's
+// meaning. A bounded ristretto cache of hot ids sits in front of the store.
+//
+// Exactly-once. goka delivers at least once; the stage makes its effects
+// exactly once. The state of an id names the record of its first
+// occurrence, so a replay of that record is recognised as the first
+// occurrence (and any later record as a repeat) whatever was written
+// before a crash; repeats record the last offset applied, so a replayed
+// repeat changes nothing; the output is guarded by an exactlyonce.Fence
+// (logs.unique has this stage as its only writer, partition for
+// partition), so an emit that landed before the crash is not made again.
+// An id is deleted only when every record that touched it is committed
+// (the timer carries the committed offsets), so no replay can find it gone.
+// Dead letters are at least once: a replay may write one twice, with the
+// same source offset.
+//
+// Ordering. The key does not change (event id in, event id out), and
+// logs.unique is co-partitioned with logs.parsed: events keep their order
+// within a partition, which holds all occurrences of an id. A record that
+// arrives on a partition its id does not hash to (a producer with another
+// partitioner) is rerouted through the loop topic to its id's partition;
+// it then follows the records already there.
+//
+// Event time. Stream time is the highest event time seen on a partition.
+// An event more than MaxFuture (default 1 h) ahead of the wall clock or of
+// the stream time is passed on but does not move the stream time (it
+// would expire every id at once), and its id is kept as if it happened at
+// the stream time; it is counted as future. An event older than the stream
+// time minus the TTL is counted as late: a repeat of it may have expired.
+package dedupe

@@ -1,0 +1,264 @@
+// Package exactlyonce gives goka stages exactly-once output despite goka's
+// at-least-once delivery.
+//
+// goka commits an input offset only after everything the record caused
+// (emits and table writes) was acknowledged, so a crash replays the
+// records after the last commit. Two things then must not happen twice:
+//
+//   - State changes. Each stage keeps, in every key's state, the offset of
+//     the last input record applied to it (a key is read from one partition
+//     only, and offsets only grow), and skips a replayed record at or below
+//     it.
+//   - Output. A Fence guards the output topics a stage owns alone. Every
+//     record it emits carries headers with the input record it came from
+//     (topic, offset, and its number among that record's emits) and the
+//     stage's position in every input topic of the partition. When a pod
+//     gains a partition, the fence reads the last record the stage wrote
+//     to each guarded output partition: because a partition's records are
+//     processed in order and the producer keeps order within a partition
+//     (idempotent producer), everything up to that record's position has
+//     landed and nothing after it has. Emits a replayed record already made
+//     are suppressed; the rest go out.
+//
+// A guarded output must receive, from goka partition n, only records for
+// its partition n: the output key must be placed as the input's is (same
+// key, or a key of the same partition). Emits to a key of another partition
+// still go out, but unguarded, and are counted.
+package exactlyonce
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lovoo/goka"
+)
+
+// Headers of guarded records.
+const (
+	HeaderStage = "ls-stage" // the stage that wrote the record
+	HeaderFrom  = "ls-from"  // "<topic>@<offset>#<seq>": the input record and emit number
+	HeaderPos   = "ls-pos"   // "<topic>=<offset>,...": last input offset processed, per topic
+)
+
+// Landed is what the last record a stage wrote to an output partition says.
+type Landed struct {
+	Topic  string           // input topic of the record that emitted it
+	Offset int64            // offset of that record
+	Seq    int              // its number among that record's emits to this output (1, 2, …)
+	Pos    map[string]int64 // last offset processed per input topic at that emit
+}
+
+// covers reports whether the seq-th emit of the record at (topic, offset)
+// is known to have landed.
+func (l *Landed) covers(topic string, offset int64, seq int) bool {
+	if l == nil {
+		return false
+	}
+	p, ok := l.Pos[topic]
+	switch {
+	case !ok || offset > p:
+		return false
+	case offset < p:
+		return true
+	case l.Topic == topic && l.Offset == offset:
+		return seq <= l.Seq
+	default:
+		// The last record came from a later record of another topic: this
+		// one was processed (all its emits made) before it.
+		return true
+	}
+}
+
+// TailFunc returns what the last record stage wrote to (topic, partition)
+// says, or nil when the stage never wrote there.
+type TailFunc func(ctx context.Context, topic string, partition int32, stage string) (*Landed, error)
+
+// Config configures a Fence.
+type Config struct {
+	Stage   string   // stage name, written in HeaderStage
+	Outputs []string // output topics the stage alone writes
+	Tail    TailFunc
+	// PartitionOf places a key among the output's partitions as goka does.
+	PartitionOf func(key string) int32
+}
+
+// Fence guards a stage's outputs. Begin must be called once per input
+// record, in the goka callback, before any Emit.
+type Fence struct {
+	cfg   Config
+	mu    sync.Mutex
+	parts map[int32]*part
+
+	suppressed atomic.Int64
+	unguarded  atomic.Int64
+}
+
+type part struct {
+	loaded bool
+	landed map[string]*Landed // by output topic
+	pos    map[string]int64   // by input topic
+}
+
+// New returns a fence for cfg.
+func New(cfg Config) (*Fence, error) {
+	if cfg.Stage == "" || cfg.Tail == nil || cfg.PartitionOf == nil {
+		return nil, fmt.Errorf("exactlyonce: Config needs Stage, Tail and PartitionOf")
+	}
+	return &Fence{cfg: cfg, parts: map[int32]*part{}}, nil
+}
+
+// Reset forgets every partition's landed positions; it is goka's rebalance
+// callback, so that a partition coming back reads what another pod wrote
+// meanwhile.
+func (f *Fence) Reset() {
+	f.mu.Lock()
+	f.parts = map[int32]*part{}
+	f.mu.Unlock()
+}
+
+// Suppressed returns how many emits were suppressed as already landed.
+func (f *Fence) Suppressed() int64 { return f.suppressed.Load() }
+
+// Unguarded returns how many emits went to another partition's key.
+func (f *Fence) Unguarded() int64 { return f.unguarded.Load() }
+
+// Record is one input record being processed.
+type Record struct {
+	f      *Fence
+	p      *part
+	ctx    goka.Context
+	topic  string
+	offset int64
+	seq    map[string]int
+}
+
+// Begin starts processing the current record of ctx. The first record of a
+// partition after an assignment reads the tails of the guarded outputs.
+func (f *Fence) Begin(ctx goka.Context) (*Record, error) {
+	partition := ctx.Partition()
+	f.mu.Lock()
+	p := f.parts[partition]
+	if p == nil {
+		p = &part{landed: map[string]*Landed{}, pos: map[string]int64{}}
+		f.parts[partition] = p
+	}
+	f.mu.Unlock()
+	if !p.loaded {
+		for _, out := range f.cfg.Outputs {
+			l, err := f.cfg.Tail(ctx.Context(), out, partition, f.cfg.Stage)
+			if err != nil {
+				return nil, fmt.Errorf("exactlyonce: %s: reading the tail of %s/%d: %w", f.cfg.Stage, out, partition, err)
+			}
+			p.landed[out] = l
+			if l != nil {
+				// New emits must claim at least what has landed, or a
+				// later crash would read a tail that claims less.
+				for t, o := range l.Pos {
+					if o > p.pos[t] {
+						p.pos[t] = o
+					}
+				}
+			}
+		}
+		p.loaded = true
+	}
+	topic, offset := string(ctx.Topic()), ctx.Offset()
+	if cur, ok := p.pos[topic]; !ok || offset > cur {
+		p.pos[topic] = offset
+	}
+	return &Record{f: f, p: p, ctx: ctx, topic: topic, offset: offset}, nil
+}
+
+// Emit emits value to topic under key unless the same emit of this record
+// already landed; it reports whether it emitted.
+func (r *Record) Emit(topic goka.Stream, key string, value any) bool {
+	out := string(topic)
+	landed, guarded := r.p.landed[out]
+	if !guarded && !r.f.guards(out) {
+		r.ctx.Emit(topic, key, value)
+		return true
+	}
+	if r.seq == nil {
+		r.seq = map[string]int{}
+	}
+	r.seq[out]++
+	seq := r.seq[out]
+	if r.f.cfg.PartitionOf(key) != r.ctx.Partition() {
+		r.f.unguarded.Add(1)
+		r.ctx.Emit(topic, key, value)
+		return true
+	}
+	if landed.covers(r.topic, r.offset, seq) {
+		r.f.suppressed.Add(1)
+		return false
+	}
+	r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(goka.Headers{
+		HeaderStage: []byte(r.f.cfg.Stage),
+		HeaderFrom:  []byte(r.topic + "@" + strconv.FormatInt(r.offset, 10) + "#" + strconv.Itoa(seq)),
+		HeaderPos:   []byte(encodePos(r.p.pos)),
+	}))
+	return true
+}
+
+func (f *Fence) guards(topic string) bool {
+	for _, o := range f.cfg.Outputs {
+		if o == topic {
+			return true
+		}
+	}
+	return false
+}
+
+func encodePos(pos map[string]int64) string {
+	var b strings.Builder
+	for t, o := range pos {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(t)
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatInt(o, 10))
+	}
+	return b.String()
+}
+
+// ParseHeaders reads a guarded record's headers (by key); ok is false when
+// the record is not stage's.
+func ParseHeaders(stage string, get func(key string) []byte) (*Landed, bool, error) {
+	if string(get(HeaderStage)) != stage {
+		return nil, false, nil
+	}
+	from := string(get(HeaderFrom))
+	at := strings.LastIndexByte(from, '@')
+	hash := strings.LastIndexByte(from, '#')
+	if at < 0 || hash < at {
+		return nil, false, fmt.Errorf("exactlyonce: header %s %q is malformed", HeaderFrom, from)
+	}
+	off, err1 := strconv.ParseInt(from[at+1:hash], 10, 64)
+	seq, err2 := strconv.Atoi(from[hash+1:])
+	if err1 != nil || err2 != nil {
+		return nil, false, fmt.Errorf("exactlyonce: header %s %q is malformed", HeaderFrom, from)
+	}
+	l := &Landed{Topic: from[:at], Offset: off, Seq: seq, Pos: map[string]int64{}}
+	if pos := string(get(HeaderPos)); pos != "" {
+		for _, kv := range strings.Split(pos, ",") {
+			eq := strings.LastIndexByte(kv, '=')
+			if eq < 0 {
+				return nil, false, fmt.Errorf("exactlyonce: header %s %q is malformed", HeaderPos, pos)
+			}
+			o, err := strconv.ParseInt(kv[eq+1:], 10, 64)
+			if err != nil {
+				return nil, false, fmt.Errorf("exactlyonce: header %s %q is malformed", HeaderPos, pos)
+			}
+			l.Pos[kv[:eq]] = o
+		}
+	}
+	if cur, ok := l.Pos[l.Topic]; !ok || cur < l.Offset {
+		l.Pos[l.Topic] = l.Offset
+	}
+	return l, true, nil
+}

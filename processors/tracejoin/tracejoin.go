@@ -1,0 +1,457 @@
+package tracejoin
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lovoo/goka"
+
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/deadletter"
+	"github.com/logstream/logstream/processors/exactlyonce"
+	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/state"
+)
+
+// StageName names the stage in dead letters, logs and metrics.
+const StageName = "tracejoin"
+
+// Defaults of Config.
+const (
+	DefaultWindow            = 30 * time.Second
+	DefaultMaxFuture         = time.Hour
+	DefaultMaxEventsPerTrace = 1000
+)
+
+// Loop record kinds (header state.HeaderKind): an event or a span re-keyed
+// by trace id; timers carry state.KindTimer.
+const (
+	KindEvent = "event"
+	KindSpan  = "span"
+)
+
+// Config wires the stage. Topic names come from topology/.
+type Config struct {
+	Events      goka.Stream // logs.unique
+	Spans       goka.Stream // spans
+	Loop        goka.Stream // the group's loop topic
+	Enriched    goka.Stream // output
+	DeadLetters goka.Stream
+	EventCodec  *codecs.Codec[schemas.LogEvent]
+	SpanCodec   *codecs.Codec[schemas.Span]
+	StateCodec  *codecs.Codec[schemas.TraceState]
+	PartitionOf func(key []byte) int32
+	Fence       *exactlyonce.Fence
+	Clock       *state.Clock
+	// Window is how long (event time) an event waits for its span; 0 means
+	// DefaultWindow.
+	Window time.Duration
+	// MaxFuture: an event further ahead than this of the wall clock or the
+	// stream time does not wait; 0 means DefaultMaxFuture.
+	MaxFuture time.Duration
+	// MaxEventsPerTrace bounds the events one trace holds; further events
+	// leave at once. 0 means DefaultMaxEventsPerTrace.
+	MaxEventsPerTrace int
+	Now               func() time.Time
+}
+
+// Validate reports the first missing or invalid field.
+func (c *Config) Validate() error {
+	switch {
+	case c.Events == "" || c.Spans == "" || c.Loop == "" || c.Enriched == "" || c.DeadLetters == "":
+		return errors.New("tracejoin: Config needs Events, Spans, Loop, Enriched and DeadLetters")
+	case c.EventCodec == nil || c.SpanCodec == nil || c.StateCodec == nil:
+		return errors.New("tracejoin: Config needs EventCodec, SpanCodec and StateCodec")
+	case c.PartitionOf == nil || c.Fence == nil || c.Clock == nil:
+		return errors.New("tracejoin: Config needs PartitionOf, Fence and Clock")
+	case c.Window < 0 || c.MaxFuture < 0 || c.MaxEventsPerTrace < 0:
+		return errors.New("tracejoin: Window, MaxFuture and MaxEventsPerTrace must not be negative")
+	}
+	return nil
+}
+
+// Processor is the stage's goka callbacks and counters.
+type Processor struct {
+	cfg   Config
+	stats *Stats
+	dlq   *deadletter.Writer
+}
+
+// New returns the stage for cfg.
+func New(cfg Config) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MaxFuture == 0 {
+		cfg.MaxFuture = DefaultMaxFuture
+	}
+	if cfg.MaxEventsPerTrace == 0 {
+		cfg.MaxEventsPerTrace = DefaultMaxEventsPerTrace
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Processor{cfg: cfg, stats: newStats()}
+	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
+	return p, nil
+}
+
+// Stats returns the stage's live counters.
+func (p *Processor) Stats() *Stats { return p.stats }
+
+// Window returns the join window.
+func (p *Processor) Window() time.Duration { return p.cfg.Window }
+
+// Rebalance is goka's rebalance callback.
+func (p *Processor) Rebalance(goka.Assignment) { p.cfg.Fence.Reset() }
+
+func (p *Processor) begin(ctx goka.Context) *exactlyonce.Record {
+	rec, err := p.cfg.Fence.Begin(ctx)
+	if err != nil {
+		ctx.Fail(err)
+	}
+	return rec
+}
+
+// NormalizeTraceID returns a trace id as 32 lowercase hex digits: W3C ids
+// as they are (any case), 64-bit ids (16 digits, Jaeger and Zipkin) padded
+// with zeros on the left as OpenTelemetry does. The all-zero id is invalid.
+func NormalizeTraceID(s string) (string, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) == 16 {
+		s = strings.Repeat("0", 16) + s
+	}
+	if len(s) != 32 || strings.Trim(s, "0") == "" {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// Event is the callback for logs.unique.
+func (p *Processor) Event(ctx goka.Context, msg any) {
+	p.stats.Events.Add(1)
+	rec := p.begin(ctx)
+	value, _ := msg.([]byte)
+	ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
+	if !ok {
+		return
+	}
+	tid, valid := "", false
+	if ev.TraceID != nil {
+		if tid, valid = NormalizeTraceID(*ev.TraceID); !valid {
+			p.stats.InvalidTraceIDs.Add(1)
+		}
+	}
+	if !valid {
+		ev.JoinStatus = schemas.JoinNoTrace
+		key := ctx.Key()
+		if key == "" {
+			key = ev.EventID
+		}
+		if rec.Emit(p.cfg.Enriched, key, ev) {
+			p.stats.NoTrace.Add(1)
+		}
+		return
+	}
+	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindEvent)}))
+	p.stats.Rekeyed.Add(1)
+}
+
+// Span is the callback for the spans topic.
+func (p *Processor) Span(ctx goka.Context, msg any) {
+	p.stats.Spans.Add(1)
+	rec := p.begin(ctx)
+	value, _ := msg.([]byte)
+	sp, ok := deadletter.Decode(ctx, msg, p.cfg.SpanCodec, p.dlq)
+	if !ok {
+		return
+	}
+	p.span(ctx, rec, value, sp)
+}
+
+// Loop is the callback for the loop topic: re-keyed events and spans, and
+// window timers.
+func (p *Processor) Loop(ctx goka.Context, msg any) {
+	rec := p.begin(ctx)
+	value, _ := msg.([]byte)
+	switch string(ctx.Headers()[state.HeaderKind]) {
+	case state.KindTimer:
+		p.timer(ctx, rec, value)
+	case KindSpan:
+		sp, ok := deadletter.Decode(ctx, msg, p.cfg.SpanCodec, p.dlq)
+		if ok {
+			p.span(ctx, rec, value, sp)
+		}
+	default:
+		ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
+		if ok {
+			p.event(ctx, rec, value, ev)
+		}
+	}
+}
+
+// Errors in dead letters of spans.
+var (
+	ErrNoTraceID  = errors.New("tracejoin: span has no trace id")
+	ErrBadTraceID = errors.New("tracejoin: span trace id is not 32 hex digits")
+	ErrNoSpanID   = errors.New("tracejoin: span has no span id")
+)
+
+func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte, sp *schemas.Span) {
+	if strings.TrimSpace(sp.TraceID) == "" {
+		p.stats.BadSpans.Add(1)
+		p.dlq.Emit(ctx, value, ErrNoTraceID)
+		return
+	}
+	tid, ok := NormalizeTraceID(sp.TraceID)
+	if !ok {
+		p.stats.BadSpans.Add(1)
+		p.dlq.Emit(ctx, value, fmt.Errorf("%w: %q", ErrBadTraceID, sp.TraceID))
+		return
+	}
+	if strings.TrimSpace(sp.SpanID) == "" {
+		p.stats.BadSpans.Add(1)
+		p.dlq.Emit(ctx, value, ErrNoSpanID)
+		return
+	}
+	if p.cfg.PartitionOf([]byte(tid)) != ctx.Partition() || ctx.Key() != tid {
+		// Keyed or placed otherwise than goka would: send it to its
+		// trace's partition.
+		ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindSpan)}))
+		p.stats.Rerouted.Add(1)
+		return
+	}
+	topic, offset := string(ctx.Topic()), ctx.Offset()
+	st, _ := ctx.Value().(*schemas.TraceState)
+	if st != nil && offset <= p.applied(st, topic) {
+		p.replay(rec, tid, st, topic, offset)
+		return
+	}
+	if st == nil {
+		st = newState()
+	}
+	p.setApplied(st, topic, offset)
+	spanID := strings.ToLower(sp.SpanID)
+	if spanOf(st, spanID) != nil {
+		p.stats.DuplicateSpans.Add(1)
+		ctx.SetValue(st)
+		return
+	}
+	end := (sp.Start + sp.DurationUs) / 1000
+	ref := schemas.SpanRef{SpanID: spanID, Service: sp.Service, Operation: sp.Operation,
+		DurationUs: sp.DurationUs, Status: sp.Status.String(), End: end}
+	if sp.ParentSpanID != nil && strings.Trim(*sp.ParentSpanID, "0") != "" {
+		parent := strings.ToLower(*sp.ParentSpanID)
+		ref.ParentSpanID = &parent
+	}
+	st.Spans = append(st.Spans, ref)
+	p.observe(ctx.Partition(), end)
+	st.LastActivity = max(st.LastActivity, end)
+	for i := range st.Events {
+		e := &st.Events[i]
+		if e.EmittedTopic != "" {
+			continue
+		}
+		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
+		if err != nil {
+			continue // cannot happen: it decoded when it was held
+		}
+		if spanForEvent(st, ev) != nil {
+			e.EmittedTopic, e.EmittedOffset = topic, offset
+			p.emit(rec, tid, st, ev, schemas.JoinJoined)
+		}
+	}
+	ctx.SetValue(st)
+}
+
+func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byte, ev *schemas.LogEvent) {
+	tid := ctx.Key()
+	topic, offset := string(ctx.Topic()), ctx.Offset()
+	st, _ := ctx.Value().(*schemas.TraceState)
+	if st != nil && offset <= p.applied(st, topic) {
+		p.replay(rec, tid, st, topic, offset)
+		return
+	}
+	if st == nil {
+		st = newState()
+	}
+	p.setApplied(st, topic, offset)
+	if eventOf(st, ev.EventID) != nil {
+		// Re-keyed twice (a replay upstream): the first is held already.
+		p.stats.DuplicateEvents.Add(1)
+		ctx.SetValue(st)
+		return
+	}
+	held := schemas.HeldEvent{EventID: ev.EventID, Timestamp: ev.Timestamp, Value: value, EmittedOffset: -1}
+	stream, future := p.observeEvent(ctx.Partition(), ev.Timestamp)
+	status := ""
+	switch {
+	case spanForEvent(st, ev) != nil:
+		status = schemas.JoinJoined
+	case future:
+		p.stats.Future.Add(1)
+		status = schemas.JoinTimeout
+	case ev.Timestamp+p.cfg.Window.Milliseconds() <= stream:
+		p.stats.Late.Add(1)
+		status = schemas.JoinTimeout
+	case pendingOf(st) >= p.cfg.MaxEventsPerTrace:
+		p.stats.Overflow.Add(1)
+		status = schemas.JoinTimeout
+	}
+	if status != "" {
+		held.EmittedTopic, held.EmittedOffset = topic, offset
+		p.emit(rec, tid, st, ev, status)
+	}
+	st.Events = append(st.Events, held)
+	if !future {
+		st.LastActivity = max(st.LastActivity, ev.Timestamp)
+	}
+	ctx.SetValue(st)
+}
+
+func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byte) {
+	p.stats.Timers.Add(1)
+	t, err := state.DecodeTimer(value)
+	if err != nil {
+		p.dlq.Emit(ctx, value, err)
+		return
+	}
+	topic, offset := string(ctx.Topic()), ctx.Offset()
+	tid := ctx.Key()
+	st, _ := ctx.Value().(*schemas.TraceState)
+	if st == nil {
+		return
+	}
+	if offset <= p.applied(st, topic) {
+		p.replay(rec, tid, st, topic, offset)
+		return
+	}
+	window := p.cfg.Window.Milliseconds()
+	emitted := false
+	for i := range st.Events {
+		e := &st.Events[i]
+		if e.EmittedTopic != "" || e.Timestamp > t.StreamTime-window {
+			continue
+		}
+		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
+		if err != nil {
+			continue
+		}
+		e.EmittedTopic, e.EmittedOffset = topic, offset
+		p.emit(rec, tid, st, ev, schemas.JoinTimeout)
+		emitted = true
+	}
+	if emitted {
+		p.setApplied(st, topic, offset)
+		ctx.SetValue(st)
+		return
+	}
+	if pendingOf(st) == 0 && st.LastActivity <= t.StreamTime-window &&
+		t.IsCommitted(string(p.cfg.Spans), st.AppliedSpans) && t.IsCommitted(string(p.cfg.Loop), st.AppliedLoop) {
+		ctx.Delete()
+		p.stats.Closed.Add(1)
+	}
+}
+
+// replay re-emits what the record at (topic, offset) emitted; the fence
+// drops what landed.
+func (p *Processor) replay(rec *exactlyonce.Record, tid string, st *schemas.TraceState, topic string, offset int64) {
+	p.stats.Replayed.Add(1)
+	for _, e := range st.Events {
+		if e.EmittedTopic != topic || e.EmittedOffset != offset {
+			continue
+		}
+		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
+		if err != nil {
+			continue
+		}
+		status := schemas.JoinTimeout
+		if spanForEvent(st, ev) != nil {
+			status = schemas.JoinJoined
+		}
+		p.emit(rec, tid, st, ev, status)
+	}
+}
+
+func (p *Processor) emit(rec *exactlyonce.Record, tid string, st *schemas.TraceState, ev *schemas.LogEvent, status string) {
+	ev.JoinStatus = status
+	if status == schemas.JoinJoined {
+		if sp := spanForEvent(st, ev); sp != nil {
+			ev.SpanService, ev.SpanOperation, ev.SpanStatus = sp.Service, sp.Operation, sp.Status
+			d := sp.DurationUs
+			ev.SpanDurationUs = &d
+		}
+	}
+	if root := rootOf(st); root != nil {
+		ev.RootOperation = root.Operation
+	}
+	if !rec.Emit(p.cfg.Enriched, tid, ev) {
+		p.stats.Suppressed.Add(1)
+		return
+	}
+	switch status {
+	case schemas.JoinJoined:
+		p.stats.Joined.Add(1)
+	case schemas.JoinTimeout:
+		p.stats.Timeouts.Add(1)
+	}
+}
+
+func (p *Processor) applied(st *schemas.TraceState, topic string) int64 {
+	if topic == string(p.cfg.Loop) {
+		return st.AppliedLoop
+	}
+	return st.AppliedSpans
+}
+
+func (p *Processor) setApplied(st *schemas.TraceState, topic string, offset int64) {
+	if topic == string(p.cfg.Loop) {
+		st.AppliedLoop = max(st.AppliedLoop, offset)
+	} else {
+		st.AppliedSpans = max(st.AppliedSpans, offset)
+	}
+}
+
+// observeEvent moves the stream time by an event's time unless the event
+// is from the far future; it returns the stream time.
+func (p *Processor) observeEvent(partition int32, ts int64) (stream int64, future bool) {
+	stream = p.cfg.Clock.StreamTime(partition)
+	ahead := p.cfg.MaxFuture.Milliseconds()
+	if ts > p.cfg.Now().UnixMilli()+ahead || (stream > 0 && ts > stream+ahead) {
+		return stream, true
+	}
+	return p.cfg.Clock.Observe(partition, ts), false
+}
+
+func (p *Processor) observe(partition int32, ts int64) { p.observeEvent(partition, ts) }
+
+// Expired tells the sweeper whether a trace's state has work at the
+// timer's stream time: events past their window, or the trace's end.
+func (p *Processor) Expired(_ int32, _ string, value []byte, t state.Timer) bool {
+	st, err := p.cfg.StateCodec.Unmarshal(value)
+	if err != nil {
+		return false
+	}
+	window := p.cfg.Window.Milliseconds()
+	for _, e := range st.Events {
+		if e.EmittedTopic == "" && e.Timestamp <= t.StreamTime-window {
+			return true
+		}
+	}
+	return pendingOf(st) == 0 && st.LastActivity <= t.StreamTime-window
+}
+
+func newState() *schemas.TraceState {
+	return &schemas.TraceState{AppliedSpans: -1, AppliedLoop: -1}
+}
