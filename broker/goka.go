@@ -47,6 +47,11 @@ func SaramaConfig(t Tuning) *sarama.Config {
 	if t.SessionTimeout > 0 {
 		cfg.Consumer.Group.Session.Timeout = t.SessionTimeout
 		cfg.Consumer.Group.Heartbeat.Interval = t.SessionTimeout / 3
+		// A member that died mid-rebalance holds the rebalance for its
+		// rebalance timeout; sarama's 60 s outlasts its own 30 s read
+		// timeout on JoinGroup, and the survivors fail. Keep it near the
+		// session timeout.
+		cfg.Consumer.Group.Rebalance.Timeout = max(3*t.SessionTimeout, 3*time.Second)
 	}
 	// lz4 is cheaper than goka's default snappy at our record sizes and is
 	// understood by every Kafka client.

@@ -55,11 +55,24 @@ func makeTraffic(n int, seed int, start time.Time) *traffic {
 // after its original), spans to the spans topic, interleaved.
 func (tr *traffic) produce(t *testing.T, addr string, set *codecs.Set) {
 	t.Helper()
+	produceRecords(t, addr, tr.records(t, set))
+}
+
+func produceRecords(t *testing.T, addr string, recs []*kgo.Record) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(topology.Partitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// records returns the traffic's records in the order produce writes them.
+func (tr *traffic) records(t *testing.T, set *codecs.Set) []*kgo.Record {
+	t.Helper()
 	var recs []*kgo.Record
 	add := func(topic, key string, value []byte) {
 		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(key), Value: value})
@@ -94,9 +107,7 @@ func (tr *traffic) produce(t *testing.T, addr string, set *codecs.Set) {
 		b, _ := set.Span.Marshal(tr.spans[si])
 		add(topology.TopicSpans, tr.spans[si].TraceID, b)
 	}
-	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	return recs
 }
 
 // want is the join status each event must leave with.

@@ -1,0 +1,249 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/broker"
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/state"
+	"github.com/logstream/logstream/topology"
+)
+
+// Environment of a crash-test child: the test binary re-executed as a pod
+// running dedupe and the trace join against the parent's broker.
+const (
+	envCrashBroker = "LOGSTREAM_CRASH_CHILD_BROKER"
+	envCrashState  = "LOGSTREAM_CRASH_CHILD_STATE" // LevelDB directory; "" = memory
+)
+
+const crashPartitions = 3
+
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(envCrashBroker); addr != "" {
+		os.Exit(crashChild(addr, os.Getenv(envCrashState)))
+	}
+	os.Exit(m.Run())
+}
+
+// crashOptions are the options of the pods in the crash test.
+func crashOptions(addr string, store string) (Options, error) {
+	topo, err := topology.New(topology.Config{Partitions: crashPartitions, Replication: 1})
+	if err != nil {
+		return Options{}, err
+	}
+	set, err := codecs.NewSet()
+	if err != nil {
+		return Options{}, err
+	}
+	sb, err := state.Builder(store)
+	if err != nil {
+		return Options{}, err
+	}
+	return Options{
+		Brokers:  []string{addr},
+		Topology: topo,
+		Codecs:   set,
+		Tuning:   broker.Tuning{Replication: 1, BatchSize: 200, MaxConcurrency: 1, FromOldest: true, SessionTimeout: time.Second},
+		Storage:  sb,
+		Stages:   []string{"dedupe", "tracejoin"},
+		ClientID: "crash-" + strconv.Itoa(os.Getpid()),
+		Dedupe:   StateOptions{SweepInterval: 300 * time.Millisecond},
+		// Idle is longer than any killed run, so only the final run
+		// releases the events whose span never comes.
+		Join: StateOptions{Window: time.Hour, Idle: 8 * time.Second, SweepInterval: 300 * time.Millisecond},
+	}, nil
+}
+
+// crashChild runs the stages until SIGTERM (a clean stop) or SIGKILL (the
+// crash under test).
+func crashChild(addr, store string) int {
+	opts, err := crashOptions(addr, store)
+	if err == nil {
+		opts.Logger = zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
+		var p *Pipeline
+		if p, err = New(opts); err == nil {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+			defer stop()
+			err = p.Run(ctx)
+		}
+	}
+	if err != nil && ctx0Canceled(err) {
+		err = nil
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		return 1
+	}
+	return 0
+}
+
+func ctx0Canceled(err error) bool { return err == context.Canceled }
+
+// TestCrashExactlyOnce kills pods running dedupe and the trace join with
+// SIGKILL at random points until 20 died with input in hand, while input
+// keeps arriving, then
+// lets a last pod finish, and requires logs.unique and logs.enriched to
+// hold every distinct event exactly once: nothing lost, nothing doubled.
+// Every other pod keeps its state in LevelDB (recovered from the local
+// store and the table topic), the others in memory (recovered from the
+// table topic alone).
+func TestCrashExactlyOnce(t *testing.T) {
+	// Kill pods until 20 were killed with input in hand (at most 36
+	// tries, one chunk of input each).
+	const (
+		wantKills = 20
+		trials    = 36
+	)
+	e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: "127.0.0.1:0", MinSessionTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	addr := e.Addr()
+	opts, err := crashOptions(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Logger = zerolog.Nop()
+	setup, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.EnsureTopics(); err != nil {
+		t.Fatal(err)
+	}
+	set := opts.Codecs
+	tr := makeTraffic(20000, 3, time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	recs := tr.records(t, set)
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 7))
+	t.Logf("seed %d: %d records (%d events, %d repeats, %d spans) in %d chunks", seed, len(recs), len(tr.events), len(tr.repeats), len(tr.spans), trials)
+
+	leveldb := filepath.Join(t.TempDir(), "state")
+	outCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outCl.Close()
+	adm := kadm.NewClient(outCl)
+	written := func() int64 {
+		ends, err := adm.ListEndOffsets(context.Background(), topology.TopicUnique, topology.TopicEnriched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+	start := func(trial int) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		store := ""
+		if trial%2 == 1 {
+			store = leveldb
+		}
+		cmd.Env = append(os.Environ(), envCrashBroker+"="+addr, envCrashState+"="+store)
+		cmd.Stderr = &prefixWriter{t: t, prefix: fmt.Sprintf("pod %d: ", trial)}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+
+	// distinctUpTo[i]: distinct events among recs[:i], what logs.unique
+	// holds once a pod has processed them.
+	distinctUpTo := make([]int64, len(recs)+1)
+	seen := map[string]bool{}
+	for i, r := range recs {
+		distinctUpTo[i+1] = distinctUpTo[i]
+		if r.Topic == topology.TopicParsed && !seen[string(r.Key)] {
+			seen[string(r.Key)] = true
+			distinctUpTo[i+1]++
+		}
+	}
+	unique := func() int64 {
+		ends, err := adm.ListEndOffsets(context.Background(), topology.TopicUnique)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return n
+	}
+
+	midWrite := 0
+	var trial int
+	for trial = 0; trial < trials && midWrite < wantKills; trial++ {
+		lo, hi := trial*len(recs)/trials, (trial+1)*len(recs)/trials
+		produceRecords(t, addr, recs[lo:hi])
+		before := written()
+		cmd := start(trial)
+		// Kill once the pod is writing, after a random 0-100 ms: while it
+		// has emits, table writes and commits in flight.
+		deadline := time.Now().Add(20 * time.Second)
+		for written() == before && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		u, want := unique(), distinctUpTo[hi]
+		if u < want {
+			midWrite++
+		}
+		t.Logf("trial %2d: killed; output records %d → %d; logs.unique %d of the %d events produced so far", trial, before, written(), u, want)
+	}
+	// The kills must land while pods had work in hand, or the test proves
+	// little.
+	if midWrite < wantKills {
+		t.Errorf("only %d of %d pods were killed with input left to process", midWrite, trial)
+	}
+	t.Logf("%d of %d pods killed with input left to process", midWrite, trial)
+	produceRecords(t, addr, recs[trial*len(recs)/trials:])
+	// The last pod runs to the end; should it fail, another starts, as
+	// Kubernetes would restart it.
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for pod := trial; ; pod++ {
+			cmd := start(pod)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case <-stop:
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				<-exited
+				return
+			case err := <-exited:
+				t.Logf("pod %d exited (%v); starting another", pod, err)
+			}
+		}
+	}()
+	defer func() { close(stop); <-finished }()
+	checkOutputs(t, addr, set, tr, 2*time.Minute)
+}
+
+// prefixWriter sends a child's stderr to the test log.
+type prefixWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (w *prefixWriter) Write(b []byte) (int, error) {
+	w.t.Log(w.prefix + string(b))
+	return len(b), nil
+}
