@@ -6,7 +6,11 @@
 // The fleet writes as real fleets do: most lines arrive as Avro RawLog
 // records (as `logstream ingest` writes them), some as plain text (as Fluent
 // Bit or kcat write them), and a few records are corrupt Avro (a buggy
-// shipper), which the parse stage must send to the dead-letter topic.
+// shipper), which the parse stage must send to the dead-letter topic. A few
+// percent of lines are sent twice, as a shipper retrying after a timeout
+// does, for dedupe to drop; and the requests' trace spans go to the OTLP
+// topic, as the OpenTelemetry Collector's Kafka exporter writes them, for
+// the trace join (a sampler drops a few traces, which leave unenriched).
 package demo
 
 import (
@@ -26,7 +30,10 @@ import (
 
 	"github.com/logstream/logstream/benchmarks/loadgen"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/dedupe"
 	"github.com/logstream/logstream/processors/parse"
+	"github.com/logstream/logstream/processors/spans"
+	"github.com/logstream/logstream/processors/tracejoin"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )
@@ -40,6 +47,11 @@ type Config struct {
 	PlainEvery int
 	// CorruptEvery sends every n-th record as truncated Avro (0: never).
 	CorruptEvery int
+	// DuplicateRatio is the share of lines the fleet sends twice.
+	DuplicateRatio float64
+	// DropSpansEvery drops the spans of every n-th trace (0: never), as a
+	// tail sampler would: their events leave the join as timeouts.
+	DropSpansEvery int
 	// DrainTimeout bounds the wait for the stages to catch up at the end.
 	DrainTimeout time.Duration
 	// Status receives the live status line; Terminal rewrites it in place.
@@ -49,7 +61,8 @@ type Config struct {
 
 // DefaultConfig is what `logstream demo` runs without flags.
 func DefaultConfig() Config {
-	return Config{Duration: 60 * time.Second, Rate: 2000, Seed: 1, PlainEvery: 10, CorruptEvery: 997, DrainTimeout: 2 * time.Minute}
+	return Config{Duration: 60 * time.Second, Rate: 2000, Seed: 1, PlainEvery: 10, CorruptEvery: 997,
+		DuplicateRatio: 0.03, DropSpansEvery: 40, DrainTimeout: 2 * time.Minute}
 }
 
 // Summary is the demo's final account, also written as JSON.
@@ -60,17 +73,41 @@ type Summary struct {
 	Topics          map[string]int64 `json:"topics"`
 	DeadLetters     int64            `json:"dead_letters"`
 	Formats         map[string]int64 `json:"formats"`
+	Dedupe          DedupeSummary    `json:"dedupe"`
+	Join            JoinSummary      `json:"join"`
 	Accounted       bool             `json:"accounted"`
 	Alerts          []any            `json:"alerts"`
 }
 
 // Generated counts what the fleet wrote.
 type Generated struct {
-	Records int64 `json:"records"`
-	Avro    int64 `json:"avro"`
-	Plain   int64 `json:"plain"`
-	Corrupt int64 `json:"corrupt"`
-	Failed  int64 `json:"failed"`
+	Records    int64 `json:"records"`
+	Avro       int64 `json:"avro"`
+	Plain      int64 `json:"plain"`
+	Corrupt    int64 `json:"corrupt"`
+	Failed     int64 `json:"failed"`
+	Duplicates int64 `json:"duplicates"`    // lines sent a second time
+	Spans      int64 `json:"spans"`         // spans sent to the OTLP topic
+	SpansDrop  int64 `json:"spans_dropped"` // spans the "sampler" dropped
+}
+
+// DedupeSummary is what dedupe did.
+type DedupeSummary struct {
+	In                int64   `json:"in"`
+	Unique            int64   `json:"unique"`
+	DuplicatesDropped int64   `json:"duplicates_dropped"`
+	CacheHitRatio     float64 `json:"cache_hit_ratio"`
+}
+
+// JoinSummary is what the trace join did.
+type JoinSummary struct {
+	Events   int64   `json:"events"`
+	Spans    int64   `json:"spans"`
+	Joined   int64   `json:"joined"`
+	Timeouts int64   `json:"timeouts"`
+	NoTrace  int64   `json:"no_trace"`
+	HitRate  float64 `json:"hit_rate"` // joined / (joined + timeouts)
+	Enriched int64   `json:"enriched"` // records on logs.enriched
 }
 
 // StageSummary is one stage's records in and out.
@@ -89,6 +126,9 @@ type Deps struct {
 	Admin  *kadm.Client
 	Codecs *codecs.Set
 	Parse  *parse.Stats
+	Spans  *spans.Stats
+	Dedupe *dedupe.Stats
+	Join   *tracejoin.Stats
 	Lag    func(ctx context.Context) (int64, error) // total consumer lag of the stages
 }
 
@@ -101,7 +141,7 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 2 * time.Minute
 	}
-	gen := loadgen.New(loadgen.Config{Seed: cfg.Seed, Start: time.Now().UTC()})
+	gen := loadgen.New(loadgen.Config{Seed: cfg.Seed, Start: time.Now().UTC(), DuplicateRatio: cfg.DuplicateRatio})
 	var g genCounters
 	start := time.Now()
 	stopStatus := startStatus(ctx, cfg, d, &g, start)
@@ -127,13 +167,14 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 		return sum, drainErr
 	}
 	if !sum.Accounted {
-		return sum, fmt.Errorf("demo: %d records generated but the parse stage accounts for %d", sum.Generated.Records-sum.Generated.Failed, sum.Stages[0].RecordsIn)
+		return sum, fmt.Errorf("demo: records unaccounted for: %d generated, parse read %d; dedupe read %d, passed %d, dropped %d; the join emitted %d",
+			sum.Generated.Records-sum.Generated.Failed, sum.Stages[0].RecordsIn, sum.Dedupe.In, sum.Dedupe.Unique, sum.Dedupe.DuplicatesDropped, sum.Join.Enriched)
 	}
 	return sum, nil
 }
 
 type genCounters struct {
-	records, avro, plain, corrupt, failed atomic.Int64
+	records, avro, plain, corrupt, failed, dups, spans, spansDropped, spansFailed atomic.Int64
 }
 
 func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g *genCounters, start time.Time) error {
@@ -141,23 +182,70 @@ func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g
 	defer tick.Stop()
 	end := start.Add(cfg.Duration)
 	var n int64
+	// A retrying shipper re-sends the very record it sent: keep the
+	// recent records by line, for the repeats.
+	type record struct {
+		value []byte
+		ts    time.Time
+	}
+	sent := map[uint64]record{}
+	var order []uint64
 	for {
 		now := time.Now()
 		if !now.Before(end) {
 			return nil
 		}
 		due := int64(now.Sub(start).Seconds() * float64(cfg.Rate))
+		var batch []schemas.Span
 		for ; n < due; n++ {
 			line := gen.Next()
-			value, kind, err := encode(cfg, d.Codecs, line, n)
+			if line.Duplicate {
+				// Count lines: a CRI line split in parts is re-sent whole,
+				// and counts once (its final part).
+				if cri, ok := parse.ParseCRI(line.Text); !ok || !cri.Partial {
+					g.dups.Add(1)
+				}
+			} else if line.TraceID != "" {
+				ss := gen.SpansFor(line)
+				if cfg.DropSpansEvery > 0 && line.Seq%uint64(cfg.DropSpansEvery) == 0 {
+					g.spansDropped.Add(int64(len(ss)))
+				} else {
+					batch = append(batch, ss...)
+				}
+			}
+			value, kind, err := encode(cfg, d.Codecs, line, int64(line.Seq))
 			if err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
+			ts := time.Now()
+			if prev, ok := sent[line.Seq]; ok && line.Duplicate {
+				value, ts = prev.value, prev.ts
+			} else {
+				sent[line.Seq] = record{value, ts}
+				if order = append(order, line.Seq); len(order) > 4096 {
+					delete(sent, order[0])
+					order = order[1:]
+				}
+			}
 			kind.Add(g, 1)
 			g.records.Add(1)
-			d.Client.Produce(ctx, &kgo.Record{Topic: topology.TopicRaw, Key: []byte(line.Host), Value: value}, func(_ *kgo.Record, err error) {
+			d.Client.Produce(ctx, &kgo.Record{Topic: topology.TopicRaw, Key: []byte(line.Host), Value: value, Timestamp: ts}, func(_ *kgo.Record, err error) {
 				if err != nil {
 					g.failed.Add(1)
+				}
+			})
+		}
+		if len(batch) > 0 {
+			// One export request per tick, as the collector's batch
+			// processor sends them; no key, as its exporter writes by default.
+			b, err := spans.ToOTLP(batch)
+			if err != nil {
+				return fmt.Errorf("demo: spans: %w", err)
+			}
+			g.spans.Add(int64(len(batch)))
+			d.Client.Produce(ctx, &kgo.Record{Topic: topology.TopicOTLPSpans, Value: b}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					g.spansFailed.Add(1)
 				}
 			})
 		}
@@ -218,11 +306,12 @@ func drain(ctx context.Context, cfg Config, d Deps, g *genCounters) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	// Let in-flight emits land so topic end offsets match the counters.
+	// Let in-flight emits land so topic end offsets match the counters, and
+	// let the join release the events whose spans never came.
 	if d.Lag != nil {
 		for time.Now().Before(deadline) {
 			lag, err := d.Lag(ctx)
-			if err == nil && lag == 0 {
+			if err == nil && lag == 0 && joinDone(ctx, d) {
 				break
 			}
 			select {
@@ -235,6 +324,23 @@ func drain(ctx context.Context, cfg Config, d Deps, g *genCounters) error {
 	return nil
 }
 
+// joinDone reports whether every event dedupe passed has left the join.
+func joinDone(ctx context.Context, d Deps) bool {
+	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicUnique, topology.TopicEnriched)
+	if err != nil {
+		return false
+	}
+	var unique, enriched int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Topic == topology.TopicUnique {
+			unique += o.Offset
+		} else {
+			enriched += o.Offset
+		}
+	})
+	return unique == enriched
+}
+
 func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duration) (*Summary, error) {
 	p := d.Parse
 	s := &Summary{
@@ -242,6 +348,7 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		Generated: Generated{
 			Records: g.records.Load(), Avro: g.avro.Load(), Plain: g.plain.Load(),
 			Corrupt: g.corrupt.Load(), Failed: g.failed.Load(),
+			Duplicates: g.dups.Load(), Spans: g.spans.Load(), SpansDrop: g.spansDropped.Load(),
 		},
 		Stages: []StageSummary{{
 			Name:        parse.StageName,
@@ -256,16 +363,33 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		Topics:      map[string]int64{},
 		Alerts:      []any{},
 	}
-	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicRaw, topology.TopicParsed, topology.TopicDLQ)
+	ds, js := d.Dedupe.Snapshot(), d.Join.Snapshot()
+	s.Dedupe = DedupeSummary{In: ds.In, Unique: ds.Unique, DuplicatesDropped: ds.Duplicates, CacheHitRatio: ds.CacheHitRatio}
+	s.Join = JoinSummary{Events: js.Events, Spans: js.Spans, Joined: js.Joined, Timeouts: js.Timeouts, NoTrace: js.NoTrace, HitRate: js.HitRate}
+	sp := d.Spans.Snapshot()
+	s.Stages = append(s.Stages,
+		StageSummary{Name: spans.StageName, RecordsIn: sp.Messages, RecordsOut: sp.Spans + sp.DeadLetters, DeadLetters: sp.DeadLetters},
+		StageSummary{Name: dedupe.StageName, RecordsIn: ds.In, RecordsOut: ds.Unique + ds.DeadLetters, DeadLetters: ds.DeadLetters},
+		StageSummary{Name: tracejoin.StageName, RecordsIn: js.Events + js.Spans, RecordsOut: js.Joined + js.Timeouts + js.NoTrace + js.DeadLetters, DeadLetters: js.DeadLetters},
+	)
+	s.DeadLetters += sp.DeadLetters + ds.DeadLetters + js.DeadLetters
+	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicRaw, topology.TopicParsed, topology.TopicDLQ,
+		topology.TopicUnique, topology.TopicEnriched, topology.TopicOTLPSpans, topology.TopicSpans)
 	if err != nil {
 		return nil, fmt.Errorf("demo: topic offsets: %w", err)
 	}
 	ends.Each(func(o kadm.ListedOffset) { s.Topics[o.Topic] += o.Offset })
+	s.Join.Enriched = s.Topics[topology.TopicEnriched]
 	st := s.Stages[0]
 	// Every record read is an event, a dead letter, or a CRI part held until
-	// its line completes (then counted in the joined event).
-	s.Accounted = st.RecordsIn == s.Generated.Records-s.Generated.Failed &&
-		st.RecordsIn == p.Events.Load()+p.DeadLetters.Load()+p.PartialHeld.Load()+p.Replayed.Load()
+	// its line completes (then counted in the joined event); every event is
+	// passed or dropped as a repeat by dedupe; every event passed leaves
+	// the join once.
+	lines := s.Generated.Records - s.Generated.Failed
+	s.Accounted = st.RecordsIn == lines &&
+		st.RecordsIn == p.Events.Load()+p.DeadLetters.Load()+p.PartialHeld.Load()+p.Replayed.Load() &&
+		ds.In == p.Events.Load() && ds.In == ds.Unique+ds.Duplicates+ds.DeadLetters &&
+		s.Topics[topology.TopicUnique] == ds.Unique && s.Join.Enriched == s.Topics[topology.TopicUnique]
 	return s, nil
 }
 
@@ -317,8 +441,17 @@ func (s *Summary) Text() string {
 	fmt.Fprintf(&b, "  generated  %s records: %s Avro RawLog, %s plain text, %s corrupt Avro; %s failed to produce\n",
 		comma(s.Generated.Records), comma(s.Generated.Avro), comma(s.Generated.Plain), comma(s.Generated.Corrupt), comma(s.Generated.Failed))
 	for _, st := range s.Stages {
-		fmt.Fprintf(&b, "  stage %-5s in %s  out %s (%s events + %s dead letters)  unparsed %s  CRI parts held and joined %s\n",
-			st.Name, comma(st.RecordsIn), comma(st.RecordsOut), comma(st.RecordsOut-st.DeadLetters), comma(st.DeadLetters), comma(st.Unparsed), comma(st.Held))
+		switch st.Name {
+		case parse.StageName:
+			fmt.Fprintf(&b, "  stage %-9s in %s  out %s (%s events + %s dead letters)  unparsed %s  CRI parts held and joined %s\n",
+				st.Name, comma(st.RecordsIn), comma(st.RecordsOut), comma(st.RecordsOut-st.DeadLetters), comma(st.DeadLetters), comma(st.Unparsed), comma(st.Held))
+		case spans.StageName:
+			fmt.Fprintf(&b, "  stage %-9s in %s OTLP export requests  out %s spans + %s dead letters\n",
+				st.Name, comma(st.RecordsIn), comma(st.RecordsOut-st.DeadLetters), comma(st.DeadLetters))
+		default:
+			fmt.Fprintf(&b, "  stage %-9s in %s  out %s (%s events + %s dead letters)\n",
+				st.Name, comma(st.RecordsIn), comma(st.RecordsOut), comma(st.RecordsOut-st.DeadLetters), comma(st.DeadLetters))
+		}
 	}
 	names := make([]string, 0, len(s.Topics))
 	for t := range s.Topics {
@@ -344,9 +477,13 @@ func (s *Summary) Text() string {
 		}
 		fmt.Fprintf(&b, "%s %s", f, comma(s.Formats[f]))
 	}
-	fmt.Fprintf(&b, "\n  alerts    %d (alerting is not part of this build yet)\n", len(s.Alerts))
+	fmt.Fprintf(&b, "\n  dedupe    %s events in, %s passed, %s duplicates dropped (the fleet re-sent %s lines); hot-id cache hit ratio %.2f (new ids always miss)\n",
+		comma(s.Dedupe.In), comma(s.Dedupe.Unique), comma(s.Dedupe.DuplicatesDropped), comma(s.Generated.Duplicates), s.Dedupe.CacheHitRatio)
+	fmt.Fprintf(&b, "  join      %s events, %s spans: %s joined with their span, %s timed out (no span in the window; %s spans dropped by the sampler), %s without a trace id; join hit rate %.1f%%\n",
+		comma(s.Join.Events), comma(s.Join.Spans), comma(s.Join.Joined), comma(s.Join.Timeouts), comma(s.Generated.SpansDrop), comma(s.Join.NoTrace), 100*s.Join.HitRate)
+	fmt.Fprintf(&b, "  alerts    %d (alerting is not part of this build yet)\n", len(s.Alerts))
 	if s.Accounted {
-		b.WriteString("  every generated record is accounted for: one event, one dead letter, or a CRI part joined into its line\n")
+		b.WriteString("  every generated record is accounted for: one event, one dead letter, or a CRI part joined into its line;\n  every event passed dedupe or was dropped as a repeat, and every event passed left the join exactly once\n")
 	} else {
 		b.WriteString("  WARNING: records are unaccounted for\n")
 	}

@@ -13,11 +13,19 @@ import (
 
 	"github.com/logstream/logstream/admin"
 	"github.com/logstream/logstream/demo"
+	"github.com/logstream/logstream/pipeline"
 	"github.com/logstream/logstream/topology"
 )
 
 func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	if len(cfg.Stages) != len(pipeline.StageNames()) {
+		return usagef("logstream demo: runs every stage; --stages is for `logstream run`")
+	}
+	// At the end the demo waits for the join to release the events whose
+	// spans never came: a silent partition does so after this, not after
+	// a whole join window.
+	cfg.joinIdle = 3 * time.Second
 	s, err := startStack(cfg, stderr, log)
 	if err != nil {
 		return err
@@ -66,6 +74,9 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			Admin:  s.adm,
 			Codecs: s.codecs,
 			Parse:  s.pipe.Parse().Stats(),
+			Spans:  s.pipe.Spans().Stats(),
+			Dedupe: s.pipe.Dedupe().Stats(),
+			Join:   s.pipe.TraceJoin().Stats(),
 			Lag: func(ctx context.Context) (int64, error) {
 				ls, err := lag.Lag(ctx)
 				var total int64

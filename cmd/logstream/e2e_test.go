@@ -36,7 +36,19 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s struct {
-		Generated struct{ Records, Corrupt int64 }
+		Generated struct {
+			Records, Corrupt, Duplicates, Spans int64
+		}
+		Dedupe struct {
+			In         int64
+			Unique     int64
+			Duplicates int64 `json:"duplicates_dropped"`
+		}
+		Join struct {
+			Events, Spans, Joined, Timeouts, Enriched int64
+			NoTrace                                   int64   `json:"no_trace"`
+			HitRate                                   float64 `json:"hit_rate"`
+		}
 		Stages    []struct {
 			Name        string
 			RecordsIn   int64 `json:"records_in"`
@@ -52,7 +64,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Accounted || len(s.Stages) != 1 || s.Stages[0].Name != "parse" || s.Generated.Records < 2000 {
+	if !s.Accounted || len(s.Stages) != 4 || s.Stages[0].Name != "parse" || s.Generated.Records < 2000 {
 		t.Fatalf("summary: %s", b)
 	}
 	st := s.Stages[0]
@@ -60,6 +72,21 @@ func TestDemoEndToEnd(t *testing.T) {
 		s.Topics["logs.dlq"] != st.DeadLetters || s.DeadLetters != s.Generated.Corrupt ||
 		s.Topics["logs.parsed"] != st.RecordsOut-st.DeadLetters {
 		t.Fatalf("summary does not add up: %s", b)
+	}
+	// Duplicates removed: every line the fleet re-sent, and nothing else.
+	if s.Generated.Duplicates == 0 || s.Dedupe.Duplicates != s.Generated.Duplicates ||
+		s.Dedupe.Unique != s.Dedupe.In-s.Dedupe.Duplicates || s.Topics["logs.unique"] != s.Dedupe.Unique {
+		t.Fatalf("dedupe does not add up: %s", b)
+	}
+	// Joins made: most traced events found their span; every event left
+	// the join once.
+	if s.Join.Joined == 0 || s.Join.HitRate < 0.9 || s.Join.Spans == 0 || s.Generated.Spans == 0 ||
+		s.Join.Joined+s.Join.Timeouts+s.Join.NoTrace != s.Dedupe.Unique || s.Join.Enriched != s.Dedupe.Unique ||
+		s.Topics["spans"] != s.Generated.Spans {
+		t.Fatalf("join does not add up: %s", b)
+	}
+	if !strings.Contains(out.String(), "duplicates dropped") || !strings.Contains(out.String(), "join hit rate") {
+		t.Errorf("summary text lacks dedupe and join:\n%s", out.String())
 	}
 	if s.Alerts == nil || s.Duration <= 0 {
 		t.Fatalf("summary lacks alerts array or duration: %s", b)

@@ -114,6 +114,9 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		Storage:  store,
 		Logger:   log,
 		Cluster:  cfg.Cluster,
+		Stages:   cfg.Stages,
+		Dedupe:   pipeline.StateOptions{TTL: cfg.DedupeTTL, MaxFuture: cfg.MaxFuture, CacheEntries: cacheEntries(cfg.DedupeCache)},
+		Join:     pipeline.StateOptions{Window: cfg.JoinWindow, MaxFuture: cfg.MaxFuture, Idle: cfg.joinIdle},
 	})
 	if err != nil {
 		s.close()
@@ -125,7 +128,18 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 	}
 	if cfg.AdminAddr != "" {
 		reg := admin.NewRegistry()
-		reg.MustRegister(s.pipe.Parse().Stats().Collector())
+		if p := s.pipe.Parse(); p != nil {
+			reg.MustRegister(p.Stats().Collector())
+		}
+		if p := s.pipe.Spans(); p != nil {
+			reg.MustRegister(p.Stats().Collector())
+		}
+		if p := s.pipe.Dedupe(); p != nil {
+			reg.MustRegister(p.Stats().Collector())
+		}
+		if p := s.pipe.TraceJoin(); p != nil {
+			reg.MustRegister(p.Stats().Collector())
+		}
 		reg.MustRegister(admin.NewLagCollector(s.adm, s.pipe.Groups()...))
 		s.admin, err = admin.Listen(cfg.AdminAddr, reg, s.pipe.Ready)
 		if err != nil {
@@ -135,6 +149,15 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		log.Info().Str("addr", s.admin.Addr()).Msg("admin port: /metrics /healthz /readyz /debug/pprof/")
 	}
 	return s, nil
+}
+
+// cacheEntries maps --dedupe-cache (0 = none) to the stage's setting
+// (negative = none).
+func cacheEntries(n int) int64 {
+	if n == 0 {
+		return -1
+	}
+	return int64(n)
 }
 
 // run runs the pipeline and the admin port until ctx ends or one fails.

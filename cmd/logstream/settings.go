@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/pipeline"
 )
 
 // Config is every setting of every subcommand, resolved with the
@@ -58,6 +60,16 @@ type Config struct {
 	Max           int
 	Partition     int
 	ExitAtEnd     bool
+
+	Stages      []string
+	DedupeTTL   time.Duration
+	DedupeCache int
+	JoinWindow  time.Duration
+	MaxFuture   time.Duration
+
+	// joinIdle is set by the demo: how soon a silent join partition
+	// releases what it holds (0: one join window).
+	joinIdle time.Duration
 }
 
 // setting is one configurable value: its flag, environment variable and
@@ -111,7 +123,7 @@ var (
 		parse: intIn(1, 32, func(c *Config, n int) { c.Replication = n })}
 	sBatchSize = setting{name: "batch-size", env: "BATCH_SIZE", def: "1000", usage: "records a producer gathers into one batch before it sends",
 		parse: intIn(1, 1000000, func(c *Config, n int) { c.BatchSize = n })}
-	sMaxConcurrency = setting{name: "max-concurrency", env: "MAX_CONCURRENCY", def: "5", usage: "produce requests each stage keeps in flight per broker (ingest is idempotent: Kafka fixes it at 5)",
+	sMaxConcurrency = setting{name: "max-concurrency", env: "MAX_CONCURRENCY", def: "5", usage: "produce requests ingest keeps in flight per broker (at most 5, as Kafka's idempotent producer allows); the stages' idempotent producers keep one, which keeps each partition in order for their exactly-once output",
 		parse: intIn(1, 64, func(c *Config, n int) { c.MaxConcurrency = n })}
 	sLogLevel = setting{name: "log-level", env: "LOGSTREAM_LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
 		parse: func(c *Config, v string) error {
@@ -233,8 +245,50 @@ func boolSetting(name, env, usage string, set func(*Config, bool)) setting {
 }
 
 var (
+	sStages = setting{name: "stages", env: "LOGSTREAM_STAGES", def: strings.Join(pipeline.StageNames(), ","),
+		usage: "stages this pod runs, comma-separated (" + strings.Join(pipeline.StageNames(), ", ") + "); pods of one deployment may split them",
+		parse: func(c *Config, v string) error {
+			c.Stages = nil
+			for _, s := range strings.Split(v, ",") {
+				s = strings.TrimSpace(s)
+				if s == "" {
+					continue
+				}
+				if !slices.Contains(pipeline.StageNames(), s) {
+					return fmt.Errorf("%q is no stage (stages: %s)", s, strings.Join(pipeline.StageNames(), ", "))
+				}
+				c.Stages = append(c.Stages, s)
+			}
+			if len(c.Stages) == 0 {
+				return errors.New("names no stage")
+			}
+			return nil
+		}}
+	sDedupeTTL = setting{name: "dedupe-ttl", env: "LOGSTREAM_DEDUPE_TTL", def: "10m", usage: "how long (event time) dedupe remembers an event id; a repeat within it is dropped",
+		parse: durationIn(time.Second, 30*24*time.Hour, func(c *Config, d time.Duration) { c.DedupeTTL = d })}
+	sDedupeCache = setting{name: "dedupe-cache", env: "LOGSTREAM_DEDUPE_CACHE", def: "1048576", usage: "event ids dedupe keeps in its hot-id cache in front of the table (0 disables it)",
+		parse: intIn(0, 1<<30, func(c *Config, n int) { c.DedupeCache = n })}
+	sJoinWindow = setting{name: "join-window", env: "LOGSTREAM_JOIN_WINDOW", def: "30s", usage: "how long (event time) an event waits for its trace span before it leaves unenriched (join_status timeout)",
+		parse: durationIn(100*time.Millisecond, 24*time.Hour, func(c *Config, d time.Duration) { c.JoinWindow = d })}
+	sMaxFuture = setting{name: "max-future", env: "LOGSTREAM_MAX_FUTURE", def: "1h", usage: "an event further than this ahead of the clock or of its partition's stream time is passed on but does not move event time",
+		parse: durationIn(time.Second, 30*24*time.Hour, func(c *Config, d time.Duration) { c.MaxFuture = d })}
+)
+
+func durationIn(lo, hi time.Duration, set func(*Config, time.Duration)) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("%q is not a duration between %s and %s (e.g. 30s, 10m)", v, lo, hi)
+		}
+		set(c, d)
+		return nil
+	}
+}
+
+var (
 	connectionSettings = []setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sLogLevel, sLogFormat}
-	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster)
+	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
+		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sMaxFuture)
 )
 
 // withUsage returns s with another help text, for a command where the
