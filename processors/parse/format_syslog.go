@@ -347,6 +347,18 @@ func parseSD(s string, f *Fields) (string, string) {
 			if esc {
 				val = unescapeSD(val)
 			}
+			// Trace context in structured data (as OpenTelemetry's syslog
+			// exporters and many loggers write it) feeds the trace join.
+			switch class, _ := classifyKey(name); {
+			case class == keyTraceID && f.TraceID == "":
+				if t, ok := normTraceID(val); ok {
+					f.TraceID = t
+				}
+			case class == keySpanID && f.SpanID == "":
+				if sp, ok := normSpanID(val); ok {
+					f.SpanID = sp
+				}
+			}
 			f.setLabel(id+"."+name, val)
 			j = k + 1
 		}

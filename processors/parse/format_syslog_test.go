@@ -234,3 +234,20 @@ func TestSyslogRejects(t *testing.T) {
 		}
 	}
 }
+
+// Trace context in RFC 5424 structured data reaches the event's trace and
+// span ids (and stays in the labels too).
+func TestSyslog5424TraceContext(t *testing.T) {
+	line := `<14>1 2026-11-01T12:00:00.000Z web-3 payments 812 - [meta@32473 trace_id="4BF92F3577B34DA6A3CE929D0E0E4736" span_id="00f067aa0ba902b7"] charge declined`
+	f := ParseLine(line)
+	if f.Format != "syslog5424" || f.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" || f.SpanID != "00f067aa0ba902b7" {
+		t.Fatalf("format %s trace %q span %q", f.Format, f.TraceID, f.SpanID)
+	}
+	if f.Labels["meta@32473.trace_id"] == "" {
+		t.Errorf("labels lost the parameter: %v", f.Labels)
+	}
+	bad := ParseLine(`<14>1 2026-11-01T12:00:00.000Z web-3 payments 812 - [meta@32473 trace_id="xyz"] charge declined`)
+	if bad.TraceID != "" || bad.Labels["meta@32473.trace_id"] != "xyz" {
+		t.Errorf("an invalid trace id: trace %q labels %v", bad.TraceID, bad.Labels)
+	}
+}
