@@ -6,13 +6,13 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 
 	"github.com/logstream/logstream/schemas"
-	"github.com/logstream/logstream/topology"
 )
 
 // catalogFS copies the embedded schemas directory, for tests that change it.
@@ -80,14 +80,11 @@ func embedded(t testing.TB) *schemas.Catalog {
 	return cat
 }
 
-// newHandler serves cat with the subjects of the default topology.
+// newHandler serves cat with the subjects of the default topology (less
+// spans, see mustTopics).
 func newHandler(t testing.TB, cat *schemas.Catalog) *Handler {
 	t.Helper()
-	top, err := topology.New(topology.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := NewHandler(cat, Subjects(top.Topics(), cat))
+	h, err := NewHandler(cat, Subjects(mustTopics(t), cat))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,4 +145,15 @@ func serveTest(t testing.TB, h http.Handler) (*httptest.Server, *requestLog) {
 	srv := httptest.NewServer(log.wrap(h))
 	t.Cleanup(srv.Close)
 	return srv, log
+}
+
+// subjectNames lists, sorted, the subjects the pipeline's topics make.
+func subjectNames(t *testing.T, cat *schemas.Catalog) []string {
+	t.Helper()
+	var out []string
+	for s := range Subjects(mustTopics(t), cat) {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"testing"
 	"time"
 
@@ -167,8 +166,7 @@ func TestConfluentPythonInterop(t *testing.T) {
 	if r := got.UnknownID; r == nil || r.HTTPStatus != 404 || r.ErrorCode != CodeSchemaNotFound {
 		t.Errorf("get_schema of an unknown id: %+v, want 404 with error code 40403", r)
 	}
-	wantSubjects := []string{subjDLQ, subjParsed, subjRaw, subjTable}
-	sort.Strings(wantSubjects)
+	wantSubjects := subjectNames(t, cat)
 	if !reflect.DeepEqual(got.Subjects, wantSubjects) {
 		t.Errorf("get_subjects = %v, want %v", got.Subjects, wantSubjects)
 	}

@@ -131,7 +131,10 @@ type Sweeper struct {
 	// Idle, when positive, is how long a partition may go without records
 	// before its timers carry stream time MaxInt64: everything waiting on
 	// it is released, so a source that goes silent does not hold state
-	// (and events) forever.
+	// (and events) forever. The time counts from the partition's last
+	// record or from when this pod last recovered its store, whichever is
+	// later: a rebalance pauses partitions and hands some to a pod that
+	// never read them, and neither is a silent source.
 	Idle time.Duration
 	// Group is the stage's consumer group; Inputs its input topics whose
 	// committed offsets go into timers; Loop its loop topic.
@@ -167,6 +170,18 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
+// idle is how long partition p has gone without records on this pod: since
+// its last record, or since its store was recovered (when this pod gained
+// it, or got it back after a rebalance) if that is later. A partition whose
+// store is still recovering is not idle.
+func (s *Sweeper) idle(p int32) time.Duration {
+	recovered, ok := s.Registry.Recovered(p)
+	if !ok {
+		return 0
+	}
+	return min(s.Clock.Idle(p), time.Since(recovered))
+}
+
 // Sweep runs one sweep and returns the number of timers sent.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	parts := s.Registry.Partitions()
@@ -187,7 +202,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	)
 	for _, p := range parts {
 		t := Timer{StreamTime: s.Clock.StreamTime(p), Committed: map[string]int64{}}
-		if s.Idle > 0 && s.Clock.Idle(p) >= s.Idle {
+		if s.Idle > 0 && s.idle(p) >= s.Idle {
 			t.StreamTime = math.MaxInt64
 		}
 		for _, in := range s.Inputs {

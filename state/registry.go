@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/lovoo/goka/storage"
 )
@@ -91,6 +92,29 @@ type tracked struct {
 	storage.Storage
 	r         *Registry
 	partition int32
+	recovered time.Time // when goka finished recovering it; zero before
+}
+
+// MarkRecovered is goka's signal that the store caught up with the table
+// topic: from then on this pod processes the partition.
+func (t *tracked) MarkRecovered() error {
+	err := t.Storage.MarkRecovered()
+	t.r.mu.Lock()
+	t.recovered = time.Now()
+	t.r.mu.Unlock()
+	return err
+}
+
+// Recovered returns when the partition's open store finished recovering;
+// ok is false while it recovers, or when the partition is not open here.
+func (r *Registry) Recovered(partition int32) (at time.Time, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.parts[partition]
+	if t == nil || t.recovered.IsZero() {
+		return time.Time{}, false
+	}
+	return t.recovered, true
 }
 
 func (t *tracked) Close() error {

@@ -1,0 +1,760 @@
+package tracejoin_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/tester"
+
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/exactlyonce"
+	"github.com/logstream/logstream/processors/tracejoin"
+	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/state"
+	"github.com/logstream/logstream/topology"
+)
+
+var quiet = log.New(io.Discard, "", 0)
+
+// t0 is the wall clock of the tests (Config.Now) and the time of most events.
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+const window = 30 * time.Second
+
+var (
+	events   = topology.TopicUnique
+	spansIn  = topology.TopicSpans
+	loop     = topology.LoopTopic(topology.GroupTraceJoin)
+	enriched = topology.TopicEnriched
+	table    = goka.Table(topology.TableTopic(topology.GroupTraceJoin))
+)
+
+// Trace and span ids of the tests.
+const (
+	traceX = "4bf92f3577b34da6a3ce929d0e0e4736"
+	traceY = "0af7651916cd43dd8448eb211c80319c"
+	rootID = "b7ad6b7169203331"
+	spanID = "00f067aa0ba902b7"
+)
+
+func noTail(context.Context, string, int32, string) (*exactlyonce.Landed, error) { return nil, nil }
+
+// stage builds the join as the pipeline does, from a one-partition
+// topology (goka's tester has one partition).
+func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) (*tracejoin.Processor, *topology.Topology, *codecs.Set, *state.Clock) {
+	t.Helper()
+	set, err := codecs.NewSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := topology.New(topology.Config{Partitions: 1, Replication: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fence, err := exactlyonce.New(exactlyonce.Config{
+		Stage: tracejoin.StageName, Outputs: []string{topology.TopicEnriched}, Tail: tail,
+		PartitionOf: func(key string) int32 { return topology.Partition([]byte(key), 1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return t0 }
+	cfg := topo.TraceJoinConfig(set)
+	cfg.Fence, cfg.Clock, cfg.Now, cfg.Window = fence, state.NewClock(now), now, window
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := tracejoin.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, topo, set, cfg.Clock
+}
+
+type harness struct {
+	tt    *tester.Tester
+	p     *tracejoin.Processor
+	set   *codecs.Set
+	clock *state.Clock
+	out   *tester.QueueTracker
+	dlq   *tester.QueueTracker
+	loop  *tester.QueueTracker
+}
+
+// newHarness runs the join's real graph (topology.TraceJoinGroup) in
+// goka's tester.
+func newHarness(t *testing.T, edit func(*tracejoin.Config)) *harness {
+	t.Helper()
+	p, topo, set, clock := stage(t, noTail, edit)
+	tt := tester.New(t)
+	proc, err := goka.NewProcessor(nil, topo.TraceJoinGroup(p, set), goka.WithTester(tt), goka.WithLogger(quiet),
+		goka.WithRebalanceCallback(p.Rebalance))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- proc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("processor: %v", err)
+		}
+	})
+	return &harness{tt: tt, p: p, set: set, clock: clock,
+		out: tt.NewQueueTracker(enriched), dlq: tt.NewQueueTracker(topology.TopicDLQ), loop: tt.NewQueueTracker(loop)}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func event(id string, trace, span *string, ts time.Time) *schemas.LogEvent {
+	return &schemas.LogEvent{EventID: id, Timestamp: ts.UnixMilli(), Host: "web-2", Service: "payments",
+		Level: schemas.LevelError, Message: "declined " + id, TraceID: trace, SpanID: span, Source: "stdin", Format: "json"}
+}
+
+func span(trace, id string, parent *string, service, op string, end time.Time, status schemas.SpanStatus) *schemas.Span {
+	const dur = 4000 // µs
+	return &schemas.Span{TraceID: trace, SpanID: id, ParentSpanID: parent, Service: service, Operation: op,
+		Start: end.UnixMicro() - dur, DurationUs: dur, Status: status, Host: "web-2"}
+}
+
+func (h *harness) sendEvent(t *testing.T, key string, ev *schemas.LogEvent) []byte {
+	t.Helper()
+	b, err := h.set.LogEvent.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tt.Consume(events, key, b)
+	return b
+}
+
+func (h *harness) sendSpan(t *testing.T, key string, sp *schemas.Span) []byte {
+	t.Helper()
+	b, err := h.set.Span.Marshal(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tt.Consume(spansIn, key, b)
+	return b
+}
+
+func (h *harness) timer(key string, tm state.Timer) {
+	h.tt.Consume(loop, key, tm.Encode(), tester.WithHeaders(goka.Headers{state.HeaderKind: []byte(state.KindTimer)}))
+}
+
+type output struct {
+	key     string
+	ev      *schemas.LogEvent
+	headers goka.Headers
+}
+
+// outputs returns what reached logs.enriched since the last call.
+func (h *harness) outputs() []output {
+	var res []output
+	for {
+		hd, k, v, ok := h.out.NextWithHeaders()
+		if !ok {
+			return res
+		}
+		res = append(res, output{k, v.(*schemas.LogEvent), hd})
+	}
+}
+
+func (h *harness) deadLetters() []*schemas.DeadLetter {
+	var res []*schemas.DeadLetter
+	for {
+		_, v, ok := h.dlq.Next()
+		if !ok {
+			return res
+		}
+		res = append(res, v.(*schemas.DeadLetter))
+	}
+}
+
+func (h *harness) state(t *testing.T, trace string) *schemas.TraceState {
+	t.Helper()
+	v := h.tt.TableValue(table, trace)
+	if v == nil {
+		return nil
+	}
+	return v.(*schemas.TraceState)
+}
+
+func counters(p *tracejoin.Processor) tracejoin.Snapshot {
+	s := p.Stats().Snapshot()
+	s.Entries, s.HitRate = 0, 0
+	return s
+}
+
+func wantCounters(t *testing.T, p *tracejoin.Processor, want tracejoin.Snapshot) {
+	t.Helper()
+	if got := counters(p); got != want {
+		t.Fatalf("counters\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// wantOut requires exactly the given events (by id, in order) on
+// logs.enriched under key, each with status, and returns them.
+func wantOut(t *testing.T, got []output, key, status string, ids ...string) []output {
+	t.Helper()
+	var have []string
+	for _, o := range got {
+		have = append(have, o.ev.EventID)
+	}
+	if !reflect.DeepEqual(have, ids) {
+		t.Fatalf("logs.enriched has %v, want %v", have, ids)
+	}
+	for _, o := range got {
+		if o.key != key || o.ev.JoinStatus != status {
+			t.Fatalf("event %s keyed %q with join_status %q, want %q and %q", o.ev.EventID, o.key, o.ev.JoinStatus, key, status)
+		}
+		if string(o.headers[exactlyonce.HeaderStage]) != tracejoin.StageName || len(o.headers[exactlyonce.HeaderFrom]) == 0 {
+			t.Fatalf("event %s lacks the fence's headers: %v", o.ev.EventID, o.headers)
+		}
+	}
+	return got
+}
+
+func wantUnenriched(t *testing.T, ev *schemas.LogEvent) {
+	t.Helper()
+	if ev.SpanService != "" || ev.SpanOperation != "" || ev.SpanDurationUs != nil || ev.SpanStatus != "" {
+		t.Fatalf("event %s (%s) carries span fields: %+v", ev.EventID, ev.JoinStatus, ev)
+	}
+}
+
+func from(o output) string { return string(o.headers[exactlyonce.HeaderFrom]) }
+
+func TestNormalizeTraceID(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{traceX, traceX, true},
+		{strings.ToUpper(traceX), traceX, true},
+		{"4BF92f3577b34DA6a3ce929d0e0e4736", traceX, true},
+		{"  " + traceX + "\n", traceX, true},
+		{"a3ce929d0e0e4736", "0000000000000000a3ce929d0e0e4736", true},
+		{"A3CE929D0E0E4736", "0000000000000000a3ce929d0e0e4736", true},
+		{strings.Repeat("0", 32), "", false},
+		{strings.Repeat("0", 16), "", false},
+		{"", "", false},
+		{"not-a-trace-id", "", false},
+		{"4bf92f3577b34da6a3ce929d0e0e473g", "", false},
+		{"4bf92f35-77b3-4da6-a3ce-929d0e0e4736", "", false},
+		{traceX[:31], "", false},
+		{traceX + "0", "", false},
+		{traceX[:15], "", false},
+		{traceX[:17], "", false},
+		{"0x" + traceX[:30], "", false},
+	} {
+		got, ok := tracejoin.NormalizeTraceID(c.in)
+		if got != c.want || ok != c.ok {
+			t.Errorf("NormalizeTraceID(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+func TestEventWaitsForItsSpan(t *testing.T) {
+	h := newHarness(t, nil)
+	// The event names its trace in upper case and a child span.
+	e1 := h.sendEvent(t, "e1", event("e1", ptr(strings.ToUpper(traceX)), ptr(strings.ToUpper(spanID)), t0))
+	// Re-keyed by the normalized trace id through the loop, marked as an event.
+	hd, k, v, ok := h.loop.NextRawWithHeaders()
+	if !ok || k != traceX || !bytes.Equal(v, e1) || string(hd[state.HeaderKind]) != tracejoin.KindEvent {
+		t.Fatalf("loop record key %q kind %q", k, hd[state.HeaderKind])
+	}
+	if got := h.outputs(); len(got) != 0 {
+		t.Fatalf("event left before its span: %+v", got[0].ev)
+	}
+	// The root span comes first: not the event's span, it still waits.
+	h.sendSpan(t, traceX, span(traceX, rootID, nil, "frontend", "GET /checkout", t0.Add(time.Second), schemas.SpanOK))
+	if got := h.outputs(); len(got) != 0 {
+		t.Fatal("event joined with the wrong span")
+	}
+	st := h.state(t, traceX)
+	if st == nil || len(st.Spans) != 1 || len(st.Events) != 1 || st.Events[0].EmittedTopic != "" {
+		t.Fatalf("state %+v", st)
+	}
+	// Its span, its id in upper case.
+	h.sendSpan(t, traceX, span(traceX, strings.ToUpper(spanID), ptr(rootID), "payments", "POST /v1/charges", t0, schemas.SpanError))
+	out := wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e1")
+	ev := out[0].ev
+	if ev.SpanService != "payments" || ev.SpanOperation != "POST /v1/charges" || ev.SpanDurationUs == nil || *ev.SpanDurationUs != 4000 ||
+		ev.SpanStatus != "ERROR" || ev.RootOperation != "GET /checkout" {
+		t.Fatalf("joined event: %+v", ev)
+	}
+	if ev.Message != "declined e1" || ev.Host != "web-2" || ev.Level != schemas.LevelError || ev.Timestamp != t0.UnixMilli() {
+		t.Fatalf("joined event lost its own fields: %+v", ev)
+	}
+	if f := from(out[0]); f != spansIn+"@1#1" {
+		t.Fatalf("emitted from %q, want the span's record", f)
+	}
+	st = h.state(t, traceX)
+	if st.Events[0].EmittedTopic != spansIn || st.Events[0].EmittedOffset != 1 || st.AppliedSpans != 1 || st.AppliedLoop != 0 {
+		t.Fatalf("state after the join: %+v", st)
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 1, Spans: 2, Rekeyed: 1, Joined: 1})
+}
+
+func TestSpanBeforeEvent(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sendSpan(t, traceX, span(traceX, rootID, nil, "frontend", "GET /checkout", t0, schemas.SpanOK))
+	h.sendSpan(t, traceX, span(traceX, spanID, ptr(rootID), "payments", "POST /v1/charges", t0, schemas.SpanUnset))
+	// An event naming no span joins the root; one naming a span joins it.
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), nil, t0))
+	h.sendEvent(t, "e2", event("e2", ptr(traceX), ptr(spanID), t0))
+	out := wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e1", "e2")
+	if e := out[0].ev; e.SpanService != "frontend" || e.SpanOperation != "GET /checkout" || e.SpanStatus != "OK" || e.RootOperation != "GET /checkout" {
+		t.Fatalf("event joined with the root: %+v", e)
+	}
+	if e := out[1].ev; e.SpanService != "payments" || e.SpanStatus != "UNSET" || *e.SpanDurationUs != 4000 || e.RootOperation != "GET /checkout" {
+		t.Fatalf("event joined with its span: %+v", e)
+	}
+	if f := from(out[0]); f != loop+"@0#1" {
+		t.Fatalf("emitted from %q, want the loop record", f)
+	}
+	// A span whose key is not its normalized trace id goes through the
+	// loop first (a producer keying by the upper-case id, say).
+	h.sendEvent(t, "e3", event("e3", ptr(traceY), nil, t0))
+	h.sendSpan(t, strings.ToUpper(traceY), span(strings.ToUpper(traceY), rootID, nil, "frontend", "GET /cart", t0, schemas.SpanOK))
+	out = wantOut(t, h.outputs(), traceY, schemas.JoinJoined, "e3")
+	if out[0].ev.SpanOperation != "GET /cart" {
+		t.Fatalf("%+v", out[0].ev)
+	}
+	// The same span again changes nothing.
+	h.sendSpan(t, traceY, span(traceY, rootID, nil, "frontend", "GET /cart", t0, schemas.SpanOK))
+	if len(h.outputs()) != 0 {
+		t.Fatal("a repeated span re-emitted")
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 3, Spans: 4, Rekeyed: 3, Rerouted: 1, Joined: 3, DuplicateSpans: 1})
+}
+
+func TestTimeoutAndStateDeletion(t *testing.T) {
+	h := newHarness(t, nil)
+	w := window.Milliseconds()
+	ts := t0.UnixMilli()
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0))
+	if got := h.clock.StreamTime(0); got != ts {
+		t.Fatalf("stream time %d", got)
+	}
+	enc := func() []byte {
+		b, err := h.set.TraceState.Marshal(h.state(t, traceX))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: ts + w - 1}) || !h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: ts + w}) {
+		t.Fatal("Expired disagrees with the window")
+	}
+	all := func() map[string]int64 { return map[string]int64{spansIn: 1000, loop: 1000, events: 1000} }
+
+	// Within the window: still waiting.
+	h.timer(traceX, state.Timer{StreamTime: ts + w - 1, Committed: all()})
+	if len(h.outputs()) != 0 || h.state(t, traceX) == nil {
+		t.Fatal("event released before its window ended")
+	}
+	// The window has passed: released unenriched, but the state stays (the
+	// releasing timer is not committed yet, and the span may still come).
+	h.timer(traceX, state.Timer{StreamTime: ts + w, Committed: all()}) // loop@2
+	out := wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "e1")
+	wantUnenriched(t, out[0].ev)
+	if out[0].ev.RootOperation != "" {
+		t.Fatalf("root operation without a root span: %q", out[0].ev.RootOperation)
+	}
+	if f := from(out[0]); f != loop+"@2#1" {
+		t.Fatalf("emitted from %q, want the timer", f)
+	}
+	st := h.state(t, traceX)
+	if st == nil || st.Events[0].EmittedTopic != loop || st.Events[0].EmittedOffset != 2 || st.AppliedLoop != 2 {
+		t.Fatalf("state after the timeout: %+v", st)
+	}
+	// The span comes late: the event left already and does not leave twice.
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "POST /v1/charges", t0.Add(10*time.Second), schemas.SpanOK))
+	if len(h.outputs()) != 0 {
+		t.Fatal("an event left twice")
+	}
+	st = h.state(t, traceX)
+	last := st.LastActivity
+	if last != t0.Add(10*time.Second).UnixMilli() || st.AppliedSpans != 0 {
+		t.Fatalf("state after the late span: %+v", st)
+	}
+
+	// Deleted one window after the last activity, once committed.
+	h.timer(traceX, state.Timer{StreamTime: last + w - 1, Committed: all()})
+	if h.state(t, traceX) == nil {
+		t.Fatal("state deleted less than a window after its last activity")
+	}
+	h.timer(traceX, state.Timer{StreamTime: last + w, Committed: map[string]int64{spansIn: 0, loop: 1000}})
+	if h.state(t, traceX) == nil {
+		t.Fatal("state deleted while the span record was uncommitted")
+	}
+	h.timer(traceX, state.Timer{StreamTime: last + w, Committed: map[string]int64{spansIn: 1, loop: 2}})
+	if h.state(t, traceX) == nil {
+		t.Fatal("state deleted while the releasing timer was uncommitted")
+	}
+	if !h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: last + w}) {
+		t.Fatal("Expired does not report a finished trace")
+	}
+	h.timer(traceX, state.Timer{StreamTime: last + w, Committed: map[string]int64{spansIn: 1, loop: 3}})
+	if st := h.state(t, traceX); st != nil {
+		t.Fatalf("state not deleted: %+v", st)
+	}
+	// A timer for a trace that is gone does nothing.
+	h.timer(traceX, state.Timer{StreamTime: last + w, Committed: all()})
+	if len(h.outputs()) != 0 {
+		t.Fatal("output from a timer of a deleted trace")
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 1, Spans: 1, Rekeyed: 1, Timeouts: 1, Timers: 7, Closed: 1})
+}
+
+func TestIdleTimerReleasesEverything(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0))
+	h.sendEvent(t, "e2", event("e2", ptr(traceX), nil, t0.Add(time.Second)))
+	// The sweeper's timer for an idle partition carries MaxInt64.
+	h.timer(traceX, state.Timer{StreamTime: 1<<63 - 1, Committed: map[string]int64{}})
+	for _, o := range wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "e1", "e2") {
+		wantUnenriched(t, o.ev)
+	}
+}
+
+func TestNoTrace(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sendEvent(t, "e1", event("e1", nil, nil, t0))
+	h.sendEvent(t, "e2", event("e2", ptr("not-a-trace-id"), ptr(spanID), t0))
+	h.sendEvent(t, "e3", event("e3", ptr(strings.Repeat("0", 32)), nil, t0))
+	h.sendEvent(t, "e4", event("e4", ptr(traceX[:20]), nil, t0))
+	h.sendEvent(t, "", event("e5", nil, nil, t0)) // no key: keyed by its event id
+	got := h.outputs()
+	if len(got) != 5 {
+		t.Fatalf("%d outputs, want 5", len(got))
+	}
+	for i, o := range got {
+		if o.key != o.ev.EventID || o.ev.JoinStatus != schemas.JoinNoTrace || from(o) != events+"@"+string(rune('0'+i))+"#1" {
+			t.Errorf("output %d: key %q status %q from %q", i, o.key, o.ev.JoinStatus, from(o))
+		}
+		wantUnenriched(t, o.ev)
+	}
+	if _, _, ok := h.loop.NextRaw(); ok {
+		t.Fatal("an event without a valid trace id was re-keyed")
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 5, NoTrace: 5, InvalidTraceIDs: 3})
+}
+
+func TestBadSpansAndRecords(t *testing.T) {
+	h := newHarness(t, nil)
+	noTrace := h.sendSpan(t, "k", span("", spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	badTrace := h.sendSpan(t, "k", span("zz"+traceX[2:], spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	noSpan := h.sendSpan(t, traceX, span(traceX, " ", nil, "payments", "op", t0, schemas.SpanOK))
+	h.tt.Consume(spansIn, traceX, []byte("garbage"))
+	h.tt.Consume(events, "e0", []byte("garbage"))
+	dl := h.deadLetters()
+	if len(dl) != 5 {
+		t.Fatalf("%d dead letters, want 5", len(dl))
+	}
+	for i, want := range []struct {
+		topic  string
+		offset int64
+		value  []byte
+		why    string
+	}{
+		{spansIn, 0, noTrace, tracejoin.ErrNoTraceID.Error()},
+		{spansIn, 1, badTrace, tracejoin.ErrBadTraceID.Error()},
+		{spansIn, 2, noSpan, tracejoin.ErrNoSpanID.Error()},
+		{spansIn, 3, []byte("garbage"), ""},
+		{events, 0, []byte("garbage"), ""},
+	} {
+		d := dl[i]
+		if d.SourceTopic != want.topic || d.SourceOffset != want.offset || !bytes.Equal(d.OriginalValue, want.value) ||
+			d.Stage != tracejoin.StageName || d.Error == "" || !strings.Contains(d.Error, want.why) {
+			t.Errorf("dead letter %d: %+v", i, d)
+		}
+	}
+	if len(h.outputs()) != 0 || h.state(t, traceX) != nil {
+		t.Fatal("a bad span touched the join")
+	}
+	// Nothing crashed: the join goes on.
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0))
+	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e1")
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 2, Spans: 5, Rekeyed: 1, BadSpans: 3, Joined: 1, DeadLetters: 5})
+}
+
+func TestEventRekeyedTwice(t *testing.T) {
+	h := newHarness(t, nil)
+	e := event("e1", ptr(traceX), ptr(spanID), t0)
+	h.sendEvent(t, "e1", e)
+	h.sendEvent(t, "e1", e) // an upstream replay: logs.unique holds it twice
+	if len(h.outputs()) != 0 {
+		t.Fatal("left before its span")
+	}
+	if st := h.state(t, traceX); len(st.Events) != 1 {
+		t.Fatalf("held %d events", len(st.Events))
+	}
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e1")
+	h.sendEvent(t, "e1", e) // once more, after it left
+	h.timer(traceX, state.Timer{StreamTime: 1<<63 - 1})
+	if got := h.outputs(); len(got) != 0 {
+		t.Fatalf("event left twice: %+v", got[0].ev)
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 3, Spans: 1, Rekeyed: 3, Joined: 1, DuplicateEvents: 2, Timers: 1})
+}
+
+func TestEventTimeOutOfOrder(t *testing.T) {
+	h := newHarness(t, func(c *tracejoin.Config) { c.MaxEventsPerTrace = 2 })
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0)) // waits; stream time t0
+	// Far in the future (2 h ahead of the wall clock): leaves at once as a
+	// timeout and does not move the stream time.
+	h.sendEvent(t, "f1", event("f1", ptr(traceY), nil, t0.Add(2*time.Hour)))
+	out := wantOut(t, h.outputs(), traceY, schemas.JoinTimeout, "f1")
+	wantUnenriched(t, out[0].ev)
+	if st := h.clock.StreamTime(0); st != t0.UnixMilli() {
+		t.Fatalf("a future event moved the stream time to %d", st)
+	}
+	if st := h.state(t, traceY); st == nil || st.LastActivity != 0 || st.Events[0].EmittedTopic != loop {
+		t.Fatalf("future event's state: %+v", st)
+	}
+	// Its span, arriving later, does not send it again.
+	h.sendSpan(t, traceY, span(traceY, rootID, nil, "frontend", "op", t0, schemas.SpanOK))
+	// Older than stream time minus the window: late, leaves at once.
+	h.sendEvent(t, "l1", event("l1", ptr(traceX), ptr("1111111111111111"), t0.Add(-window)))
+	wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "l1")
+	// A trace holds MaxEventsPerTrace waiting events; more leave at once.
+	h.sendEvent(t, "e2", event("e2", ptr(traceX), ptr(spanID), t0))
+	h.sendEvent(t, "e3", event("e3", ptr(traceX), ptr(spanID), t0))
+	wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "e3")
+	// The span releases the waiting ones, joined.
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e1", "e2")
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 5, Spans: 2, Rekeyed: 5, Joined: 2, Timeouts: 3, Future: 1, Late: 1, Overflow: 1})
+}
+
+// A replay is a record read again after a crash: the table holds what its
+// first processing wrote; its emits may or may not have landed. goka's
+// tester never delivers an offset twice, so the callbacks are driven
+// through a fake goka.Context over a table kept across "restarts" (a new
+// stage and fence each time).
+func TestReplayOfSpanRecord(t *testing.T) {
+	tb := &fakeTable{rows: map[string][]byte{}}
+	type replayer struct {
+		p    *tracejoin.Processor
+		set  *codecs.Set
+		span func(offset int64, sp *schemas.Span) *fakeCtx
+		loop func(offset int64, ev *schemas.LogEvent) *fakeCtx
+	}
+	start := func(tail exactlyonce.TailFunc) replayer {
+		p, _, set, _ := stage(t, tail, nil)
+		tb.codec = set.TraceState
+		r := replayer{p: p, set: set}
+		r.span = func(offset int64, sp *schemas.Span) *fakeCtx {
+			b, err := set.Span.Marshal(sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := &fakeCtx{table: tb, topic: goka.Stream(spansIn), key: traceX, offset: offset}
+			p.Span(ctx, b)
+			return ctx
+		}
+		r.loop = func(offset int64, ev *schemas.LogEvent) *fakeCtx {
+			b, err := set.LogEvent.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := &fakeCtx{table: tb, topic: goka.Stream(loop), key: traceX, offset: offset,
+				headers: goka.Headers{state.HeaderKind: []byte(tracejoin.KindEvent)}}
+			p.Loop(ctx, b)
+			return ctx
+		}
+		return r
+	}
+	const child = "1111111111111111"
+	e1 := event("e1", ptr(traceX), ptr(spanID), t0)
+	e2 := event("e2", ptr(traceX), ptr(spanID), t0)
+	e3 := event("e3", ptr(traceX), ptr(child), t0)
+	s1 := span(traceX, spanID, nil, "payments", "POST /v1/charges", t0, schemas.SpanOK)
+	s2 := span(traceX, child, ptr(spanID), "ledger", "INSERT", t0, schemas.SpanOK)
+
+	ids := func(ctx *fakeCtx) []string {
+		var out []string
+		for _, e := range ctx.emits {
+			if e.topic != enriched {
+				t.Fatalf("emit to %s", e.topic)
+			}
+			out = append(out, e.value.(*schemas.LogEvent).EventID)
+		}
+		return out
+	}
+	r := start(noTail)
+	for i, e := range []*schemas.LogEvent{e1, e2, e3} {
+		if c := r.loop(10+int64(i), e); len(c.emits) != 0 {
+			t.Fatal("event left before its span")
+		}
+	}
+	first := r.span(3, s1)
+	if got := ids(first); !reflect.DeepEqual(got, []string{"e1", "e2"}) {
+		t.Fatalf("span@3 emitted %v", got)
+	}
+	second := r.span(4, s2)
+	if got := ids(second); !reflect.DeepEqual(got, []string{"e3"}) {
+		t.Fatalf("span@4 emitted %v", got)
+	}
+	written := map[string][]byte{}
+	for k, v := range tb.rows {
+		written[k] = append([]byte(nil), v...)
+	}
+	unchanged := func() {
+		t.Helper()
+		if !reflect.DeepEqual(tb.rows, written) {
+			t.Fatal("a replay changed the state")
+		}
+	}
+
+	// Restart; nothing landed (the tail is empty): the replay of span@3
+	// re-emits exactly what span@3 emitted, joined as before.
+	r = start(noTail)
+	again := r.span(3, s1)
+	if got := ids(again); !reflect.DeepEqual(got, []string{"e1", "e2"}) {
+		t.Fatalf("replay of span@3 emitted %v", got)
+	}
+	for _, e := range again.emits {
+		ev := e.value.(*schemas.LogEvent)
+		if e.key != traceX || ev.JoinStatus != schemas.JoinJoined || ev.SpanService != "payments" || ev.RootOperation != "POST /v1/charges" {
+			t.Fatalf("replayed emit: %+v", ev)
+		}
+	}
+	if c := r.loop(10, e1); len(c.emits) != 0 { // a record that emitted nothing
+		t.Fatalf("replay of loop@10 emitted %v", ids(c))
+	}
+	if got := ids(r.span(4, s2)); !reflect.DeepEqual(got, []string{"e3"}) {
+		t.Fatalf("replay of span@4 emitted %v", got)
+	}
+	unchanged()
+	wantCounters(t, r.p, tracejoin.Snapshot{Spans: 2, Replayed: 3, Joined: 3})
+
+	// Restart; the first emit of span@3 landed, the second did not.
+	landed := func(emit sent) exactlyonce.TailFunc {
+		l, ok, err := exactlyonce.ParseHeaders(tracejoin.StageName, func(k string) []byte { return emit.headers[k] })
+		if err != nil || !ok {
+			t.Fatalf("fence headers %v: %v %v", emit.headers, ok, err)
+		}
+		return func(context.Context, string, int32, string) (*exactlyonce.Landed, error) { return l, nil }
+	}
+	r = start(landed(first.emits[0]))
+	if got := ids(r.span(3, s1)); !reflect.DeepEqual(got, []string{"e2"}) {
+		t.Fatalf("replay of span@3 with its first emit landed emitted %v", got)
+	}
+	unchanged()
+	wantCounters(t, r.p, tracejoin.Snapshot{Spans: 1, Replayed: 1, Joined: 1, Suppressed: 1})
+
+	// Restart; everything landed (the tail is span@4's emit): both
+	// replays are suppressed.
+	r = start(landed(second.emits[0]))
+	if got := ids(r.span(3, s1)); len(got) != 0 {
+		t.Fatalf("replay of span@3 emitted %v", got)
+	}
+	if got := ids(r.span(4, s2)); len(got) != 0 {
+		t.Fatalf("replay of span@4 emitted %v", got)
+	}
+	unchanged()
+	wantCounters(t, r.p, tracejoin.Snapshot{Spans: 2, Replayed: 2, Suppressed: 3})
+
+	// And the stage goes on after the replays: a new event joins at once.
+	if got := ids(r.loop(13, event("e4", ptr(traceX), ptr(child), t0))); !reflect.DeepEqual(got, []string{"e4"}) {
+		t.Fatalf("new event after the replays emitted %v", got)
+	}
+}
+
+// fakeTable is a group table: encoded values by key, as goka keeps them.
+type fakeTable struct {
+	codec goka.Codec
+	rows  map[string][]byte
+}
+
+type sent struct {
+	topic   string
+	key     string
+	value   any
+	headers goka.Headers
+}
+
+// fakeCtx is a goka.Context for one input record.
+type fakeCtx struct {
+	table     *fakeTable
+	topic     goka.Stream
+	key       string
+	partition int32
+	offset    int64
+	headers   goka.Headers
+	emits     []sent
+	loops     []sent
+}
+
+var _ goka.Context = (*fakeCtx)(nil)
+
+func (c *fakeCtx) Topic() goka.Stream    { return c.topic }
+func (c *fakeCtx) Key() string           { return c.key }
+func (c *fakeCtx) Partition() int32      { return c.partition }
+func (c *fakeCtx) Offset() int64         { return c.offset }
+func (c *fakeCtx) Group() goka.Group     { return goka.Group(topology.GroupTraceJoin) }
+func (c *fakeCtx) Headers() goka.Headers { return c.headers }
+func (c *fakeCtx) Timestamp() time.Time  { return time.Time{} }
+func (c *fakeCtx) Value() any {
+	b, ok := c.table.rows[c.key]
+	if !ok {
+		return nil
+	}
+	v, err := c.table.codec.Decode(b)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func (c *fakeCtx) SetValue(value any, _ ...goka.ContextOption) {
+	b, err := c.table.codec.Encode(value)
+	if err != nil {
+		panic(err)
+	}
+	c.table.rows[c.key] = b
+}
+func (c *fakeCtx) Delete(...goka.ContextOption)  { delete(c.table.rows, c.key) }
+func (c *fakeCtx) Join(goka.Table) any           { panic("no joined table") }
+func (c *fakeCtx) Lookup(goka.Table, string) any { panic("no lookup table") }
+func (c *fakeCtx) Emit(topic goka.Stream, key string, value any, opts ...goka.ContextOption) {
+	c.emits = append(c.emits, sent{string(topic), key, value, optHeaders(opts)})
+}
+
+func (c *fakeCtx) Loopback(key string, value any, opts ...goka.ContextOption) {
+	c.loops = append(c.loops, sent{loop, key, value, optHeaders(opts)})
+}
+func (c *fakeCtx) Fail(err error)           { panic(errors.Join(errors.New("ctx.Fail"), err)) }
+func (c *fakeCtx) Context() context.Context { return context.Background() }
+func (c *fakeCtx) DeferCommit() func(error) { return func(error) {} }
+
+// optHeaders applies goka's context options to a value of their own
+// (unexported) options type and reads the emit headers they set.
+func optHeaders(opts []goka.ContextOption) goka.Headers {
+	if len(opts) == 0 {
+		return nil
+	}
+	target := reflect.New(reflect.TypeOf(opts[0]).In(0).Elem())
+	for _, o := range opts {
+		reflect.ValueOf(o).Call([]reflect.Value{target})
+	}
+	out := goka.Headers{}
+	it := target.Elem().FieldByName("emitHeaders").MapRange()
+	for it.Next() {
+		out[it.Key().String()] = append([]byte(nil), it.Value().Bytes()...)
+	}
+	return out
+}
