@@ -64,6 +64,7 @@ fuzz:
 ## bench: raw passthrough vs parse stage on the embedded broker, resolved vs plain decode, plus codec benchmarks.
 bench:
 	$(GO) run ./benchmarks/cmd/pipebench
+	$(GO) run ./benchmarks/cmd/statebench -n 100000 -ids 200000 -sweep 5s
 	$(GO) run ./benchmarks/cmd/codecbench
 	$(GO) test -run '^$$' -bench 'LogEvent' -benchmem ./codecs/
 	$(GO) test -run '^$$' -bench 'ParseLine' -benchmem ./processors/parse/

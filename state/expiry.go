@@ -251,3 +251,31 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	}
 	return sent, nil
 }
+
+// Entries counts a stage's stored keys per partition, as its sweeper found
+// them: the state-entries gauge.
+type Entries struct {
+	mu sync.Mutex
+	m  map[int32]int
+}
+
+// Set records a partition's count.
+func (e *Entries) Set(partition int32, n int) {
+	e.mu.Lock()
+	if e.m == nil {
+		e.m = map[int32]int{}
+	}
+	e.m[partition] = n
+	e.mu.Unlock()
+}
+
+// Total returns the sum over partitions.
+func (e *Entries) Total() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, v := range e.m {
+		n += v
+	}
+	return n
+}

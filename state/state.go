@@ -12,6 +12,8 @@ import (
 	"os"
 
 	"github.com/lovoo/goka/storage"
+	"github.com/syndtr/goleveldb/leveldb/filter"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 )
 
 // Builder returns goka's storage builder for dir: LevelDB files under dir
@@ -23,5 +25,9 @@ func Builder(dir string) (storage.Builder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	return storage.DefaultBuilder(dir), nil
+	// A bloom filter answers "not there" without reading a block: dedupe
+	// looks up every new id, and nearly every id is new.
+	return storage.BuilderWithOptions(dir, &opt.Options{
+		Filter: filter.NewBloomFilter(10),
+	}), nil
 }

@@ -22,7 +22,7 @@ const StageName = "dedupe"
 const (
 	DefaultTTL          = 10 * time.Minute
 	DefaultMaxFuture    = time.Hour
-	DefaultCacheEntries = 1 << 20
+	DefaultCacheEntries = 1 << 18
 )
 
 // Config wires the stage. Topic names come from topology/.
@@ -96,8 +96,11 @@ func New(cfg Config) (*Processor, error) {
 		c, err := ristretto.NewCache(&ristretto.Config[string, schemas.DedupeState]{
 			NumCounters: cfg.CacheEntries * 10, // ristretto's advice: 10× the entries
 			MaxCost:     cfg.CacheEntries,
-			BufferItems: 64,
-			Metrics:     true,
+			// Each id costs 1: without this ristretto adds its own per-item
+			// overhead (56 B) to the cost and holds a fiftieth of the ids.
+			IgnoreInternalCost: true,
+			BufferItems:        64,
+			Metrics:            true,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("dedupe: cache: %w", err)

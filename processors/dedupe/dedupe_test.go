@@ -3,7 +3,6 @@ package dedupe_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log"
 	"reflect"
@@ -17,6 +16,7 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/dedupe"
 	"github.com/logstream/logstream/processors/exactlyonce"
+	"github.com/logstream/logstream/processors/internal/gokatest"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
@@ -448,14 +448,14 @@ func TestRerouteThroughLoop(t *testing.T) {
 // "restarts" (a new stage and fence each time, as after a crash).
 
 func TestReplayOfFirstOccurrence(t *testing.T) {
-	tb := newFakeTable()
+	tb := gokatest.NewTable(nil)
 	var set *codecs.Set
-	run := func(tail exactlyonce.TailFunc) (*dedupe.Processor, func(key string, offset int64, value []byte) *fakeCtx) {
+	run := func(tail exactlyonce.TailFunc) (*dedupe.Processor, func(key string, offset int64, value []byte) *gokatest.Context) {
 		p, _, s := stage(t, tail, t0, nil)
 		set = s
-		tb.codec = s.DedupeState
-		return p, func(key string, offset int64, value []byte) *fakeCtx {
-			ctx := &fakeCtx{table: tb, topic: goka.Stream(input), key: key, offset: offset}
+		tb.Codec = s.DedupeState
+		return p, func(key string, offset int64, value []byte) *gokatest.Context {
+			ctx := gokatest.NewContext(goka.Group(topology.GroupDedupe), loop, tb, gokatest.Record{Topic: goka.Stream(input), Key: key, Offset: offset})
 			p.Process(ctx, value)
 			return ctx
 		}
@@ -463,52 +463,52 @@ func TestReplayOfFirstOccurrence(t *testing.T) {
 	p1, process := run(noTail)
 	ev, _ := set.LogEvent.Marshal(event("a", t0))
 	first := process("a", 5, ev)
-	if len(first.emits) != 1 || first.emits[0].topic != topology.TopicUnique {
-		t.Fatalf("first occurrence emitted %+v", first.emits)
+	if len(first.Emits) != 1 || first.Emits[0].Topic != topology.TopicUnique {
+		t.Fatalf("first occurrence emitted %+v", first.Emits)
 	}
-	written := tb.snapshot()
+	written := tb.Snapshot()
 	repeat := process("a", 6, ev)
-	if len(repeat.emits) != 0 {
+	if len(repeat.Emits) != 0 {
 		t.Fatal("repeat emitted")
 	}
-	afterRepeat := tb.snapshot()
+	afterRepeat := tb.Snapshot()
 	wantCounters(t, p1, dedupe.Snapshot{In: 2, Unique: 1, Duplicates: 1})
 
 	// Crash before the output landed: the replay of offset 5 finds its own
 	// state and emits again (the tail says nothing landed).
 	p2, process := run(noTail)
-	tb.restore(written)
+	tb.Restore(written)
 	again := process("a", 5, ev)
-	if len(again.emits) != 1 || !bytes.Equal(again.emits[0].value.([]byte), ev) {
-		t.Fatalf("replay of the first occurrence emitted %+v", again.emits)
+	if len(again.Emits) != 1 || !bytes.Equal(again.Emits[0].Value.([]byte), ev) {
+		t.Fatalf("replay of the first occurrence emitted %+v", again.Emits)
 	}
-	if !reflect.DeepEqual(tb.snapshot(), written) {
+	if !reflect.DeepEqual(tb.Snapshot(), written) {
 		t.Fatal("the replay changed the state")
 	}
 	wantCounters(t, p2, dedupe.Snapshot{In: 1, Unique: 1, Replayed: 1})
 
 	// Crash after the output landed: the tail (what KafkaTail reads from
 	// the record's headers) says so, and the replay is suppressed.
-	landed, ok, err := exactlyonce.ParseHeaders(dedupe.StageName, func(k string) []byte { return first.emits[0].headers[k] })
+	landed, ok, err := exactlyonce.ParseHeaders(dedupe.StageName, func(k string) []byte { return first.Emits[0].Headers[k] })
 	if err != nil || !ok {
 		t.Fatalf("fence headers of the first emit: %v %v", ok, err)
 	}
 	p3, process := run(func(context.Context, string, int32, string) (*exactlyonce.Landed, error) { return landed, nil })
-	tb.restore(afterRepeat)
-	if c := process("a", 5, ev); len(c.emits) != 0 {
-		t.Fatalf("replay after the output landed emitted %+v", c.emits)
+	tb.Restore(afterRepeat)
+	if c := process("a", 5, ev); len(c.Emits) != 0 {
+		t.Fatalf("replay after the output landed emitted %+v", c.Emits)
 	}
 	// The replayed repeat changes nothing.
-	if c := process("a", 6, ev); len(c.emits) != 0 {
+	if c := process("a", 6, ev); len(c.Emits) != 0 {
 		t.Fatal("replayed repeat emitted")
 	}
-	if !reflect.DeepEqual(tb.snapshot(), afterRepeat) {
+	if !reflect.DeepEqual(tb.Snapshot(), afterRepeat) {
 		t.Fatal("replays changed the state")
 	}
 	wantCounters(t, p3, dedupe.Snapshot{In: 2, Replayed: 2, Suppressed: 1, Duplicates: 1})
 	// A new repeat after the replays is applied.
 	process("a", 7, ev)
-	if st, _ := tb.get("a"); st.(*schemas.DedupeState).LastInputOffset != 7 {
+	if st, _ := tb.Get("a"); st.(*schemas.DedupeState).LastInputOffset != 7 {
 		t.Fatalf("state after a new repeat: %+v", st)
 	}
 }
@@ -538,126 +538,18 @@ func TestRerouteToOtherPartition(t *testing.T) {
 	defer p.Close()
 	home := topology.Partition([]byte("a"), 4)
 	ev, _ := set.LogEvent.Marshal(event("a", time.Now()))
-	tb := newFakeTable()
-	tb.codec = set.DedupeState
-	wrong := &fakeCtx{table: tb, topic: goka.Stream(input), key: "a", partition: (home + 1) % 4, offset: 0}
+	tb := gokatest.NewTable(set.DedupeState)
+	wrong := gokatest.NewContext(goka.Group(topology.GroupDedupe), loop, tb, gokatest.Record{Topic: goka.Stream(input), Key: "a", Partition: (home + 1) % 4, Offset: 0})
 	p.Process(wrong, ev)
-	if len(wrong.emits) != 0 || len(wrong.loops) != 1 || wrong.loops[0].key != "a" || len(tb.rows) != 0 {
-		t.Fatalf("misplaced event: emits %+v loops %+v", wrong.emits, wrong.loops)
+	if len(wrong.Emits) != 0 || len(wrong.Loops) != 1 || wrong.Loops[0].Key != "a" || len(tb.Rows) != 0 {
+		t.Fatalf("misplaced event: emits %+v loops %+v", wrong.Emits, wrong.Loops)
 	}
-	right := &fakeCtx{table: tb, topic: goka.Stream(loop), key: "a", partition: home, offset: 0}
-	p.Loop(right, wrong.loops[0].value)
-	if len(right.emits) != 1 || right.emits[0].key != "a" || len(right.loops) != 0 {
-		t.Fatalf("rerouted event at home: emits %+v", right.emits)
+	right := gokatest.NewContext(goka.Group(topology.GroupDedupe), loop, tb, gokatest.Record{Topic: goka.Stream(loop), Key: "a", Partition: home, Offset: 0})
+	p.Loop(right, wrong.Loops[0].Value)
+	if len(right.Emits) != 1 || right.Emits[0].Key != "a" || len(right.Loops) != 0 {
+		t.Fatalf("rerouted event at home: emits %+v", right.Emits)
 	}
 	if s := p.Stats().Snapshot(); s.Rerouted != 1 || s.Unique != 1 {
 		t.Fatalf("counters %+v", s)
 	}
-}
-
-// fakeTable is a group table: encoded values by key, as goka keeps them.
-type fakeTable struct {
-	codec goka.Codec
-	rows  map[string][]byte
-}
-
-func newFakeTable() *fakeTable { return &fakeTable{rows: map[string][]byte{}} }
-
-func (tb *fakeTable) get(key string) (any, bool) {
-	b, ok := tb.rows[key]
-	if !ok {
-		return nil, false
-	}
-	v, err := tb.codec.Decode(b)
-	if err != nil {
-		panic(err)
-	}
-	return v, true
-}
-
-func (tb *fakeTable) snapshot() map[string][]byte {
-	out := map[string][]byte{}
-	for k, v := range tb.rows {
-		out[k] = append([]byte(nil), v...)
-	}
-	return out
-}
-
-func (tb *fakeTable) restore(rows map[string][]byte) {
-	tb.rows = map[string][]byte{}
-	for k, v := range rows {
-		tb.rows[k] = append([]byte(nil), v...)
-	}
-}
-
-type sent struct {
-	topic   string
-	key     string
-	value   any
-	headers goka.Headers
-}
-
-// fakeCtx is a goka.Context for one input record.
-type fakeCtx struct {
-	table     *fakeTable
-	topic     goka.Stream
-	key       string
-	partition int32
-	offset    int64
-	headers   goka.Headers
-	emits     []sent
-	loops     []sent
-}
-
-var _ goka.Context = (*fakeCtx)(nil)
-
-func (c *fakeCtx) Topic() goka.Stream    { return c.topic }
-func (c *fakeCtx) Key() string           { return c.key }
-func (c *fakeCtx) Partition() int32      { return c.partition }
-func (c *fakeCtx) Offset() int64         { return c.offset }
-func (c *fakeCtx) Group() goka.Group     { return goka.Group(topology.GroupDedupe) }
-func (c *fakeCtx) Headers() goka.Headers { return c.headers }
-func (c *fakeCtx) Timestamp() time.Time  { return time.Time{} }
-func (c *fakeCtx) Value() any {
-	v, _ := c.table.get(c.key)
-	return v
-}
-
-func (c *fakeCtx) SetValue(value any, _ ...goka.ContextOption) {
-	b, err := c.table.codec.Encode(value)
-	if err != nil {
-		panic(err)
-	}
-	c.table.rows[c.key] = b
-}
-func (c *fakeCtx) Delete(...goka.ContextOption)  { delete(c.table.rows, c.key) }
-func (c *fakeCtx) Join(goka.Table) any           { panic("no joined table") }
-func (c *fakeCtx) Lookup(goka.Table, string) any { panic("no lookup table") }
-func (c *fakeCtx) Emit(topic goka.Stream, key string, value any, opts ...goka.ContextOption) {
-	c.emits = append(c.emits, sent{string(topic), key, value, optHeaders(opts)})
-}
-
-func (c *fakeCtx) Loopback(key string, value any, opts ...goka.ContextOption) {
-	c.loops = append(c.loops, sent{loop, key, value, optHeaders(opts)})
-}
-func (c *fakeCtx) Fail(err error)           { panic(errors.Join(errors.New("ctx.Fail"), err)) }
-func (c *fakeCtx) Context() context.Context { return context.Background() }
-func (c *fakeCtx) DeferCommit() func(error) { return func(error) {} }
-
-// optHeaders applies goka's context options to a value of their own
-// (unexported) options type and reads the emit headers they set.
-func optHeaders(opts []goka.ContextOption) goka.Headers {
-	if len(opts) == 0 {
-		return nil
-	}
-	target := reflect.New(reflect.TypeOf(opts[0]).In(0).Elem())
-	for _, o := range opts {
-		reflect.ValueOf(o).Call([]reflect.Value{target})
-	}
-	out := goka.Headers{}
-	it := target.Elem().FieldByName("emitHeaders").MapRange()
-	for it.Next() {
-		out[it.Key().String()] = append([]byte(nil), it.Value().Bytes()...)
-	}
-	return out
 }

@@ -1,11 +1,12 @@
 package dedupe
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logstream/logstream/state"
 
 	"github.com/logstream/logstream/schemas"
 )
@@ -25,30 +26,17 @@ type Stats struct {
 	Late           atomic.Int64 // events older than stream time minus the TTL
 	DeadLetters    atomic.Int64
 
-	mu      sync.Mutex
-	entries map[int32]int // state entries per partition, from the last sweep
+	entries state.Entries
 	cache   *ristretto.Cache[string, schemas.DedupeState]
 }
 
-func newStats() *Stats { return &Stats{entries: map[int32]int{}} }
+func newStats() *Stats { return &Stats{} }
 
-// SetEntries records a partition's number of stored ids (the sweeper's count).
-func (s *Stats) SetEntries(partition int32, n int) {
-	s.mu.Lock()
-	s.entries[partition] = n
-	s.mu.Unlock()
-}
+// SetEntries records a partition's number of stored keys (the sweeper's count).
+func (s *Stats) SetEntries(partition int32, n int) { s.entries.Set(partition, n) }
 
-// Entries returns the stored ids counted by the last sweep of each partition.
-func (s *Stats) Entries() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, v := range s.entries {
-		n += v
-	}
-	return n
-}
+// Entries returns the stored keys counted by the last sweep of each partition.
+func (s *Stats) Entries() int { return s.entries.Total() }
 
 // CacheHitRatio returns the hot-id cache's hit ratio (0 without a cache).
 func (s *Stats) CacheHitRatio() float64 {

@@ -1,10 +1,11 @@
 package tracejoin
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logstream/logstream/state"
 )
 
 // Stats are the stage's counters.
@@ -29,29 +30,16 @@ type Stats struct {
 	Closed          atomic.Int64 // trace states deleted
 	DeadLetters     atomic.Int64
 
-	mu      sync.Mutex
-	entries map[int32]int
+	entries state.Entries
 }
 
-func newStats() *Stats { return &Stats{entries: map[int32]int{}} }
+func newStats() *Stats { return &Stats{} }
 
-// SetEntries records a partition's number of open traces (the sweeper's count).
-func (s *Stats) SetEntries(partition int32, n int) {
-	s.mu.Lock()
-	s.entries[partition] = n
-	s.mu.Unlock()
-}
+// SetEntries records a partition's number of stored keys (the sweeper's count).
+func (s *Stats) SetEntries(partition int32, n int) { s.entries.Set(partition, n) }
 
-// Entries returns the open traces counted by the last sweep.
-func (s *Stats) Entries() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, v := range s.entries {
-		n += v
-	}
-	return n
-}
+// Entries returns the stored keys counted by the last sweep of each partition.
+func (s *Stats) Entries() int { return s.entries.Total() }
 
 // HitRate is joined / (joined + timeouts): the share of events with a
 // trace id that found their span.

@@ -3,7 +3,6 @@ package tracejoin_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log"
 	"reflect"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/exactlyonce"
+	"github.com/logstream/logstream/processors/internal/gokatest"
 	"github.com/logstream/logstream/processors/tracejoin"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
@@ -545,33 +545,33 @@ func TestEventTimeOutOfOrder(t *testing.T) {
 // through a fake goka.Context over a table kept across "restarts" (a new
 // stage and fence each time).
 func TestReplayOfSpanRecord(t *testing.T) {
-	tb := &fakeTable{rows: map[string][]byte{}}
+	tb := gokatest.NewTable(nil)
 	type replayer struct {
 		p    *tracejoin.Processor
 		set  *codecs.Set
-		span func(offset int64, sp *schemas.Span) *fakeCtx
-		loop func(offset int64, ev *schemas.LogEvent) *fakeCtx
+		span func(offset int64, sp *schemas.Span) *gokatest.Context
+		loop func(offset int64, ev *schemas.LogEvent) *gokatest.Context
 	}
 	start := func(tail exactlyonce.TailFunc) replayer {
 		p, _, set, _ := stage(t, tail, nil)
-		tb.codec = set.TraceState
+		tb.Codec = set.TraceState
 		r := replayer{p: p, set: set}
-		r.span = func(offset int64, sp *schemas.Span) *fakeCtx {
+		r.span = func(offset int64, sp *schemas.Span) *gokatest.Context {
 			b, err := set.Span.Marshal(sp)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := &fakeCtx{table: tb, topic: goka.Stream(spansIn), key: traceX, offset: offset}
+			ctx := gokatest.NewContext(goka.Group(topology.GroupTraceJoin), loop, tb, gokatest.Record{Topic: goka.Stream(spansIn), Key: traceX, Offset: offset})
 			p.Span(ctx, b)
 			return ctx
 		}
-		r.loop = func(offset int64, ev *schemas.LogEvent) *fakeCtx {
+		r.loop = func(offset int64, ev *schemas.LogEvent) *gokatest.Context {
 			b, err := set.LogEvent.Marshal(ev)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := &fakeCtx{table: tb, topic: goka.Stream(loop), key: traceX, offset: offset,
-				headers: goka.Headers{state.HeaderKind: []byte(tracejoin.KindEvent)}}
+			ctx := gokatest.NewContext(goka.Group(topology.GroupTraceJoin), loop, tb, gokatest.Record{Topic: goka.Stream(loop), Key: traceX, Offset: offset,
+				Headers: goka.Headers{state.HeaderKind: []byte(tracejoin.KindEvent)}})
 			p.Loop(ctx, b)
 			return ctx
 		}
@@ -584,19 +584,19 @@ func TestReplayOfSpanRecord(t *testing.T) {
 	s1 := span(traceX, spanID, nil, "payments", "POST /v1/charges", t0, schemas.SpanOK)
 	s2 := span(traceX, child, ptr(spanID), "ledger", "INSERT", t0, schemas.SpanOK)
 
-	ids := func(ctx *fakeCtx) []string {
+	ids := func(ctx *gokatest.Context) []string {
 		var out []string
-		for _, e := range ctx.emits {
-			if e.topic != enriched {
-				t.Fatalf("emit to %s", e.topic)
+		for _, e := range ctx.Emits {
+			if e.Topic != enriched {
+				t.Fatalf("emit to %s", e.Topic)
 			}
-			out = append(out, e.value.(*schemas.LogEvent).EventID)
+			out = append(out, e.Value.(*schemas.LogEvent).EventID)
 		}
 		return out
 	}
 	r := start(noTail)
 	for i, e := range []*schemas.LogEvent{e1, e2, e3} {
-		if c := r.loop(10+int64(i), e); len(c.emits) != 0 {
+		if c := r.loop(10+int64(i), e); len(c.Emits) != 0 {
 			t.Fatal("event left before its span")
 		}
 	}
@@ -609,12 +609,12 @@ func TestReplayOfSpanRecord(t *testing.T) {
 		t.Fatalf("span@4 emitted %v", got)
 	}
 	written := map[string][]byte{}
-	for k, v := range tb.rows {
+	for k, v := range tb.Rows {
 		written[k] = append([]byte(nil), v...)
 	}
 	unchanged := func() {
 		t.Helper()
-		if !reflect.DeepEqual(tb.rows, written) {
+		if !reflect.DeepEqual(tb.Rows, written) {
 			t.Fatal("a replay changed the state")
 		}
 	}
@@ -626,13 +626,13 @@ func TestReplayOfSpanRecord(t *testing.T) {
 	if got := ids(again); !reflect.DeepEqual(got, []string{"e1", "e2"}) {
 		t.Fatalf("replay of span@3 emitted %v", got)
 	}
-	for _, e := range again.emits {
-		ev := e.value.(*schemas.LogEvent)
-		if e.key != traceX || ev.JoinStatus != schemas.JoinJoined || ev.SpanService != "payments" || ev.RootOperation != "POST /v1/charges" {
+	for _, e := range again.Emits {
+		ev := e.Value.(*schemas.LogEvent)
+		if e.Key != traceX || ev.JoinStatus != schemas.JoinJoined || ev.SpanService != "payments" || ev.RootOperation != "POST /v1/charges" {
 			t.Fatalf("replayed emit: %+v", ev)
 		}
 	}
-	if c := r.loop(10, e1); len(c.emits) != 0 { // a record that emitted nothing
+	if c := r.loop(10, e1); len(c.Emits) != 0 { // a record that emitted nothing
 		t.Fatalf("replay of loop@10 emitted %v", ids(c))
 	}
 	if got := ids(r.span(4, s2)); !reflect.DeepEqual(got, []string{"e3"}) {
@@ -642,14 +642,14 @@ func TestReplayOfSpanRecord(t *testing.T) {
 	wantCounters(t, r.p, tracejoin.Snapshot{Spans: 2, Replayed: 3, Joined: 3})
 
 	// Restart; the first emit of span@3 landed, the second did not.
-	landed := func(emit sent) exactlyonce.TailFunc {
-		l, ok, err := exactlyonce.ParseHeaders(tracejoin.StageName, func(k string) []byte { return emit.headers[k] })
+	landed := func(emit gokatest.Sent) exactlyonce.TailFunc {
+		l, ok, err := exactlyonce.ParseHeaders(tracejoin.StageName, func(k string) []byte { return emit.Headers[k] })
 		if err != nil || !ok {
-			t.Fatalf("fence headers %v: %v %v", emit.headers, ok, err)
+			t.Fatalf("fence headers %v: %v %v", emit.Headers, ok, err)
 		}
 		return func(context.Context, string, int32, string) (*exactlyonce.Landed, error) { return l, nil }
 	}
-	r = start(landed(first.emits[0]))
+	r = start(landed(first.Emits[0]))
 	if got := ids(r.span(3, s1)); !reflect.DeepEqual(got, []string{"e2"}) {
 		t.Fatalf("replay of span@3 with its first emit landed emitted %v", got)
 	}
@@ -658,7 +658,7 @@ func TestReplayOfSpanRecord(t *testing.T) {
 
 	// Restart; everything landed (the tail is span@4's emit): both
 	// replays are suppressed.
-	r = start(landed(second.emits[0]))
+	r = start(landed(second.Emits[0]))
 	if got := ids(r.span(3, s1)); len(got) != 0 {
 		t.Fatalf("replay of span@3 emitted %v", got)
 	}
@@ -672,89 +672,4 @@ func TestReplayOfSpanRecord(t *testing.T) {
 	if got := ids(r.loop(13, event("e4", ptr(traceX), ptr(child), t0))); !reflect.DeepEqual(got, []string{"e4"}) {
 		t.Fatalf("new event after the replays emitted %v", got)
 	}
-}
-
-// fakeTable is a group table: encoded values by key, as goka keeps them.
-type fakeTable struct {
-	codec goka.Codec
-	rows  map[string][]byte
-}
-
-type sent struct {
-	topic   string
-	key     string
-	value   any
-	headers goka.Headers
-}
-
-// fakeCtx is a goka.Context for one input record.
-type fakeCtx struct {
-	table     *fakeTable
-	topic     goka.Stream
-	key       string
-	partition int32
-	offset    int64
-	headers   goka.Headers
-	emits     []sent
-	loops     []sent
-}
-
-var _ goka.Context = (*fakeCtx)(nil)
-
-func (c *fakeCtx) Topic() goka.Stream    { return c.topic }
-func (c *fakeCtx) Key() string           { return c.key }
-func (c *fakeCtx) Partition() int32      { return c.partition }
-func (c *fakeCtx) Offset() int64         { return c.offset }
-func (c *fakeCtx) Group() goka.Group     { return goka.Group(topology.GroupTraceJoin) }
-func (c *fakeCtx) Headers() goka.Headers { return c.headers }
-func (c *fakeCtx) Timestamp() time.Time  { return time.Time{} }
-func (c *fakeCtx) Value() any {
-	b, ok := c.table.rows[c.key]
-	if !ok {
-		return nil
-	}
-	v, err := c.table.codec.Decode(b)
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-func (c *fakeCtx) SetValue(value any, _ ...goka.ContextOption) {
-	b, err := c.table.codec.Encode(value)
-	if err != nil {
-		panic(err)
-	}
-	c.table.rows[c.key] = b
-}
-func (c *fakeCtx) Delete(...goka.ContextOption)  { delete(c.table.rows, c.key) }
-func (c *fakeCtx) Join(goka.Table) any           { panic("no joined table") }
-func (c *fakeCtx) Lookup(goka.Table, string) any { panic("no lookup table") }
-func (c *fakeCtx) Emit(topic goka.Stream, key string, value any, opts ...goka.ContextOption) {
-	c.emits = append(c.emits, sent{string(topic), key, value, optHeaders(opts)})
-}
-
-func (c *fakeCtx) Loopback(key string, value any, opts ...goka.ContextOption) {
-	c.loops = append(c.loops, sent{loop, key, value, optHeaders(opts)})
-}
-func (c *fakeCtx) Fail(err error)           { panic(errors.Join(errors.New("ctx.Fail"), err)) }
-func (c *fakeCtx) Context() context.Context { return context.Background() }
-func (c *fakeCtx) DeferCommit() func(error) { return func(error) {} }
-
-// optHeaders applies goka's context options to a value of their own
-// (unexported) options type and reads the emit headers they set.
-func optHeaders(opts []goka.ContextOption) goka.Headers {
-	if len(opts) == 0 {
-		return nil
-	}
-	target := reflect.New(reflect.TypeOf(opts[0]).In(0).Elem())
-	for _, o := range opts {
-		reflect.ValueOf(o).Call([]reflect.Value{target})
-	}
-	out := goka.Headers{}
-	it := target.Elem().FieldByName("emitHeaders").MapRange()
-	for it.Next() {
-		out[it.Key().String()] = append([]byte(nil), it.Value().Bytes()...)
-	}
-	return out
 }
