@@ -49,7 +49,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			NoTrace                                   int64   `json:"no_trace"`
 			HitRate                                   float64 `json:"hit_rate"`
 		}
-		Stages    []struct {
+		Stages []struct {
 			Name        string
 			RecordsIn   int64 `json:"records_in"`
 			RecordsOut  int64 `json:"records_out"`
