@@ -159,14 +159,7 @@ func (h *harness) uniques() []out {
 
 func (h *harness) deadLetters(t *testing.T) []*schemas.DeadLetter {
 	t.Helper()
-	var res []*schemas.DeadLetter
-	for {
-		_, v, ok := h.dlq.Next()
-		if !ok {
-			return res
-		}
-		res = append(res, v.(*schemas.DeadLetter))
-	}
+	return gokatest.Drain[*schemas.DeadLetter](h.dlq)
 }
 
 func (h *harness) state(t *testing.T, id string) *schemas.DedupeState {

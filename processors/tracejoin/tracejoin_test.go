@@ -169,14 +169,7 @@ func (h *harness) outputs() []output {
 }
 
 func (h *harness) deadLetters() []*schemas.DeadLetter {
-	var res []*schemas.DeadLetter
-	for {
-		_, v, ok := h.dlq.Next()
-		if !ok {
-			return res
-		}
-		res = append(res, v.(*schemas.DeadLetter))
-	}
+	return gokatest.Drain[*schemas.DeadLetter](h.dlq)
 }
 
 func (h *harness) state(t *testing.T, trace string) *schemas.TraceState {

@@ -16,7 +16,20 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/tester"
 )
+
+// Drain reads every record left on a goka tester queue, as T values.
+func Drain[T any](q *tester.QueueTracker) []T {
+	var out []T
+	for {
+		_, v, ok := q.Next()
+		if !ok {
+			return out
+		}
+		out = append(out, v.(T))
+	}
+}
 
 // Table is a group table: encoded values by key, as goka keeps them.
 type Table struct {
