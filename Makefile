@@ -21,8 +21,9 @@ build:
 
 ## deps-test: Debian packages the tests use: kcat (Kafka interop), Apache
 ## Avro's Python implementation and the Confluent Python client (schema
-## resolution and registry interop).
-DEBS_TEST := kcat python3-avro python3-confluent-kafka python3-requests
+## resolution and registry interop), Prometheus Alertmanager (paging; the
+## tests run their own instance, not the package's service).
+DEBS_TEST := kcat python3-avro python3-confluent-kafka python3-requests prometheus-alertmanager
 deps-test:
 	@missing=$$(for p in $(DEBS_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -65,6 +66,7 @@ fuzz:
 bench:
 	$(GO) run ./benchmarks/cmd/pipebench
 	$(GO) run ./benchmarks/cmd/statebench -n 100000 -ids 200000 -sweep 5s
+	$(GO) run ./benchmarks/cmd/statebench -only errorrate,alerts -er-n 20000 -alert-rate 4000
 	$(GO) run ./benchmarks/cmd/codecbench
 	$(GO) test -run '^$$' -bench 'LogEvent' -benchmem ./codecs/
 	$(GO) test -run '^$$' -bench 'ParseLine' -benchmem ./processors/parse/

@@ -6,6 +6,8 @@
 //	/healthz        200 while the process serves requests
 //	/readyz         200 once every stage has recovered its state, else 503
 //	/debug/pprof/   the standard Go profiles
+//
+// Handle mounts more endpoints (the pipeline's /query/hosts).
 package admin
 
 import (
@@ -33,6 +35,7 @@ func NewRegistry() *prometheus.Registry {
 type Server struct {
 	ln  net.Listener
 	srv *http.Server
+	mux *http.ServeMux
 }
 
 // Listen binds addr ("127.0.0.1:0" picks a port). ready reports readiness.
@@ -58,8 +61,12 @@ func Listen(addr string, reg *prometheus.Registry, ready func() bool) (*Server, 
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+	return &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, mux: mux}, nil
 }
+
+// Handle mounts h at pattern (http.ServeMux patterns), also while the
+// server runs. It panics when pattern is taken, as ServeMux does.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

@@ -18,6 +18,12 @@ type Set struct {
 	// DedupeState and TraceState are the dedupe and trace-join tables' codecs.
 	DedupeState *Codec[schemas.DedupeState]
 	TraceState  *Codec[schemas.TraceState]
+	// HostWindow and Alert are the errorrate stage's and the alerter's
+	// outputs; ErrorRateState and AlerterState their tables' codecs.
+	HostWindow     *Codec[schemas.HostWindow]
+	Alert          *Codec[schemas.Alert]
+	ErrorRateState *Codec[schemas.ErrorRateState]
+	AlerterState   *Codec[schemas.AlerterState]
 
 	source SchemaSource
 	// fetched caches schemas the source supplied, by "f<fingerprint>" or
@@ -50,6 +56,18 @@ func NewSet(opts ...Option) (*Set, error) {
 		return nil, err
 	}
 	if s.TraceState, err = NewTraceState(opts...); err != nil {
+		return nil, err
+	}
+	if s.HostWindow, err = NewHostWindow(opts...); err != nil {
+		return nil, err
+	}
+	if s.Alert, err = NewAlert(opts...); err != nil {
+		return nil, err
+	}
+	if s.ErrorRateState, err = NewErrorRateState(opts...); err != nil {
+		return nil, err
+	}
+	if s.AlerterState, err = NewAlerterState(opts...); err != nil {
 		return nil, err
 	}
 	return &s, nil

@@ -31,6 +31,7 @@ import (
 	"github.com/logstream/logstream/benchmarks/loadgen"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/dedupe"
+	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/processors/spans"
 	"github.com/logstream/logstream/processors/tracejoin"
@@ -52,6 +53,17 @@ type Config struct {
 	// DropSpansEvery drops the spans of every n-th trace (0: never), as a
 	// tail sampler would: their events leave the join as timeouts.
 	DropSpansEvery int
+	// Replay is the event time the run covers: the fleet's lines are
+	// stamped from Replay ago up to the start of the run, so Duration of
+	// wall-clock time replays Replay of traffic (windows, grace and alert
+	// rules all run on event time).
+	Replay time.Duration
+	// Incident makes a host time out its database calls for a span of the
+	// replay (offsets from its start), then recover.
+	Incident Incident
+	// Alerts receives each alert as it reaches the alerts topic (nil: not
+	// printed).
+	Alerts io.Writer
 	// DrainTimeout bounds the wait for the stages to catch up at the end.
 	DrainTimeout time.Duration
 	// Status receives the live status line; Terminal rewrites it in place.
@@ -62,7 +74,15 @@ type Config struct {
 // DefaultConfig is what `logstream demo` runs without flags.
 func DefaultConfig() Config {
 	return Config{Duration: 60 * time.Second, Rate: 2000, Seed: 1, PlainEvery: 10, CorruptEvery: 997,
-		DuplicateRatio: 0.03, DropSpansEvery: 40, DrainTimeout: 2 * time.Minute}
+		DuplicateRatio: 0.03, DropSpansEvery: 40, DrainTimeout: 2 * time.Minute,
+		Replay:   18 * time.Minute,
+		Incident: Incident{Host: "web-3", From: 5 * time.Minute, To: 10 * time.Minute}}
+}
+
+// Incident is a host failing from From to To into the replay.
+type Incident struct {
+	Host     string
+	From, To time.Duration
 }
 
 // Summary is the demo's final account, also written as JSON.
@@ -75,8 +95,48 @@ type Summary struct {
 	Formats         map[string]int64 `json:"formats"`
 	Dedupe          DedupeSummary    `json:"dedupe"`
 	Join            JoinSummary      `json:"join"`
+	ErrorRate       ErrorRateSummary `json:"errorrate"`
 	Accounted       bool             `json:"accounted"`
-	Alerts          []any            `json:"alerts"`
+	Incident        IncidentSummary  `json:"incident"`
+	Alerts          []AlertSummary   `json:"alerts"`
+}
+
+// IncidentSummary is the incident the fleet replayed.
+type IncidentSummary struct {
+	Host       string    `json:"host"`
+	From       time.Time `json:"from"`        // event time the host starts failing
+	To         time.Time `json:"to"`          // and recovers
+	FirstBad   time.Time `json:"first_bad"`   // its first failed request
+	EventStart time.Time `json:"event_start"` // event time of the replay's first line
+}
+
+// AlertSummary is one alert the alerter wrote.
+type AlertSummary struct {
+	Host  string `json:"host"`
+	State string `json:"state"`
+	Rule  string `json:"rule"`
+	Scope string `json:"scope"`
+	// DelaySeconds is event time from the host's first bad event to the
+	// alert (for a host outside the incident: from the incident's first
+	// error as the alerter saw it).
+	DelaySeconds float64 `json:"delay_seconds"`
+	// RecoverySeconds, for RESOLVED: event time from the recovery to it.
+	RecoverySeconds *float64 `json:"recovery_seconds,omitempty"`
+	Summary         string   `json:"summary"`
+	Signature       string   `json:"signature,omitempty"`
+	TraceID         string   `json:"sample_trace_id,omitempty"`
+	Span            string   `json:"sample_span,omitempty"` // service operation (duration)
+	At              string   `json:"at"`                    // event time, RFC 3339
+	DedupKey        string   `json:"dedup_key"`
+}
+
+// ErrorRateSummary is what the errorrate stage and the alerter did.
+type ErrorRateSummary struct {
+	Events        int64 `json:"events"`
+	Errors        int64 `json:"errors"`
+	Late          int64 `json:"late"`
+	WindowsClosed int64 `json:"windows_closed"`
+	Updates       int64 `json:"updates"`
 }
 
 // Generated counts what the fleet wrote.
@@ -122,14 +182,17 @@ type StageSummary struct {
 
 // Deps are the running parts the demo drives.
 type Deps struct {
-	Client *kgo.Client // producer for the raw topic (with topology.Partitioner)
-	Admin  *kadm.Client
-	Codecs *codecs.Set
-	Parse  *parse.Stats
-	Spans  *spans.Stats
-	Dedupe *dedupe.Stats
-	Join   *tracejoin.Stats
-	Lag    func(ctx context.Context) (int64, error) // total consumer lag of the stages
+	Client  *kgo.Client // producer for the raw topic (with topology.Partitioner)
+	Brokers []string    // for the alerts reader
+	Admin   *kadm.Client
+	Codecs  *codecs.Set
+	Parse   *parse.Stats
+	Spans   *spans.Stats
+	Dedupe  *dedupe.Stats
+	Join    *tracejoin.Stats
+	// ErrorRate is the errorrate stage's counters.
+	ErrorRate *errorrate.Stats
+	Lag       func(ctx context.Context) (int64, error) // total consumer lag of the stages
 }
 
 // Run generates load for cfg.Duration, then waits for the stages to drain
@@ -141,12 +204,30 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 2 * time.Minute
 	}
-	gen := loadgen.New(loadgen.Config{Seed: cfg.Seed, Start: time.Now().UTC(), DuplicateRatio: cfg.DuplicateRatio})
-	var g genCounters
 	start := time.Now()
+	lcfg := loadgen.Config{Seed: cfg.Seed, Start: start.UTC(), DuplicateRatio: cfg.DuplicateRatio}
+	var inc IncidentSummary
+	if cfg.Replay > 0 {
+		lcfg.Start = start.Add(-cfg.Replay).UTC()
+		lcfg.Interval = time.Duration(float64(cfg.Replay) / (float64(cfg.Rate) * cfg.Duration.Seconds()))
+	}
+	if cfg.Incident.Host != "" {
+		inc = IncidentSummary{Host: cfg.Incident.Host, From: lcfg.Start.Add(cfg.Incident.From), To: lcfg.Start.Add(cfg.Incident.To)}
+		lcfg.Incidents = []loadgen.Incident{{Host: inc.Host, From: inc.From, To: inc.To}}
+	}
+	inc.EventStart = lcfg.Start
+	gen := loadgen.New(lcfg)
+	var g genCounters
+	g.incident = &inc
 	stopStatus := startStatus(ctx, cfg, d, &g, start)
+	watch, err := watchAlerts(ctx, cfg, d, &inc)
+	if err != nil {
+		stopStatus()
+		return nil, err
+	}
+	defer watch.stop()
 
-	err := generate(ctx, cfg, d, gen, &g, start)
+	err = generate(ctx, cfg, d, gen, &g, start)
 	if err == nil {
 		err = d.Client.Flush(ctx)
 	}
@@ -159,10 +240,15 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if drainErr == nil {
+		drainErr = watch.catchUp(ctx, cfg.DrainTimeout)
+	}
 	sum, err := summarize(ctx, d, &g, time.Since(start))
 	if err != nil {
 		return nil, err
 	}
+	sum.Incident = inc
+	sum.Alerts = watch.summaries()
 	if drainErr != nil {
 		return sum, drainErr
 	}
@@ -175,6 +261,7 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 
 type genCounters struct {
 	records, avro, plain, corrupt, failed, dups, spans, spansDropped, spansFailed atomic.Int64
+	incident                                                                      *IncidentSummary
 }
 
 func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g *genCounters, start time.Time) error {
@@ -199,6 +286,10 @@ func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g
 		var batch []schemas.Span
 		for ; n < due; n++ {
 			line := gen.Next()
+			if in := g.incident; in != nil && line.Host == in.Host && in.FirstBad.IsZero() &&
+				!line.Time.Before(in.From) && line.Time.Before(in.To) && line.Level >= schemas.LevelError {
+				in.FirstBad = line.Time
+			}
 			if line.Duplicate {
 				// Count lines: a CRI line split in parts is re-sent whole,
 				// and counts once (its final part).
@@ -217,7 +308,7 @@ func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g
 			if err != nil {
 				return fmt.Errorf("demo: %w", err)
 			}
-			ts := time.Now()
+			ts := line.Time // the record's timestamp is when the shipper read the line
 			if prev, ok := sent[line.Seq]; ok && line.Duplicate {
 				value, ts = prev.value, prev.ts
 			} else {
@@ -280,7 +371,10 @@ func encode(cfg Config, set *codecs.Set, line loadgen.Line, n int64) ([]byte, ki
 	if cfg.PlainEvery > 0 && n%int64(cfg.PlainEvery) == int64(cfg.PlainEvery-1) && line.Format != "cri" {
 		return []byte(line.Text), kindPlain, nil
 	}
-	b, err := set.RawLog.Marshal(&schemas.RawLog{Host: line.Host, Source: line.Source, Line: line.Text, ReceivedAt: time.Now().UnixMilli()})
+	// A replay keeps the times the lines were received: a line without a
+	// timestamp of its own gets that time as its event time, and "now"
+	// would put it minutes ahead of the traffic it was part of.
+	b, err := set.RawLog.Marshal(&schemas.RawLog{Host: line.Host, Source: line.Source, Line: line.Text, ReceivedAt: line.Time.UnixMilli()})
 	if err != nil {
 		return nil, kindAvro, err
 	}
@@ -361,7 +455,7 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		DeadLetters: p.DeadLetters.Load(),
 		Formats:     p.Formats(),
 		Topics:      map[string]int64{},
-		Alerts:      []any{},
+		Alerts:      []AlertSummary{},
 	}
 	ds, js := d.Dedupe.Snapshot(), d.Join.Snapshot()
 	s.Dedupe = DedupeSummary{In: ds.In, Unique: ds.Unique, DuplicatesDropped: ds.Duplicates, CacheHitRatio: ds.CacheHitRatio}
@@ -373,6 +467,15 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		StageSummary{Name: tracejoin.StageName, RecordsIn: js.Events + js.Spans, RecordsOut: js.Joined + js.Timeouts + js.NoTrace + js.DeadLetters, DeadLetters: js.DeadLetters},
 	)
 	s.DeadLetters += sp.DeadLetters + ds.DeadLetters + js.DeadLetters
+	var erIn int64
+	if e := d.ErrorRate; e != nil {
+		// Every event passed by dedupe is counted in a window, or as late
+		// or far-future (the stage reads logs.unique).
+		erIn = e.Events.Load() + e.Late.Load() + e.Future.Load()
+		s.ErrorRate = ErrorRateSummary{Events: e.Events.Load(), Errors: e.Errors.Load(), Late: e.Late.Load(),
+			WindowsClosed: e.Closed.Load(), Updates: e.Updates.Load()}
+		s.DeadLetters += e.DeadLetters.Load()
+	}
 	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicRaw, topology.TopicParsed, topology.TopicDLQ,
 		topology.TopicUnique, topology.TopicEnriched, topology.TopicOTLPSpans, topology.TopicSpans)
 	if err != nil {
@@ -389,7 +492,8 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 	s.Accounted = st.RecordsIn == lines &&
 		st.RecordsIn == p.Events.Load()+p.DeadLetters.Load()+p.PartialHeld.Load()+p.Replayed.Load() &&
 		ds.In == p.Events.Load() && ds.In == ds.Unique+ds.Duplicates+ds.DeadLetters &&
-		s.Topics[topology.TopicUnique] == ds.Unique && s.Join.Enriched == s.Topics[topology.TopicUnique]
+		s.Topics[topology.TopicUnique] == ds.Unique && s.Join.Enriched == s.Topics[topology.TopicUnique] &&
+		(d.ErrorRate == nil || erIn == s.Topics[topology.TopicUnique])
 	return s, nil
 }
 
@@ -481,7 +585,16 @@ func (s *Summary) Text() string {
 		comma(s.Dedupe.In), comma(s.Dedupe.Unique), comma(s.Dedupe.DuplicatesDropped), comma(s.Generated.Duplicates), s.Dedupe.CacheHitRatio)
 	fmt.Fprintf(&b, "  join      %s events, %s spans: %s joined with their span, %s timed out (no span in the window; %s spans dropped by the sampler), %s without a trace id; join hit rate %.1f%%\n",
 		comma(s.Join.Events), comma(s.Join.Spans), comma(s.Join.Joined), comma(s.Join.Timeouts), comma(s.Generated.SpansDrop), comma(s.Join.NoTrace), 100*s.Join.HitRate)
-	fmt.Fprintf(&b, "  alerts    %d (alerting is not part of this build yet)\n", len(s.Alerts))
+	fmt.Fprintf(&b, "  errorrate %s events in per-host windows, %s errors, %s late; %s windows closed, %s updates to the alerter\n",
+		comma(s.ErrorRate.Events), comma(s.ErrorRate.Errors), comma(s.ErrorRate.Late), comma(s.ErrorRate.WindowsClosed), comma(s.ErrorRate.Updates))
+	if s.Incident.Host != "" {
+		fmt.Fprintf(&b, "  incident  %s timed out its database calls from %s to %s (event time; first failed request %s)\n",
+			s.Incident.Host, s.Incident.From.Format(time.TimeOnly), s.Incident.To.Format(time.TimeOnly), s.Incident.FirstBad.Format(time.TimeOnly))
+	}
+	fmt.Fprintf(&b, "  alerts    %d\n", len(s.Alerts))
+	for _, a := range s.Alerts {
+		fmt.Fprintf(&b, "    %-8s %-6s rule %-13s at %s, %.0fs after the first bad event: %s\n", a.State, a.Host, a.Rule, a.At, a.DelaySeconds, a.Summary)
+	}
 	if s.Accounted {
 		b.WriteString("  every generated record is accounted for: one event, one dead letter, or a CRI part joined into its line;\n  every event passed dedupe or was dropped as a repeat, and every event passed left the join exactly once\n")
 	} else {

@@ -19,6 +19,8 @@ import (
 
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/errorrate"
+	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
 )
@@ -31,6 +33,15 @@ const (
 )
 
 const crashPartitions = 3
+
+// crashWindows are small windows, so that the traffic's 200 s of event time
+// spans many. The grace is longer than the traffic: a pod killed every few
+// hundred milliseconds leaves the partitions of logs.unique far apart (one
+// may be minutes of event time ahead of another), and a host's stream time
+// is its latest event from any of them; what this test checks is that
+// crashes and replays change no count, so every window stays open until
+// the closing events below.
+var crashWindows = errorrate.Windows{Tumbling: 10 * time.Second, HoppingSize: 20 * time.Second, HoppingAdvance: 10 * time.Second, Grace: 10 * time.Minute}
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(envCrashBroker); addr != "" {
@@ -59,12 +70,16 @@ func crashOptions(addr string, store string) (Options, error) {
 		Codecs:   set,
 		Tuning:   broker.Tuning{Replication: 1, BatchSize: 200, MaxConcurrency: 1, FromOldest: true, SessionTimeout: time.Second},
 		Storage:  sb,
-		Stages:   []string{"dedupe", "tracejoin"},
+		Stages:   []string{"dedupe", "tracejoin", "errorrate"},
 		ClientID: "crash-" + strconv.Itoa(os.Getpid()),
 		Dedupe:   StateOptions{SweepInterval: 300 * time.Millisecond},
 		// Idle is longer than any killed run, so only the final run
 		// releases the events whose span never comes.
 		Join: StateOptions{Window: time.Hour, Idle: 8 * time.Second, SweepInterval: 300 * time.Millisecond},
+		// Small windows, so that the traffic's 200 s of event time spans
+		// many, and the last ones close (by wall-clock punctuation) soon
+		// after the input ends.
+		ErrorRate: ErrorRateOptions{Windows: crashWindows, SweepInterval: 300 * time.Millisecond},
 	}, nil
 }
 
@@ -235,6 +250,86 @@ func TestCrashExactlyOnce(t *testing.T) {
 	}()
 	defer func() { close(stop); <-finished }()
 	checkOutputs(t, addr, set, tr, 2*time.Minute)
+	// One more event per host, minutes later, moves every host's stream
+	// time past the last window's grace: the windows close now rather
+	// than by wall-clock punctuation.
+	last := tr.events[len(tr.events)-1].Timestamp
+	var closing []*kgo.Record
+	for h := 1; h <= 5; h++ {
+		ev := &schemas.LogEvent{EventID: fmt.Sprintf("closing-%d", h), Timestamp: last + 15*60*1000, Host: fmt.Sprintf("web-%d", h),
+			Level: schemas.LevelInfo, Message: "closing", Source: "stdin", Format: "json"}
+		b, err := set.LogEvent.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closing = append(closing, &kgo.Record{Topic: topology.TopicParsed, Key: []byte(ev.EventID), Value: b})
+	}
+	produceRecords(t, addr, closing)
+	checkWindows(t, addr, set, tr, crashWindows, time.Minute)
+}
+
+// checkWindows requires hosts.error-rate to hold exactly one final record
+// per host and window, each with the exact counts of the distinct events.
+func checkWindows(t *testing.T, addr string, set *codecs.Set, tr *traffic, w errorrate.Windows, timeout time.Duration) {
+	t.Helper()
+	cl, err := errorrate.NewClassifier(errorrate.DefaultFailurePattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		host, kind string
+		start      int64
+	}
+	type counts struct{ events, errors int64 }
+	want := map[key]counts{}
+	add := func(k key, ev *schemas.LogEvent) {
+		c := want[k]
+		c.events++
+		if cl.IsError(ev) {
+			c.errors++
+		}
+		want[k] = c
+	}
+	tum, hop, adv := w.Tumbling.Milliseconds(), w.HoppingSize.Milliseconds(), w.HoppingAdvance.Milliseconds()
+	for _, ev := range tr.events {
+		add(key{ev.Host, schemas.WindowTumbling, ev.Timestamp / tum * tum}, ev)
+		for s := ev.Timestamp / adv * adv; s > ev.Timestamp-hop; s -= adv {
+			add(key{ev.Host, schemas.WindowHopping, s}, ev)
+		}
+	}
+	recs := consumeAll(t, addr, len(want), timeout, topology.TopicHostWindows)
+	got := map[key]int{}
+	wrong := 0
+	for _, r := range recs {
+		hw, err := set.HostWindow.Unmarshal(r.Value)
+		if err != nil {
+			t.Fatalf("hosts.error-rate offset %d: %v", r.Offset, err)
+		}
+		if hw.Emit != schemas.EmitFinal {
+			continue
+		}
+		k := key{hw.Host, hw.Kind, hw.Start}
+		got[k]++
+		if c := want[k]; c.events != hw.Events || c.errors != hw.Errors {
+			if wrong++; wrong <= 5 {
+				t.Errorf("window %v: %d events, %d errors; want %d and %d", k, hw.Events, hw.Errors, c.events, c.errors)
+			}
+		}
+	}
+	missing, doubled := 0, 0
+	for k := range want {
+		switch n := got[k]; {
+		case n == 0:
+			if missing++; missing <= 5 {
+				t.Errorf("window %v: no final record", k)
+			}
+		case n > 1:
+			if doubled++; doubled <= 5 {
+				t.Errorf("window %v: %d final records", k, n)
+			}
+		}
+	}
+	t.Logf("hosts.error-rate: %d windows expected, %d final records; %d wrong, %d missing, %d doubled", len(want), len(recs), wrong, missing, doubled)
 }
 
 // prefixWriter sends a child's stderr to the test log.

@@ -21,7 +21,9 @@ import (
 
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/alerter"
 	"github.com/logstream/logstream/processors/dedupe"
+	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/processors/spans"
@@ -48,6 +50,24 @@ type Options struct {
 	// Dedupe and Join tune the stateful stages; zero values are defaults.
 	Dedupe StateOptions
 	Join   StateOptions
+	// ErrorRate tunes the errorrate stage; Rules are the alerter's (nil:
+	// the defaults).
+	ErrorRate ErrorRateOptions
+	Rules     *alerter.Rules
+}
+
+// ErrorRateOptions tune the errorrate stage; zero values are defaults.
+type ErrorRateOptions struct {
+	Windows        errorrate.Windows
+	UpdateInterval time.Duration
+	EmitUpdates    bool
+	SilentAfter    time.Duration
+	// FailurePattern is the regexp of timeout/failure messages that count
+	// as errors; nil means errorrate.DefaultFailurePattern, "" none.
+	FailurePattern *string
+	MaxFuture      time.Duration
+	// SweepInterval is the wall-clock punctuation interval; 0 means 1 s.
+	SweepInterval time.Duration
 }
 
 // StateOptions tune a stateful stage.
@@ -88,6 +108,8 @@ type Pipeline struct {
 	spans     *spans.Processor
 	dedupe    *dedupe.Processor
 	tracejoin *tracejoin.Processor
+	errorrate *errorrate.Processor
+	alerter   *alerter.Processor
 	graphs    []*goka.GroupGraph
 	extra     map[goka.Group][]goka.ProcessorOption
 	sweepers  []*state.Sweeper
@@ -184,6 +206,29 @@ func New(opts Options) (*Pipeline, error) {
 			Log: opts.Logger,
 		})
 	}
+	if p.runs("errorrate") {
+		if err := p.buildErrorRate(base, tail, partitionOf); err != nil {
+			return nil, err
+		}
+	}
+	if p.runs("alerter") {
+		fence, err := exactlyonce.New(exactlyonce.Config{Stage: alerter.StageName, Outputs: []string{topology.TopicAlerts}, Tail: tail, PartitionOf: partitionOf})
+		if err != nil {
+			return nil, err
+		}
+		ac := t.AlerterConfig(set)
+		ac.Fence, ac.Rules = fence, alerter.DefaultRules()
+		if opts.Rules != nil {
+			ac.Rules = *opts.Rules
+		}
+		ap, err := alerter.New(ac)
+		if err != nil {
+			return nil, err
+		}
+		p.alerter = ap
+		p.graphs = append(p.graphs, t.AlerterGroup(ap, set))
+		p.extra[goka.Group(topology.GroupAlerter)] = []goka.ProcessorOption{goka.WithStorageBuilder(base), goka.WithRebalanceCallback(ap.Rebalance)}
+	}
 	if len(p.graphs) == 0 {
 		return nil, fmt.Errorf("pipeline: no stage selected (stages %v)", opts.Stages)
 	}
@@ -195,8 +240,47 @@ func New(opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
+func (p *Pipeline) buildErrorRate(base storage.Builder, tail exactlyonce.TailFunc, partitionOf func(string) int32) error {
+	t, set, o := p.opts.Topology, p.opts.Codecs, p.opts.ErrorRate
+	fence, err := exactlyonce.New(exactlyonce.Config{Stage: errorrate.StageName, Outputs: []string{topology.TopicHostWindows}, Tail: tail, PartitionOf: partitionOf})
+	if err != nil {
+		return err
+	}
+	pattern := errorrate.DefaultFailurePattern
+	if o.FailurePattern != nil {
+		pattern = *o.FailurePattern
+	}
+	cl, err := errorrate.NewClassifier(pattern)
+	if err != nil {
+		return err
+	}
+	ec := t.ErrorRateConfig(set)
+	ec.Fence, ec.Classifier = fence, cl
+	ec.Window, ec.UpdateInterval, ec.EmitUpdates = o.Windows, o.UpdateInterval, o.EmitUpdates
+	ec.SilentAfter, ec.MaxFuture = o.SilentAfter, o.MaxFuture
+	ep, err := errorrate.New(ec)
+	if err != nil {
+		return err
+	}
+	p.errorrate = ep
+	reg := state.Track(base, topology.TableTopic(topology.GroupErrorRate))
+	p.graphs = append(p.graphs, t.ErrorRateGroup(ep, set))
+	p.extra[goka.Group(topology.GroupErrorRate)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(ep.Rebalance)}
+	p.sweepers = append(p.sweepers, &state.Sweeper{
+		// Wall-clock punctuation: windows of hosts that went silent close,
+		// pending updates go out, silent hosts are noticed.
+		Registry: reg, Clock: state.NewClock(nil), Interval: cmp.Or(o.SweepInterval, time.Second),
+		Group: topology.GroupErrorRate, Inputs: []string{topology.TopicUnique, topology.TopicEnriched, topology.LoopTopic(topology.GroupErrorRate)},
+		Loop: topology.LoopTopic(topology.GroupErrorRate), Expired: ep.Expired, Scanned: ep.Stats().SetEntries,
+		Log: p.opts.Logger,
+	})
+	return nil
+}
+
 // StageNames lists the stages a pipeline can run, in order.
-func StageNames() []string { return []string{"parse", "spans", "dedupe", "tracejoin"} }
+func StageNames() []string {
+	return []string{"parse", "spans", "dedupe", "tracejoin", "errorrate", "alerter"}
+}
 
 func (p *Pipeline) runs(stage string) bool {
 	if len(p.opts.Stages) == 0 {
@@ -224,6 +308,12 @@ func (p *Pipeline) Dedupe() *dedupe.Processor { return p.dedupe }
 
 // TraceJoin returns the trace join, nil when it does not run here.
 func (p *Pipeline) TraceJoin() *tracejoin.Processor { return p.tracejoin }
+
+// ErrorRate returns the errorrate stage, nil when it does not run here.
+func (p *Pipeline) ErrorRate() *errorrate.Processor { return p.errorrate }
+
+// Alerter returns the alerter, nil when it does not run here.
+func (p *Pipeline) Alerter() *alerter.Processor { return p.alerter }
 
 // Spans returns the spans adapter, nil when it does not run here.
 func (p *Pipeline) Spans() *spans.Processor { return p.spans }

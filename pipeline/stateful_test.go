@@ -39,6 +39,10 @@ func makeTraffic(n int, seed int, start time.Time) *traffic {
 					Operation: "POST /v1/charges", Start: ts*1000 - 5000, DurationUs: 4000, Status: schemas.SpanOK})
 			}
 		}
+		if i%17 == 5 {
+			// Errors, for the error-rate windows.
+			ev.Level, ev.Message = schemas.LevelError, fmt.Sprintf("timeout after %d ms to 10.0.4.7:3306", 3000+i%50)
+		}
 		if i%40 == 7 {
 			bad := "not-a-trace-id"
 			ev.TraceID = &bad

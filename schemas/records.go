@@ -196,3 +196,196 @@ type HeldEvent struct {
 	EmittedTopic  string `json:"emitted_topic"`
 	EmittedOffset int64  `json:"emitted_offset"`
 }
+
+// HostWindow mirrors the latest version in hostwindow/: one host's error
+// rate over one event-time window.
+type HostWindow struct {
+	Host         string        `json:"host"`
+	Kind         string        `json:"kind"`  // WindowTumbling or WindowHopping
+	Start        int64         `json:"start"` // ms since epoch
+	End          int64         `json:"end"`
+	Emit         string        `json:"emit"` // EmitUpdate, EmitFinal or EmitSilent
+	Version      int64         `json:"version"`
+	AsOf         int64         `json:"as_of"`
+	Events       int64         `json:"events"`
+	Errors       int64         `json:"errors"`
+	ErrorRate    float64       `json:"error_rate"`
+	LatencyCount int64         `json:"latency_count"`
+	LatencyP50   *float64      `json:"latency_p50_ms,omitempty"`
+	LatencyP95   *float64      `json:"latency_p95_ms,omitempty"`
+	LatencyP99   *float64      `json:"latency_p99_ms,omitempty"`
+	FirstError   *int64        `json:"first_error,omitempty"`
+	Signatures   []Signature   `json:"signatures"`
+	Samples      []TraceSample `json:"samples"`
+}
+
+// HostWindow.Kind and HostWindow.Emit values.
+const (
+	WindowTumbling = "tumbling"
+	WindowHopping  = "hopping"
+	EmitUpdate     = "update"
+	EmitFinal      = "final"
+	EmitSilent     = "silent"
+)
+
+// Signature mirrors hostwindow/'s and alert/'s Signature.
+type Signature struct {
+	Signature string `json:"signature"`
+	Count     int64  `json:"count"`
+	Example   string `json:"example"`
+}
+
+// TraceSample mirrors hostwindow/'s and alert/'s TraceSample.
+type TraceSample struct {
+	TraceID        string `json:"trace_id"`
+	EventID        string `json:"event_id"`
+	Timestamp      int64  `json:"timestamp"`
+	Message        string `json:"message"`
+	SpanService    string `json:"span_service,omitempty"`
+	SpanOperation  string `json:"span_operation,omitempty"`
+	SpanDurationUs *int64 `json:"span_duration_us,omitempty"`
+}
+
+// Alert mirrors the latest version in alert/: an incident's change of state.
+type Alert struct {
+	ID          string        `json:"id"`
+	DedupKey    string        `json:"dedup_key"`
+	State       string        `json:"state"` // AlertFiring or AlertResolved
+	Scope       string        `json:"scope"` // ScopeHost, ScopeFleet or ScopeSilent
+	Host        string        `json:"host"`
+	Rule        string        `json:"rule"`
+	Rules       []string      `json:"rules"`
+	Summary     string        `json:"summary"`
+	Rate        float64       `json:"rate"`
+	FleetRate   float64       `json:"fleet_rate"`
+	BurnRate    *float64      `json:"burn_rate,omitempty"`
+	Events      int64         `json:"events"`
+	Errors      int64         `json:"errors"`
+	WindowStart int64         `json:"window_start"`
+	WindowEnd   int64         `json:"window_end"`
+	Signatures  []Signature   `json:"signatures"`
+	Samples     []TraceSample `json:"samples"`
+	FirstSeen   int64         `json:"first_seen"`
+	LastSeen    int64         `json:"last_seen"`
+	At          int64         `json:"at"`
+}
+
+// Alert.State and Alert.Scope values.
+const (
+	AlertFiring   = "FIRING"
+	AlertResolved = "RESOLVED"
+	ScopeHost     = "host"
+	ScopeFleet    = "fleet"
+	ScopeSilent   = "silent"
+)
+
+// ErrorRateState mirrors the latest version in errorratestate/: the
+// errorrate stage's per-host state.
+type ErrorRateState struct {
+	Applied        int64   `json:"applied"`
+	StreamTime     int64   `json:"stream_time"`
+	LastSeen       int64   `json:"last_seen"`
+	Version        int64   `json:"version"`
+	LastUpdate     int64   `json:"last_update"`
+	UpdateOffset   int64   `json:"update_offset"`
+	Dirty          bool    `json:"dirty"`
+	TumblingClosed int64   `json:"tumbling_closed"`
+	HoppingClosed  int64   `json:"hopping_closed"`
+	Late           int64   `json:"late"`
+	Recent         []int64 `json:"recent"`
+	Silent         bool    `json:"silent"`
+	Committed      int64   `json:"committed"`
+	// Sources maps each partition of logs.unique to the highest offset
+	// applied from it (Avro map keys are decimal strings).
+	Sources map[int32]int64 `json:"sources"`
+	Panes   []Pane          `json:"panes"`
+	Emits   []Emit          `json:"emits"`
+}
+
+// Pane mirrors errorratestate/'s Pane.
+type Pane struct {
+	Start      int64            `json:"start"`
+	Events     int64            `json:"events"`
+	Errors     int64            `json:"errors"`
+	FirstError int64            `json:"first_error"`
+	Latency    map[int32]int64  `json:"latency"` // sketch bucket index to count (Avro map keys are decimal strings)
+	Signatures []SignatureCount `json:"signatures"`
+	Samples    []Sample         `json:"samples"`
+}
+
+// SignatureCount mirrors errorratestate/'s SignatureCount.
+type SignatureCount struct {
+	Signature string `json:"signature"`
+	Count     int64  `json:"count"`
+	Example   string `json:"example"`
+}
+
+// Sample mirrors errorratestate/'s Sample (SpanDurationUs -1: none).
+type Sample struct {
+	TraceID        string `json:"trace_id"`
+	EventID        string `json:"event_id"`
+	Timestamp      int64  `json:"timestamp"`
+	Message        string `json:"message"`
+	SpanService    string `json:"span_service"`
+	SpanOperation  string `json:"span_operation"`
+	SpanDurationUs int64  `json:"span_duration_us"`
+}
+
+// Emit mirrors errorratestate/'s and alerterstate/'s Emit: a record a
+// stage wrote, kept so that a replay of its source writes it again.
+type Emit struct {
+	Offset int64  `json:"offset"`
+	Value  []byte `json:"value"`
+}
+
+// AlerterState mirrors the latest version in alerterstate/: the alerter's
+// per-fleet state.
+type AlerterState struct {
+	Applied   int64      `json:"applied"`
+	Seq       int64      `json:"seq"`
+	Hosts     []HostView `json:"hosts"`
+	Incidents []Incident `json:"incidents"`
+	Emits     []Emit     `json:"emits"`
+}
+
+// HostView mirrors alerterstate/'s HostView.
+type HostView struct {
+	Host    string   `json:"host"`
+	Version int64    `json:"version"`
+	AsOf    int64    `json:"as_of"`
+	Silent  bool     `json:"silent"`
+	TStart  int64    `json:"t_start"`
+	TEvents int64    `json:"t_events"`
+	TErrors int64    `json:"t_errors"`
+	Latest  []byte   `json:"latest"`
+	Minutes []Minute `json:"minutes"`
+}
+
+// Minute mirrors alerterstate/'s Minute: one tumbling window's counts.
+type Minute struct {
+	Start  int64 `json:"start"`
+	Events int64 `json:"events"`
+	Errors int64 `json:"errors"`
+}
+
+// Incident mirrors alerterstate/'s Incident.
+type Incident struct {
+	Key       string   `json:"key"`
+	Scope     string   `json:"scope"`
+	Host      string   `json:"host"`
+	Rule      string   `json:"rule"`
+	Rules     []string `json:"rules"`
+	State     string   `json:"state"` // IncidentPending, IncidentFiring or IncidentResolving
+	Since     int64    `json:"since"`
+	FirstSeen int64    `json:"first_seen"`
+	LastSeen  int64    `json:"last_seen"`
+	Number    int64    `json:"number"`
+	Fired     []byte   `json:"fired"`
+}
+
+// Incident.State values.
+const (
+	IncidentPending   = "pending"
+	IncidentFiring    = "firing"
+	IncidentResolving = "resolving"
+)

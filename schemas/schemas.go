@@ -35,13 +35,17 @@ var files embed.FS
 
 // Record names, as they appear in the schemas' "name" fields.
 const (
-	NameRawLog      = "RawLog"
-	NameLogEvent    = "LogEvent"
-	NameSpan        = "Span"
-	NameDeadLetter  = "DeadLetter"
-	NameParseState  = "ParseState"
-	NameDedupeState = "DedupeState"
-	NameTraceState  = "TraceState"
+	NameRawLog         = "RawLog"
+	NameLogEvent       = "LogEvent"
+	NameSpan           = "Span"
+	NameDeadLetter     = "DeadLetter"
+	NameParseState     = "ParseState"
+	NameDedupeState    = "DedupeState"
+	NameTraceState     = "TraceState"
+	NameHostWindow     = "HostWindow"
+	NameAlert          = "Alert"
+	NameErrorRateState = "ErrorRateState"
+	NameAlerterState   = "AlerterState"
 )
 
 // Schema is one version of one record.

@@ -33,6 +33,16 @@ type Timer struct {
 	// of the key's partition: records below it will never be replayed, so
 	// state they depend on may go.
 	Committed map[string]int64 `json:"committed"`
+	// Wall is the sweeper's wall-clock time (ms) when it sent the timer:
+	// wall-clock punctuation for stages that close windows of sources
+	// that went silent. Carried in the timer so that a replay decides the
+	// same.
+	Wall int64 `json:"wall,omitempty"`
+	// Since is when (wall clock, ms) this pod recovered the partition's
+	// store: silence measured by the wall clock counts from here at the
+	// earliest, because a partition that was down or being handed over
+	// was not silent, its pod was.
+	Since int64 `json:"since,omitempty"`
 }
 
 // Encode returns the timer's wire form (JSON: timers are few and
@@ -201,7 +211,10 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		firstErr error
 	)
 	for _, p := range parts {
-		t := Timer{StreamTime: s.Clock.StreamTime(p), Committed: map[string]int64{}}
+		t := Timer{StreamTime: s.Clock.StreamTime(p), Committed: map[string]int64{}, Wall: time.Now().UnixMilli()}
+		if rec, ok := s.Registry.Recovered(p); ok {
+			t.Since = rec.UnixMilli()
+		}
 		if s.Idle > 0 && s.idle(p) >= s.Idle {
 			t.StreamTime = math.MaxInt64
 		}

@@ -5,7 +5,9 @@ import (
 	"github.com/lovoo/goka/codec"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/alerter"
 	"github.com/logstream/logstream/processors/dedupe"
+	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/processors/spans"
 	"github.com/logstream/logstream/processors/tracejoin"
@@ -133,5 +135,61 @@ func (t *Topology) SpansGroup(p *spans.Processor, set *codecs.Set) *goka.GroupGr
 		goka.Input(goka.Stream(TopicOTLPSpans), new(codec.Bytes), p.Process),
 		goka.Output(goka.Stream(TopicSpans), wired(t, TopicSpans, set.Span)),
 		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
+	)
+}
+
+// ErrorRateConfig returns the errorrate stage's wiring; the caller adds
+// the fence, the classifier and the window settings.
+func (t *Topology) ErrorRateConfig(set *codecs.Set) errorrate.Config {
+	n := int32(t.cfg.Partitions)
+	return errorrate.Config{
+		Input:       goka.Stream(TopicUnique),
+		Joined:      goka.Stream(TopicEnriched),
+		Loop:        goka.Stream(LoopTopic(GroupErrorRate)),
+		Windows:     goka.Stream(TopicHostWindows),
+		Updates:     goka.Stream(TopicWindowUpdates),
+		DeadLetters: goka.Stream(TopicDLQ),
+		UpdatesKey:  FleetKey,
+		EventCodec:  set.LogEvent,
+		WindowCodec: wired(t, TopicHostWindows, set.HostWindow),
+		StateCodec:  set.ErrorRateState,
+		PartitionOf: func(key []byte) int32 { return Partition(key, n) },
+	}
+}
+
+// ErrorRateGroup returns the goka graph of the errorrate stage. Outputs are
+// bytes: the stage encodes each HostWindow once, keeps it for replays, and
+// writes the same bytes to both topics.
+func (t *Topology) ErrorRateGroup(p *errorrate.Processor, set *codecs.Set) *goka.GroupGraph {
+	return goka.DefineGroup(goka.Group(GroupErrorRate),
+		goka.Input(goka.Stream(TopicUnique), new(codec.Bytes), p.Event),
+		goka.Input(goka.Stream(TopicEnriched), new(codec.Bytes), p.Joined),
+		goka.Loop(new(codec.Bytes), p.Loop),
+		goka.Output(goka.Stream(TopicHostWindows), new(codec.Bytes)),
+		goka.Output(goka.Stream(TopicWindowUpdates), new(codec.Bytes)),
+		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
+		goka.Persist(wired(t, TableTopic(GroupErrorRate), set.ErrorRateState)),
+	)
+}
+
+// AlerterConfig returns the alerter's wiring; the caller adds the fence and
+// the rules.
+func (t *Topology) AlerterConfig(set *codecs.Set) alerter.Config {
+	return alerter.Config{
+		Input:       goka.Stream(TopicWindowUpdates),
+		Alerts:      goka.Stream(TopicAlerts),
+		DeadLetters: goka.Stream(TopicDLQ),
+		WindowCodec: set.HostWindow,
+		AlertCodec:  wired(t, TopicAlerts, set.Alert),
+	}
+}
+
+// AlerterGroup returns the goka graph of the alerter.
+func (t *Topology) AlerterGroup(p *alerter.Processor, set *codecs.Set) *goka.GroupGraph {
+	return goka.DefineGroup(goka.Group(GroupAlerter),
+		goka.Input(goka.Stream(TopicWindowUpdates), new(codec.Bytes), p.Process),
+		goka.Output(goka.Stream(TopicAlerts), new(codec.Bytes)),
+		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
+		goka.Persist(wired(t, TableTopic(GroupAlerter), set.AlerterState)),
 	)
 }

@@ -21,6 +21,15 @@ const (
 	// TopicOTLPSpans is where the OpenTelemetry Collector's Kafka exporter
 	// writes traces (encoding otlp_proto); the spans stage adapts them.
 	TopicOTLPSpans = "otlp.spans"
+	// TopicHostWindows carries each host's closed error-rate windows
+	// (HostWindow, emit final; and updates when the stage is told to).
+	TopicHostWindows = "hosts.error-rate"
+	// TopicWindowUpdates carries the errorrate stage's window updates to
+	// the alerter, keyed by fleet so that one alerter sees every host.
+	TopicWindowUpdates = "hosts.window-updates"
+	// TopicAlerts carries Alert records: one FIRING and one RESOLVED per
+	// incident, keyed by fleet so that a fleet's alerts stay in order.
+	TopicAlerts = "alerts"
 
 	// TopicBenchPassthrough is written only by the benchmark's baseline
 	// (a plain consume-and-produce hop); it is not part of the pipeline.
@@ -33,7 +42,14 @@ const (
 	GroupSpans     = "spans"
 	GroupDedupe    = "dedupe"
 	GroupTraceJoin = "tracejoin"
+	GroupErrorRate = "errorrate"
+	GroupAlerter   = "alerter"
+	// GroupPage is `logstream page`'s consumer group (not a goka stage).
+	GroupPage = "page"
 )
+
+// FleetKey is the key of the alerter's input, state and output: one fleet.
+const FleetKey = "fleet"
 
 // Kind tells a stream from a table.
 type Kind string
@@ -152,6 +168,19 @@ func New(cfg Config) (*Topology, error) {
 			{Name: LoopTopic(GroupTraceJoin), Kind: Stream, Partitions: p, Key: "trace_id",
 				Foreign: "LogEvent or Span (Avro) re-keyed by trace id, or a window timer",
 				Doc:     "trace join's repartition topic: events re-keyed by trace id, and window timers"},
+			{Name: TableTopic(GroupErrorRate), Kind: Table, Partitions: p, Key: "host", Record: "ErrorRateState",
+				Doc: "errorrate state: each host's open window panes, stream time and what it last wrote"},
+			{Name: LoopTopic(GroupErrorRate), Kind: Stream, Partitions: p, Key: "host",
+				Foreign: "LogEvent (Avro) re-keyed by host, or a window timer",
+				Doc:     "errorrate's repartition topic: events re-keyed by host, and timers (wall-clock punctuation)"},
+			{Name: TopicHostWindows, Kind: Stream, Partitions: p, Key: "host", Record: "HostWindow",
+				Doc: "per-host error-rate windows (tumbling and hopping), written once when each window closes"},
+			{Name: TopicWindowUpdates, Kind: Stream, Partitions: p, Key: "fleet", Record: "HostWindow",
+				Doc: "per-host window updates as windows fill, and silent-host notices, for the alerter"},
+			{Name: TableTopic(GroupAlerter), Kind: Table, Partitions: p, Key: "fleet", Record: "AlerterState",
+				Doc: "alerter state: every host's latest windows and minute history, and the open incidents"},
+			{Name: TopicAlerts, Kind: Stream, Partitions: p, Key: "fleet", Record: "Alert",
+				Doc: "alerts: one FIRING and one RESOLVED record per incident, for `logstream page`"},
 		},
 		stages: []Stage{
 			{Name: "parse", Group: GroupParse, Inputs: []string{TopicRaw}, Outputs: []string{TopicParsed, TopicDLQ},
@@ -165,6 +194,12 @@ func New(cfg Config) (*Topology, error) {
 			{Name: "tracejoin", Group: GroupTraceJoin, Inputs: []string{TopicUnique, TopicSpans, LoopTopic(GroupTraceJoin)}, Outputs: []string{TopicEnriched, TopicDLQ},
 				Table: TableTopic(GroupTraceJoin), Loop: LoopTopic(GroupTraceJoin), Key: "trace_id", Rekeys: []string{TopicUnique},
 				Doc: "re-keys events by trace id and joins each with its span; an event whose span does not come within the join window is emitted unenriched (timeout)"},
+			{Name: "errorrate", Group: GroupErrorRate, Inputs: []string{TopicUnique, TopicEnriched, LoopTopic(GroupErrorRate)}, Outputs: []string{TopicHostWindows, TopicWindowUpdates, TopicDLQ},
+				Table: TableTopic(GroupErrorRate), Loop: LoopTopic(GroupErrorRate), Key: "host", Rekeys: []string{TopicUnique, TopicEnriched},
+				Doc: "re-keys events by host and counts events, errors, latency and error signatures per event-time window (tumbling and hopping, with grace), from logs.unique so that nothing waits for the join; joined error events from logs.enriched add sample traces with their span; writes each window once when it closes, and updates for the alerter"},
+			{Name: "alerter", Group: GroupAlerter, Inputs: []string{TopicWindowUpdates}, Outputs: []string{TopicAlerts, TopicDLQ},
+				Table: TableTopic(GroupAlerter), Key: "fleet",
+				Doc: "evaluates the alert rules (threshold, host against fleet median, burn rate, silent host) with hysteresis on every window update; writes one FIRING and one RESOLVED alert per incident"},
 		},
 	}
 	if err := t.Validate(); err != nil {

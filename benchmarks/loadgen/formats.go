@@ -617,7 +617,7 @@ func (g *Generator) syslog3164Line(l *Line, h *host, s sev) {
 		l.Service = prog
 	}
 	switch {
-	case s == sevFail && (h.bad || g.rng.IntN(2) == 0):
+	case s == sevFail && (g.curBad || g.rng.IntN(2) == 0):
 		head(facLocal0, sevErr, "payments-worker", h.workerPID)
 		b = append(b, "settlement batch "...)
 		b = appendSeq(b, l.Seq)

@@ -99,6 +99,17 @@ type Config struct {
 	// is repeated whole, its parts consecutive). 0 or less means none; the
 	// other lines are the same whatever the ratio.
 	DuplicateRatio float64
+	// Incidents make a host bad for a span of event time, as BadHost does
+	// for the whole run: the demo's web-3 times out its database calls for
+	// a few minutes, then recovers.
+	Incidents []Incident
+}
+
+// Incident is a span of event time [From, To) during which Host fails
+// about BadHostErrRatio of its lines with the database timeout.
+type Incident struct {
+	Host     string
+	From, To time.Time
 }
 
 // Line is one generated log line.
@@ -153,6 +164,7 @@ type Generator struct {
 	// trace and span ids (0 when it holds none).
 	cur             request
 	traceAt, spanAt int
+	curBad          bool // the line's host is bad (BadHost or an incident)
 	// Duplicates (Config.DuplicateRatio), drawn from their own source.
 	dup     *rand.Rand
 	out     uint64   // lines returned by Next
@@ -320,6 +332,7 @@ func (g *Generator) next() Line {
 		return l
 	}
 	g.cur, g.traceAt, g.spanAt = request{}, 0, 0
+	g.curBad = h.bad || g.inIncident(h.name, g.now)
 	s := g.severity(h)
 	switch g.pickFormat() {
 	case FormatJSON:
@@ -383,9 +396,19 @@ func (s sev) level() schemas.Level {
 	return schemas.LevelInfo
 }
 
-func (g *Generator) severity(h *host) sev {
+// inIncident reports whether host is in one of the incidents at t.
+func (g *Generator) inIncident(host string, t time.Time) bool {
+	for _, in := range g.cfg.Incidents {
+		if in.Host == host && !t.Before(in.From) && t.Before(in.To) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Generator) severity(_ *host) sev {
 	fail := ErrorRatio
-	if h.bad {
+	if g.curBad {
 		fail = BadHostErrRatio
 	}
 	switch p := g.rng.Float64(); {
@@ -399,7 +422,7 @@ func (g *Generator) severity(h *host) sev {
 
 // dbTimeout reports whether a failure is the database timeout: always on
 // the bad host, for a third of the failures elsewhere.
-func (g *Generator) dbTimeout(h *host) bool { return h.bad || g.rng.IntN(3) == 0 }
+func (g *Generator) dbTimeout(_ *host) bool { return g.curBad || g.rng.IntN(3) == 0 }
 
 // appendTimeout appends "timeout after 3012 ms to 10.0.4.7:3306".
 func (g *Generator) appendTimeout(b []byte) []byte {

@@ -26,6 +26,11 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	// spans never came: a silent partition does so after this, not after
 	// a whole join window.
 	cfg.joinIdle = 3 * time.Second
+	// The demo replays 18 minutes of traffic in one: events that pass
+	// through different partitions reach their host's window up to a few
+	// wall-clock seconds apart, which is a minute of event time. A grace of
+	// 2 m of event time (7 s of wall clock) keeps them in their windows.
+	cfg.Alerting.Grace = max(cfg.Alerting.Grace, 2*time.Minute)
 	s, err := startStack(cfg, stderr, log)
 	if err != nil {
 		return err
@@ -60,7 +65,7 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 
 	dc := demo.DefaultConfig()
 	dc.Duration, dc.Rate, dc.Seed = cfg.Duration, cfg.Rate, cfg.Seed
-	dc.Status = stderr
+	dc.Status, dc.Alerts = stderr, stdout
 	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		dc.Terminal = true
 	}
@@ -70,13 +75,15 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	go func() {
 		var err error
 		sum, err = demo.Run(runCtx, dc, demo.Deps{
-			Client: prod,
-			Admin:  s.adm,
-			Codecs: s.codecs,
-			Parse:  s.pipe.Parse().Stats(),
-			Spans:  s.pipe.Spans().Stats(),
-			Dedupe: s.pipe.Dedupe().Stats(),
-			Join:   s.pipe.TraceJoin().Stats(),
+			Client:    prod,
+			Brokers:   s.brokers,
+			ErrorRate: s.pipe.ErrorRate().Stats(),
+			Admin:     s.adm,
+			Codecs:    s.codecs,
+			Parse:     s.pipe.Parse().Stats(),
+			Spans:     s.pipe.Spans().Stats(),
+			Dedupe:    s.pipe.Dedupe().Stats(),
+			Join:      s.pipe.TraceJoin().Stats(),
 			Lag: func(ctx context.Context) (int64, error) {
 				ls, err := lag.Lag(ctx)
 				var total int64

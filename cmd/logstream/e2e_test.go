@@ -11,15 +11,16 @@ import (
 	"github.com/logstream/logstream/broker"
 )
 
-// The demo runs end to end on the embedded broker, exits 0 by itself, and
-// its JSON summary accounts for every record.
+// The demo runs end to end on the embedded broker, exits 0 by itself, its
+// JSON summary accounts for every record, and it pages for web-3's
+// incident, once when it starts and once when it ends, and for nothing else.
 func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for a few seconds")
 	}
 	sum := filepath.Join(t.TempDir(), "summary.json")
 	var out, errb bytes.Buffer
-	code := runMain([]string{"demo", "--duration", "3s", "--rate", "1000", "--partitions", "3",
+	code := runMain([]string{"demo", "--duration", "10s", "--rate", "2000", "--partitions", "3",
 		"--embedded-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--summary-json", sum, "--log-format", "json"},
 		&out, &errb, env(nil))
 	if code != 0 {
@@ -58,7 +59,12 @@ func TestDemoEndToEnd(t *testing.T) {
 		Topics      map[string]int64
 		DeadLetters int64 `json:"dead_letters"`
 		Accounted   bool
-		Alerts      []any
+		Alerts      []struct {
+			Host, State, Rule, Scope string
+			Delay                    float64 `json:"delay_seconds"`
+			Signature                string
+			Trace                    string `json:"sample_trace_id"`
+		}
 		Duration    float64 `json:"duration_seconds"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -88,8 +94,25 @@ func TestDemoEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), "duplicates dropped") || !strings.Contains(out.String(), "join hit rate") {
 		t.Errorf("summary text lacks dedupe and join:\n%s", out.String())
 	}
-	if s.Alerts == nil || s.Duration <= 0 {
-		t.Fatalf("summary lacks alerts array or duration: %s", b)
+	if s.Duration <= 0 {
+		t.Fatalf("summary lacks duration: %s", b)
+	}
+	// web-3 times out from 5 to 10 minutes into the replay: one FIRING
+	// within a minute and a half of its first failed request (event time),
+	// naming the timeout, then one RESOLVED; no other host.
+	if len(s.Alerts) != 2 {
+		t.Fatalf("want 2 alerts (web-3 FIRING, RESOLVED), got %d: %s", len(s.Alerts), b)
+	}
+	fire, res := s.Alerts[0], s.Alerts[1]
+	if fire.Host != "web-3" || fire.State != "FIRING" || fire.Scope != "host" || fire.Rule == "" ||
+		fire.Delay <= 0 || fire.Delay > 90 || !strings.Contains(fire.Signature, "timeout") {
+		t.Errorf("FIRING alert: %+v", fire)
+	}
+	if res.Host != "web-3" || res.State != "RESOLVED" || res.Delay <= fire.Delay {
+		t.Errorf("RESOLVED alert: %+v", res)
+	}
+	if !strings.Contains(out.String(), ">>> ALERT FIRING  web-3") || !strings.Contains(out.String(), ">>> ALERT RESOLVED  web-3") {
+		t.Errorf("demo did not print the alerts as they came:\n%s", out.String())
 	}
 }
 

@@ -91,6 +91,12 @@ group, no commits. Starts at the end unless --from-beginning.`,
 				withUsage(sBrokers, "Kafka bootstrap brokers, host:port,...; empty connects to --embedded-addr"),
 				withUsage(sEmbeddedAddr, "address of a local 'logstream run' with its embedded broker, used when --brokers is empty"),
 				sFromBeginning, sMax, sPartition, sExitAtEnd, sRegistry, sLogLevel, sLogFormat}},
+		{name: "page", short: "Deliver the alerts topic to Alertmanager, PagerDuty and/or a webhook, at least once.",
+			long: pageLong, settings: pageSettingsList},
+		{name: "query hosts", short: "Print the hosts with the worst current error rate and the open alerts, read from the pipeline's window state.",
+			long: queryHostsLong, settings: queryHostsSettings},
+		{name: "rules", short: "Print the built-in alert rules (YAML), a starting point for --rules; with --rules FILE, check that file and print it as it is read.",
+			settings: []setting{sRules}},
 		{name: "version", short: "Print the version and exit."},
 	}
 }
@@ -128,6 +134,8 @@ func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (strin
 	case "version":
 		fmt.Fprintf(stdout, "logstream %s (commit %s)\n", version, commit)
 		return 0
+	case "rules":
+		err = printRules(cfg, stdout)
 	case "topology describe":
 		err = topologyDescribe(cfg, stdout)
 	case "run":
@@ -148,6 +156,10 @@ func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (strin
 		err = runRegistry(ctx, cfg, stderr)
 	case "tail":
 		err = runTail(ctx, cfg, pos, stdout, stderr)
+	case "page":
+		err = runPage(ctx, cfg, stderr)
+	case "query hosts":
+		err = runQueryHosts(ctx, cfg, stdout, stderr)
 	}
 	if err != nil {
 		var ue *usageError

@@ -18,6 +18,7 @@ import (
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/pipeline"
+	"github.com/logstream/logstream/query"
 	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
 )
@@ -53,6 +54,7 @@ type stack struct {
 	codecs   *codecs.Set
 	pipe     *pipeline.Pipeline
 	admin    *admin.Server
+	query    *query.Hosts // views of the window state for /query/hosts
 	adm      *kadm.Client
 	kcl      *kgo.Client
 	log      zerolog.Logger
@@ -101,22 +103,29 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		s.close()
 		return nil, fmt.Errorf("cannot reach Kafka at %v: %w", s.brokers, err)
 	}
+	erOpts, rules, err := errorRateOptions(cfg)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	store, err := state.Builder(cfg.StateDir)
 	if err != nil {
 		s.close()
 		return nil, err
 	}
 	s.pipe, err = pipeline.New(pipeline.Options{
-		Brokers:  s.brokers,
-		Topology: topo,
-		Codecs:   set,
-		Tuning:   tuning(cfg),
-		Storage:  store,
-		Logger:   log,
-		Cluster:  cfg.Cluster,
-		Stages:   cfg.Stages,
-		Dedupe:   pipeline.StateOptions{TTL: cfg.DedupeTTL, MaxFuture: cfg.MaxFuture, CacheEntries: cacheEntries(cfg.DedupeCache)},
-		Join:     pipeline.StateOptions{Window: cfg.JoinWindow, MaxFuture: cfg.MaxFuture, Idle: cfg.joinIdle},
+		Brokers:   s.brokers,
+		Topology:  topo,
+		Codecs:    set,
+		Tuning:    tuning(cfg),
+		Storage:   store,
+		Logger:    log,
+		Cluster:   cfg.Cluster,
+		Stages:    cfg.Stages,
+		Dedupe:    pipeline.StateOptions{TTL: cfg.DedupeTTL, MaxFuture: cfg.MaxFuture, CacheEntries: cacheEntries(cfg.DedupeCache)},
+		Join:      pipeline.StateOptions{Window: cfg.JoinWindow, MaxFuture: cfg.MaxFuture, Idle: cfg.joinIdle},
+		ErrorRate: erOpts,
+		Rules:     rules,
 	})
 	if err != nil {
 		s.close()
@@ -140,13 +149,27 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		if p := s.pipe.TraceJoin(); p != nil {
 			reg.MustRegister(p.Stats().Collector())
 		}
+		if p := s.pipe.ErrorRate(); p != nil {
+			reg.MustRegister(p.Stats().Collectors()...)
+		}
+		if p := s.pipe.Alerter(); p != nil {
+			reg.MustRegister(p.Stats().Collectors()...)
+		}
 		reg.MustRegister(admin.NewLagCollector(s.adm, s.pipe.Groups()...))
+		// Interactive queries: views read the window state of every
+		// partition, whichever stages and partitions this pod runs.
+		s.query, err = query.New(s.brokers, set, erOpts.Windows, query.Options{Tuning: tuning(cfg), ClientID: "logstream-query", Logger: log})
+		if err != nil {
+			s.close()
+			return nil, err
+		}
 		s.admin, err = admin.Listen(cfg.AdminAddr, reg, s.pipe.Ready)
 		if err != nil {
 			s.close()
 			return nil, err
 		}
-		log.Info().Str("addr", s.admin.Addr()).Msg("admin port: /metrics /healthz /readyz /debug/pprof/")
+		s.admin.Handle(query.Path, s.query.Handler())
+		log.Info().Str("addr", s.admin.Addr()).Msg("admin port: /metrics /healthz /readyz /debug/pprof/ " + query.Path)
 	}
 	return s, nil
 }
@@ -167,10 +190,23 @@ func (s *stack) run(ctx context.Context) error {
 	if s.admin != nil {
 		eg.Go(func() error { return s.admin.Run(ctx) })
 	}
+	if s.query != nil {
+		// The query API is no stage: if its views fail, the pipeline
+		// goes on and /query/hosts answers 503.
+		eg.Go(func() error {
+			if err := s.query.Run(ctx); err != nil {
+				s.log.Error().Err(err).Msg("query views stopped: " + query.Path + " is unavailable")
+			}
+			return nil
+		})
+	}
 	return eg.Wait()
 }
 
 func (s *stack) close() {
+	if s.query != nil {
+		s.query.Close()
+	}
 	if s.kcl != nil {
 		s.kcl.Close()
 	}

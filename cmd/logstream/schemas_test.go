@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,6 +57,23 @@ func withoutManifestEntry(b []byte, file string) ([]byte, error) {
 	}
 	m["schemas"] = keep
 	return json.MarshalIndent(m, "", "  ")
+}
+
+// maxIDWithout returns the highest id among the embedded schema versions
+// other than file.
+func maxIDWithout(t *testing.T, file string) int {
+	t.Helper()
+	cat, err := schemas.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range cat.Schemas() {
+		if s.File != file && s.ID > n {
+			n = s.ID
+		}
+	}
+	return n
 }
 
 func run(t *testing.T, args ...string) (int, string) {
@@ -120,10 +138,12 @@ func TestSchemasCheck(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "LogEvent: 3 versions") {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
-		// The existing ids stayed; v3 got the next one.
+		// The existing ids stayed; v3 got the next one, after every other
+		// record's.
 		_, list := run(t, "schemas", "list", "--schemas-dir", dir)
-		if !hasRow(list, "logstream.LogEvent", "v2", "3") || !hasRow(list, "logstream.LogEvent", "v3", "10") {
-			t.Fatalf("ids changed:\n%s", list)
+		next := strconv.Itoa(maxIDWithout(t, "logevent/v3.avsc") + 1)
+		if !hasRow(list, "logstream.LogEvent", "v2", "3") || !hasRow(list, "logstream.LogEvent", "v3", next) {
+			t.Fatalf("ids changed (want v3 to get id %s):\n%s", next, list)
 		}
 	})
 	for _, c := range []struct {

@@ -67,6 +67,10 @@ type Config struct {
 	JoinWindow  time.Duration
 	MaxFuture   time.Duration
 
+	Alerting alertSettings // the errorrate stage and the alerter (alerting.go)
+
+	Page pageSettings // logstream page's targets (page.go)
+
 	// joinIdle is set by the demo: how soon a silent join partition
 	// releases what it holds (0: one join window).
 	joinIdle time.Duration
@@ -290,6 +294,9 @@ var (
 	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
 		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sMaxFuture)
 )
+
+// The alerting settings join the pipeline's (alerting.go).
+func init() { pipelineSettings = append(pipelineSettings, alertingSettings...) }
 
 // withUsage returns s with another help text, for a command where the
 // setting means something narrower.

@@ -16,6 +16,19 @@
 // memory. It reports VmHWM and VmRSS, the LevelDB directory's size, the
 // dedupe-table topic's size, the hot-id cache's hit ratio and the stored
 // ids counted by a sweep.
+//
+// Errorrate (-only errorrate): the errorrate stage alone over N
+// pre-produced LogEvents on logs.unique (H hosts, a share of errors), until
+// it has counted every event, against the passthrough over the same
+// records, rounds rotating as above; it also reports each host's latest
+// state (size, panes, latency-sketch buckets, kept emits) and the table
+// topic's size.
+//
+// Alerts (-only alerts): errorrate + alerter while a producer writes
+// events at a steady rate, event time = send time, and hosts fail one
+// after another; for every FIRING alert it reports the time from sending
+// the event that decided it to the alert record's Kafka timestamp, per
+// update interval of the errorrate stage (see alertlatency.go).
 package main
 
 import (
@@ -39,12 +52,27 @@ func main() {
 		rounds     = flag.Int("rounds", 3, "throughput rounds (each measures everything once, in rotating order; medians are reported)")
 		ids        = flag.String("ids", "1000000", "comma-separated numbers of distinct ids for the memory measurements")
 		stateKind  = flag.String("state", "both", "local state of the stateful stages: leveldb, memory or both")
-		only       = flag.String("only", "", "run only \"throughput\" or \"memory\"")
+		only       = flag.String("only", "", "run only these parts, comma-separated: throughput, memory, errorrate, alerts (default: throughput,memory)")
 		partitions = flag.Int("partitions", 6, "partitions of every topic")
 		dups       = flag.Float64("dups", 0.03, "share of records that repeat an earlier id")
 		distance   = flag.Int("dup-distance", 50000, "a repeat repeats one of this many latest distinct ids")
 		sweep      = flag.Duration("sweep", 0, "dedupe sweep interval in the memory benchmark (0: the stage's default, 1m for a 1h TTL)")
-		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of each memory-benchmark stage process to FILE.<state>.<ids>")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of each memory-benchmark stage process to FILE.<state>.<ids>, and of this process during each errorrate measurement to FILE.errorrate.<state>")
+		// The errorrate stage's throughput (-only errorrate).
+		erN      = flag.Int("er-n", 200000, "errorrate: events for the throughput measurement")
+		erHosts  = flag.Int("er-hosts", 20, "errorrate: hosts of the throughput input")
+		erErrors = flag.Float64("er-errors", 0.05, "errorrate: share of error events in the throughput input")
+		erSpan   = flag.Duration("er-span", 2*time.Minute, "errorrate: event time the throughput input covers")
+		// Alert latency under load (-only alerts).
+		alRate      = flag.Int("alert-rate", 20000, "alerts: events/s produced (all hosts), event time = send time")
+		alSlots     = flag.Int("alert-hosts", 5, "alerts: hosts sending at once")
+		alIncidents = flag.Int("alert-incidents", 20, "alerts: incidents (new failing hosts) per run")
+		alEvery     = flag.Duration("alert-every", 2*time.Second, "alerts: time between incidents")
+		alHealthy   = flag.Duration("alert-healthy", 500*time.Millisecond, "alerts: a new host's healthy start before it fails")
+		alBad       = flag.Duration("alert-bad", 1500*time.Millisecond, "alerts: how long a new host fails")
+		alIntervals = flag.String("alert-intervals", "1s,100ms", "alerts: the errorrate stage's update intervals to measure, comma-separated")
+		alState     = flag.String("alert-state", "leveldb", "alerts: local state (leveldb or memory)")
+		alLatencies = flag.Bool("alert-latency-ms", true, "alerts: events carry latency_ms (1-500 ms; the stage keeps a latency sketch per host and pane)")
 		// The child's own flags.
 		brokers = flag.String("brokers", "", "internal (-role stage): broker address")
 		storage = flag.String("storage", "", "internal (-role stage): leveldb or memory")
@@ -60,7 +88,17 @@ func main() {
 		err = runStageProcess(ctx, stageConfig{brokers: *brokers, storage: *storage, dir: *dir, records: *records,
 			unique: *unique, partitions: *partitions, sweep: *sweep, cpuprofile: *cpuprofile})
 	} else {
-		err = run(ctx, *n, *rounds, *ids, *stateKind, *only, *partitions, *dups, *distance, *sweep, *cpuprofile)
+		intervals, perr := parseDurations(*alIntervals)
+		if perr != nil {
+			fmt.Fprintln(os.Stderr, "statebench: -alert-intervals:", perr)
+			os.Exit(2)
+		}
+		err = run(ctx, *n, *rounds, *ids, *stateKind, *only, *partitions, *dups, *distance, *sweep, *cpuprofile, extraConfig{
+			errorRate: errorRateConfig{n: *erN, rounds: *rounds, partitions: *partitions, hosts: *erHosts, errors: *erErrors, span: *erSpan,
+				cpuprofile: *cpuprofile},
+			alerts: alertConfig{partitions: *partitions, storage: *alState, rate: *alRate, slots: *alSlots, incidents: *alIncidents,
+				every: *alEvery, healthy: *alHealthy, bad: *alBad, warmup: 2 * time.Second, intervals: intervals, latencies: *alLatencies},
+		})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "statebench:", err)
@@ -68,7 +106,26 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, n, rounds int, ids, stateKind, only string, partitions int, dups float64, distance int, sweep time.Duration, cpuprofile string) error {
+// extraConfig holds the settings of the errorrate and alert-latency parts.
+type extraConfig struct {
+	errorRate errorRateConfig
+	alerts    alertConfig
+}
+
+func run(ctx context.Context, n, rounds int, ids, stateKind, only string, partitions int, dups float64, distance int, sweep time.Duration, cpuprofile string, ex extraConfig) error {
+	parts := map[string]bool{}
+	for _, p := range strings.Split(only, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "":
+		case "throughput", "memory", "errorrate", "alerts":
+			parts[p] = true
+		default:
+			return fmt.Errorf("-only %q: want throughput, memory, errorrate or alerts", p)
+		}
+	}
+	if len(parts) == 0 {
+		parts["throughput"], parts["memory"] = true, true
+	}
 	var storages []string
 	switch stateKind {
 	case "both":
@@ -99,14 +156,33 @@ func run(ctx context.Context, n, rounds int, ids, stateKind, only string, partit
 	}
 	host, _ := os.Hostname()
 	fmt.Printf("statebench: GOMAXPROCS=%d, NumCPU=%d, %s, %s, %s\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), host, time.Now().UTC().Format(time.RFC3339))
-	if only == "" || only == "throughput" {
+	if parts["throughput"] {
 		if err := throughput(ctx, set, throughputConfig{n: n, rounds: rounds, partitions: partitions, storages: storages, dups: dups, distance: distance}); err != nil {
 			return err
 		}
 	}
-	if only == "" || only == "memory" {
+	if parts["memory"] {
 		if err := memory(ctx, set, memoryConfig{ids: idCounts, storages: storages, partitions: partitions, dups: dups, distance: distance,
 			sweep: sweep, cpuprofile: cpuprofile}); err != nil {
+			return err
+		}
+	}
+	if parts["errorrate"] {
+		cfg := ex.errorRate
+		cfg.storages = storages
+		if cfg.n <= 0 || cfg.hosts <= 0 || cfg.errors < 0 || cfg.errors > 1 || cfg.span <= 0 {
+			return fmt.Errorf("-er-n, -er-hosts and -er-span must be positive, -er-errors in [0, 1]")
+		}
+		if err := errorRateThroughput(ctx, set, cfg); err != nil {
+			return err
+		}
+	}
+	if parts["alerts"] {
+		cfg := ex.alerts
+		if cfg.rate <= 0 || cfg.slots <= 0 || cfg.incidents <= 0 || cfg.every <= 0 || cfg.healthy < 0 || cfg.bad <= 0 || len(cfg.intervals) == 0 {
+			return fmt.Errorf("-alert-rate, -alert-hosts, -alert-incidents, -alert-every, -alert-bad and -alert-intervals must be positive")
+		}
+		if err := alertLatency(ctx, set, cfg); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,240 @@
+package alerter
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Rules are the alert rules, read from YAML (see DefaultRulesYAML). Every
+// rule looks at a host's tumbling window; a window with fewer than
+// MinEvents events is too small to judge (it neither fires nor resolves).
+type Rules struct {
+	// MinEvents a window needs before a rule judges it.
+	MinEvents int64 `yaml:"min_events"`
+	// For is how long (event time) a condition must hold before the
+	// incident fires; ResolveFor how long the resolve condition must hold
+	// before it resolves. Separate fire and resolve levels plus these
+	// durations are the hysteresis that keeps an alert from flapping.
+	For        time.Duration `yaml:"for"`
+	ResolveFor time.Duration `yaml:"resolve_for"`
+
+	Threshold   ThresholdRule `yaml:"threshold"`
+	HostVsFleet FleetRule     `yaml:"host_vs_fleet"`
+	FleetWide   FleetWideRule `yaml:"fleet_wide"`
+	BurnRate    BurnRule      `yaml:"burn_rate"`
+	HostSilent  SilentRule    `yaml:"host_silent"`
+}
+
+// ThresholdRule fires on a host's error rate alone.
+type ThresholdRule struct {
+	Enabled     bool    `yaml:"enabled"`
+	FireRate    float64 `yaml:"fire_rate"`
+	ResolveRate float64 `yaml:"resolve_rate"`
+}
+
+// FleetRule compares a host with the median of its peers in the same
+// window: what singles out one bad host among five.
+type FleetRule struct {
+	Enabled bool `yaml:"enabled"`
+	// Fires when rate >= Ratio × median and rate - median >= MinDelta.
+	Ratio    float64 `yaml:"ratio"`
+	MinDelta float64 `yaml:"min_delta"`
+	// MinPeers with enough events in the window are needed for a median.
+	MinPeers int `yaml:"min_peers"`
+	// Resolves when rate < ResolveRatio × median or rate - median <
+	// ResolveDelta.
+	ResolveRatio float64 `yaml:"resolve_ratio"`
+	ResolveDelta float64 `yaml:"resolve_delta"`
+}
+
+// FleetWideRule turns many hosts over the threshold at once into one fleet
+// alert; while it holds, host alerts do not fire.
+type FleetWideRule struct {
+	Enabled bool `yaml:"enabled"`
+	// Fraction of hosts (with enough events) at or over the threshold
+	// rule's FireRate.
+	Fraction float64 `yaml:"fraction"`
+	MinHosts int     `yaml:"min_hosts"`
+}
+
+// BurnRule is multi-window, multi-burn-rate alerting against an error
+// budget, as in the Google SRE Workbook: each pair fires when both its
+// short and its long window burn the budget Factor times too fast.
+// A pair is judged once the host's history spans its long window.
+type BurnRule struct {
+	Enabled bool         `yaml:"enabled"`
+	SLO     float64      `yaml:"slo"` // e.g. 0.99: the budget is 1%
+	Windows []BurnWindow `yaml:"windows"`
+}
+
+// BurnWindow is one short/long pair.
+type BurnWindow struct {
+	Short  time.Duration `yaml:"short"`
+	Long   time.Duration `yaml:"long"`
+	Factor float64       `yaml:"factor"`
+}
+
+// SilentRule pages for a host with steady traffic that stopped sending
+// (the errorrate stage decides; see its SilentAfter).
+type SilentRule struct {
+	Enabled bool `yaml:"enabled"`
+}
+
+// DefaultRulesYAML is the rules file used when none is given; `logstream
+// rules` prints it as a starting point.
+const DefaultRulesYAML = `# logstream alert rules. Every rule judges a host's tumbling window
+# (default 1 minute) on every update, so an alert can fire before the
+# window closes.
+min_events: 20     # a window with fewer events is not judged
+for: 20s           # a condition must hold this long (event time) to fire
+resolve_for: 2m    # and its resolve condition this long to resolve
+
+threshold:         # the host's error rate alone
+  enabled: true
+  fire_rate: 0.10
+  resolve_rate: 0.05
+
+host_vs_fleet:     # the host against the median of its peers, same window
+  enabled: true
+  ratio: 3           # fire at 3x the median ...
+  min_delta: 0.05    # ... and at least 5 points above it
+  min_peers: 2
+  resolve_ratio: 1.5
+  resolve_delta: 0.02
+
+fleet_wide:        # most hosts over the threshold: one fleet alert, not one per host
+  enabled: true
+  fraction: 0.6
+  min_hosts: 3
+
+burn_rate:         # error budget burn, short and long window both over factor
+  enabled: true
+  slo: 0.99
+  windows:
+    - {short: 5m, long: 1h, factor: 14.4}
+    - {short: 30m, long: 6h, factor: 6}
+
+host_silent:       # a host with steady traffic stopped sending
+  enabled: true
+`
+
+// DefaultRules returns the rules of DefaultRulesYAML.
+func DefaultRules() Rules {
+	var r Rules
+	if err := decodeRules(&r, []byte(DefaultRulesYAML)); err != nil {
+		panic("alerter: DefaultRulesYAML: " + err.Error())
+	}
+	return r
+}
+
+// LoadRules reads a rules file; an empty path means the defaults.
+func LoadRules(path string) (Rules, error) {
+	if path == "" {
+		return DefaultRules(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Rules{}, fmt.Errorf("alerter: rules file: %w", err)
+	}
+	r, err := ParseRules(b)
+	if err != nil {
+		return Rules{}, fmt.Errorf("alerter: rules file %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// ParseRules parses a rules document over the defaults: keys left out keep
+// their default, unknown keys are errors (a typo must not silently disable
+// a rule).
+func ParseRules(b []byte) (Rules, error) {
+	r := DefaultRules()
+	if err := decodeRules(&r, b); err != nil {
+		return Rules{}, err
+	}
+	return r, r.Validate()
+}
+
+func decodeRules(r *Rules, b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(r); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Validate reports the first rule that cannot work.
+func (r Rules) Validate() error {
+	rate := func(name string, v float64) error {
+		if v < 0 || v > 1 {
+			return fmt.Errorf("%s: %v is not a rate between 0 and 1", name, v)
+		}
+		return nil
+	}
+	switch {
+	case r.MinEvents < 1:
+		return fmt.Errorf("min_events: %d, must be at least 1", r.MinEvents)
+	case r.For < 0 || r.ResolveFor < 0:
+		return errors.New("for and resolve_for must not be negative")
+	}
+	if r.Threshold.Enabled {
+		if err := rate("threshold.fire_rate", r.Threshold.FireRate); err != nil {
+			return err
+		}
+		if err := rate("threshold.resolve_rate", r.Threshold.ResolveRate); err != nil {
+			return err
+		}
+		if r.Threshold.ResolveRate > r.Threshold.FireRate {
+			return fmt.Errorf("threshold: resolve_rate %v is above fire_rate %v: the alert would never resolve below where it fires", r.Threshold.ResolveRate, r.Threshold.FireRate)
+		}
+	}
+	if f := r.HostVsFleet; f.Enabled {
+		switch {
+		case f.Ratio < 1 || f.ResolveRatio < 1 || f.ResolveRatio > f.Ratio:
+			return fmt.Errorf("host_vs_fleet: ratio %v and resolve_ratio %v must be at least 1, resolve_ratio at most ratio", f.Ratio, f.ResolveRatio)
+		case f.MinDelta < 0 || f.ResolveDelta < 0 || f.ResolveDelta > f.MinDelta:
+			return fmt.Errorf("host_vs_fleet: min_delta %v and resolve_delta %v must not be negative, resolve_delta at most min_delta", f.MinDelta, f.ResolveDelta)
+		case f.MinPeers < 1:
+			return fmt.Errorf("host_vs_fleet: min_peers %d must be at least 1", f.MinPeers)
+		}
+	}
+	if f := r.FleetWide; f.Enabled {
+		if !r.Threshold.Enabled {
+			return errors.New("fleet_wide: needs the threshold rule's fire_rate; enable threshold")
+		}
+		if f.Fraction <= 0 || f.Fraction > 1 || f.MinHosts < 2 {
+			return fmt.Errorf("fleet_wide: fraction %v must be in (0, 1] and min_hosts %d at least 2", f.Fraction, f.MinHosts)
+		}
+	}
+	if b := r.BurnRate; b.Enabled {
+		if b.SLO <= 0 || b.SLO >= 1 {
+			return fmt.Errorf("burn_rate.slo: %v must be between 0 and 1, e.g. 0.999", b.SLO)
+		}
+		if len(b.Windows) == 0 {
+			return errors.New("burn_rate: no windows")
+		}
+		for i, w := range b.Windows {
+			if w.Short <= 0 || w.Long < w.Short || w.Factor <= 0 || w.Long > 7*24*time.Hour {
+				return fmt.Errorf("burn_rate.windows[%d]: short %s, long %s, factor %v: need 0 < short <= long <= 7d and a positive factor", i, w.Short, w.Long, w.Factor)
+			}
+		}
+	}
+	return nil
+}
+
+// history is how much per-minute history the rules need.
+func (r Rules) history() time.Duration {
+	h := time.Hour
+	if r.BurnRate.Enabled {
+		for _, w := range r.BurnRate.Windows {
+			h = max(h, w.Long)
+		}
+	}
+	return h
+}
