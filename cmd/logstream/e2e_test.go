@@ -65,7 +65,7 @@ func TestDemoEndToEnd(t *testing.T) {
 			Signature                string
 			Trace                    string `json:"sample_trace_id"`
 		}
-		Duration    float64 `json:"duration_seconds"`
+		Duration float64 `json:"duration_seconds"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
