@@ -66,7 +66,7 @@ fuzz:
 bench:
 	$(GO) run ./benchmarks/cmd/pipebench
 	$(GO) run ./benchmarks/cmd/statebench -n 100000 -ids 200000 -sweep 5s
-	$(GO) run ./benchmarks/cmd/statebench -only errorrate,alerts -er-n 20000 -alert-rate 4000
+	$(GO) run ./benchmarks/cmd/statebench -only errorrate,alerts -er-n 20000 -alert-rate 10000
 	$(GO) run ./benchmarks/cmd/codecbench
 	$(GO) test -run '^$$' -bench 'LogEvent' -benchmem ./codecs/
 	$(GO) test -run '^$$' -bench 'ParseLine' -benchmem ./processors/parse/

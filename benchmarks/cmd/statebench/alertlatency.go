@@ -151,8 +151,8 @@ func alertLatency(ctx context.Context, set *codecs.Set, cfg alertConfig) error {
 		"  %d incidents, one every %s: a new host, healthy %s, then %.0f%% timeouts for %s (baseline %.0f%% HTTP 500s); threshold rule %.0f%%, min_events %d, for: 0s, resolve_for: 0s\n",
 		cfg.storage, cfg.partitions, cfg.rate, cfg.slots, cfg.incidents, cfg.every, cfg.healthy, badErrors*100, cfg.bad, baseErrors*100, fireRate*100, minEvents)
 	for _, r := range runs {
-		fmt.Printf("\n  update interval %s: %d events sent (%.0f/s), %d counted, max backlog %d events; %d updates; %d FIRING, %d RESOLVED, %d missed incidents, %d other alerts\n",
-			r.interval, r.sent, r.sendRate, r.events, r.maxBacklog, r.updates, r.firing, r.resolved, r.missed, r.unknown)
+		fmt.Printf("\n  update interval %s: %d events sent (%.0f/s), %d counted (%d late), max backlog %d events; %d updates; %d FIRING, %d RESOLVED, %d missed incidents, %d other alerts\n",
+			r.interval, r.sent, r.sendRate, r.events, r.late, r.maxBacklog, r.updates, r.firing, r.resolved, r.missed, r.unknown)
 		fmt.Printf("    %-62s %s\n", "processing: alert Kafka ts - send of the event stamped At", pcts(r.proc))
 		fmt.Printf("    %-62s %s\n", "condition: alert Kafka ts - send of the event meeting the rule", pcts(r.cond))
 		fmt.Printf("    %-62s %s\n", "consumer: alert received - send of the event stamped At", pcts(r.recv))
@@ -319,7 +319,7 @@ func alertLatencyRun(ctx context.Context, set *codecs.Set, cfg alertConfig, rule
 		}
 		if now.Sub(lastCheck) >= 100*time.Millisecond {
 			lastCheck = now
-			res.maxBacklog = max(res.maxBacklog, int64(sent)-es.Events.Load())
+			res.maxBacklog = max(res.maxBacklog, int64(sent)-counted(es))
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
@@ -343,10 +343,10 @@ func alertLatencyRun(ctx context.Context, set *codecs.Set, cfg alertConfig, rule
 				firing++
 			}
 		}
-		return firing >= cfg.incidents && es.Events.Load() >= int64(sent), nil
+		return firing >= cfg.incidents && counted(es) >= int64(sent), nil
 	})
 	wcancel()
-	res.events, res.late, res.updates = es.Events.Load(), es.Late.Load(), es.Updates.Load()
+	res.events, res.late, res.updates = counted(es), es.Late.Load(), es.Updates.Load()
 	res.hist, err = gatherHist(reg, "logstream_alerter_alert_latency_seconds")
 	if err != nil {
 		return res, err

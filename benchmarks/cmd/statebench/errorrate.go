@@ -15,6 +15,7 @@ import (
 
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/pipeline"
+	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )
@@ -187,9 +188,8 @@ func measureUniquePassthrough(ctx context.Context, set *codecs.Set, cfg errorRat
 }
 
 // measureErrorRate runs the errorrate stage alone over the input, from its
-// first record until it has counted every event (Stats.Events counts each
-// event the loop delivers, late and future ones included; dead letters
-// never reach the loop). Afterwards, outside the timing, it measures the
+// first record until it has counted every event (Events + Late + Future,
+// plus dead letters, which never reach the loop, equals N). Afterwards, outside the timing, it measures the
 // stage's state: the latest ErrorRateState of each host on the table
 // topic, the table topic's size, and the LevelDB directory.
 func measureErrorRate(ctx context.Context, set *codecs.Set, cfg errorRateConfig, base int64, kind string) (float64, string, error) {
@@ -224,20 +224,28 @@ func measureErrorRate(ctx context.Context, set *codecs.Set, cfg errorRateConfig,
 		defer pprof.StopCPUProfile()
 	}
 	es := r.p.ErrorRate().Stats()
-	var start time.Time
+	var start, moved time.Time
+	last := int64(-1)
 	err = r.waitFor(ctx, time.Millisecond, func() (bool, error) {
 		if start.IsZero() && es.In.Load() > 0 {
 			start = time.Now()
 		}
-		return es.Events.Load()+es.DeadLetters.Load() >= int64(cfg.n), nil
+		done := counted(es)
+		if done != last {
+			last, moved = done, time.Now()
+		} else if time.Since(moved) > time.Minute {
+			return false, fmt.Errorf("stalled at %d of %d events counted for a minute (events %d, late %d, future %d, relooped %d, dead letters %d)",
+				done, cfg.n, es.Events.Load(), es.Late.Load(), es.Future.Load(), es.Relooped.Load(), es.DeadLetters.Load())
+		}
+		return done >= int64(cfg.n), nil
 	})
 	elapsed := time.Since(start)
 	if err != nil {
 		r.stop()
 		return 0, "", err
 	}
-	note := fmt.Sprintf("(events %d, errors %d, late %d, future %d, updates %d, closed %d, dead letters %d",
-		es.Events.Load(), es.Errors.Load(), es.Late.Load(), es.Future.Load(), es.Updates.Load(), es.Closed.Load(), es.DeadLetters.Load())
+	note := fmt.Sprintf("(windowed %d, errors %d, late %d, future %d, relooped %d, updates %d, closed %d, dead letters %d",
+		es.Events.Load(), es.Errors.Load(), es.Late.Load(), es.Future.Load(), es.Relooped.Load(), es.Updates.Load(), es.Closed.Load(), es.DeadLetters.Load())
 	sz, serr := errorRateStateSize(ctx, e.brokers, set)
 	if serr == nil {
 		h := float64(max(sz.hosts, 1))
@@ -256,6 +264,12 @@ func measureErrorRate(ctx context.Context, set *codecs.Set, cfg errorRateConfig,
 		}
 	}
 	return float64(cfg.n) / elapsed.Seconds(), note + ")", nil
+}
+
+// counted is the events the stage has dealt with: windowed, late, future
+// (each counted in one of these) or dead-lettered (never reach the loop).
+func counted(es *errorrate.Stats) int64 {
+	return es.Events.Load() + es.Late.Load() + es.Future.Load() + es.DeadLetters.Load()
 }
 
 type stateSize struct {
