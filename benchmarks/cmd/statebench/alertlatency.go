@@ -27,7 +27,9 @@ import (
 // logs.unique, event time = wall time (each event is stamped with the
 // millisecond it is sent in). `slots` hosts send at once; every `every` a
 // slot's host is replaced by a new host (a new pod name) that is healthy
-// for `healthy`, then fails (20% of its events are "timeout after N ms to
+// for `healthy` ±50% (uniformly at random, so that the moment its
+// window meets the rule falls anywhere between two of its updates), then
+// fails (20% of its events are "timeout after N ms to
 // 10.0.4.7:3306") for `bad`, then is healthy again until it is replaced.
 // Each new host is one incident: with the rules below (threshold only,
 // for: 0s) it fires once its tumbling window's error rate reaches 10%,
@@ -56,7 +58,7 @@ type alertConfig struct {
 	slots      int // hosts sending at once
 	incidents  int
 	every      time.Duration // between two incidents
-	healthy    time.Duration // a new host's healthy start
+	healthy    time.Duration // a new host's healthy start (mean; ±50%)
 	bad        time.Duration // then its failing phase
 	warmup     time.Duration // before the first incident
 	intervals  []time.Duration
@@ -148,7 +150,7 @@ func alertLatency(ctx context.Context, set *codecs.Set, cfg alertConfig) error {
 		runs = append(runs, run)
 	}
 	fmt.Printf("\nalert latency under load: errorrate + alerter, %s state, %d partitions, %d events/s (event time = send time) from %d hosts at once;\n"+
-		"  %d incidents, one every %s: a new host, healthy %s, then %.0f%% timeouts for %s (baseline %.0f%% HTTP 500s); threshold rule %.0f%%, min_events %d, for: 0s, resolve_for: 0s\n",
+		"  %d incidents, one every %s: a new host, healthy %s ±50%%, then %.0f%% timeouts for %s (baseline %.0f%% HTTP 500s); threshold rule %.0f%%, min_events %d, for: 0s, resolve_for: 0s\n",
 		cfg.storage, cfg.partitions, cfg.rate, cfg.slots, cfg.incidents, cfg.every, cfg.healthy, badErrors*100, cfg.bad, baseErrors*100, fireRate*100, minEvents)
 	for _, r := range runs {
 		fmt.Printf("\n  update interval %s: %d events sent (%.0f/s), %d counted (%d late), max backlog %d events; %d updates; %d FIRING, %d RESOLVED, %d missed incidents, %d other alerts\n",
@@ -246,7 +248,8 @@ func alertLatencyRun(ctx context.Context, set *codecs.Set, cfg alertConfig, rule
 		hosts[slots[s].name] = slots[s]
 	}
 	incStart := func(k int) time.Time { return t0.Add(cfg.warmup + time.Duration(k)*cfg.every) }
-	end := incStart(cfg.incidents).Add(cfg.healthy + cfg.bad)
+	end := incStart(cfg.incidents).Add(cfg.healthy*3/2 + cfg.bad)
+	jitter := rand.New(rand.NewPCG(salt, 13))
 	rng := rand.New(rand.NewPCG(salt, 11))
 	windowMs := int64(time.Minute / time.Millisecond) // the stage's default tumbling window
 	next, sent := 0, 0
@@ -258,8 +261,9 @@ func alertLatencyRun(ctx context.Context, set *codecs.Set, cfg alertConfig, rule
 		}
 		for next < cfg.incidents && !now.Before(incStart(next)) {
 			start := incStart(next)
+			healthy := cfg.healthy/2 + time.Duration(jitter.Int64N(int64(cfg.healthy)+1))
 			h := &hostTrack{name: fmt.Sprintf("pay-gw-%d-inc%02d", next%cfg.slots+1, next+1), incident: next,
-				badFrom: start.Add(cfg.healthy), badTo: start.Add(cfg.healthy + cfg.bad)}
+				badFrom: start.Add(healthy), badTo: start.Add(healthy + cfg.bad)}
 			slots[next%cfg.slots] = h
 			hosts[h.name] = h
 			next++

@@ -68,7 +68,7 @@ func main() {
 		alSlots     = flag.Int("alert-hosts", 5, "alerts: hosts sending at once")
 		alIncidents = flag.Int("alert-incidents", 20, "alerts: incidents (new failing hosts) per run")
 		alEvery     = flag.Duration("alert-every", 2*time.Second, "alerts: time between incidents")
-		alHealthy   = flag.Duration("alert-healthy", 500*time.Millisecond, "alerts: a new host's healthy start before it fails")
+		alHealthy   = flag.Duration("alert-healthy", 500*time.Millisecond, "alerts: a new host's healthy start before it fails (mean; drawn uniformly from ±50%)")
 		alBad       = flag.Duration("alert-bad", 1500*time.Millisecond, "alerts: how long a new host fails")
 		alIntervals = flag.String("alert-intervals", "1s,100ms", "alerts: the errorrate stage's update intervals to measure, comma-separated")
 		alState     = flag.String("alert-state", "leveldb", "alerts: local state (leveldb or memory)")
