@@ -123,6 +123,32 @@ func (s *Set) DecodeWriter(data []byte) (Written, error) {
 	return w, nil
 }
 
+// RecordName names the record data holds, from its fingerprint or schema
+// id, without decoding the body: how a reader of a topic that carries more
+// than one record picks the codec to Unmarshal with.
+func (s *Set) RecordName(data []byte) (string, error) {
+	h, err := readHeader("", data)
+	if err != nil {
+		return "", err
+	}
+	r, err := loadRegistry()
+	if err != nil {
+		return "", err
+	}
+	var c *compiled
+	if h.wire == WireConfluent {
+		c = r.byID[h.id]
+	} else {
+		c = r.byFP[h.fp]
+	}
+	if c == nil {
+		if c, err = s.fetch(h); err != nil {
+			return "", err
+		}
+	}
+	return c.schema.Name, nil
+}
+
 func (s *Set) fetch(h header) (*compiled, error) {
 	key := fmt.Sprintf("f%x", h.fp)
 	if h.wire == WireConfluent {

@@ -99,6 +99,20 @@ type Summary struct {
 	Accounted       bool             `json:"accounted"`
 	Incident        IncidentSummary  `json:"incident"`
 	Alerts          []AlertSummary   `json:"alerts"`
+	// S3Objects are the objects the S3 writer wrote to the embedded store
+	// (filled in by the command that ran the writer).
+	S3Objects []S3Object `json:"s3_objects"`
+}
+
+// S3Object is one object of the S3 writer's chains.
+type S3Object struct {
+	Key         string `json:"key"`
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	Records     int64  `json:"records"`
+	FirstOffset int64  `json:"first_offset"`
+	LastOffset  int64  `json:"last_offset"`
+	Bytes       int64  `json:"bytes"`
 }
 
 // IncidentSummary is the incident the fleet replayed.
@@ -456,6 +470,7 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		Formats:     p.Formats(),
 		Topics:      map[string]int64{},
 		Alerts:      []AlertSummary{},
+		S3Objects:   []S3Object{},
 	}
 	ds, js := d.Dedupe.Snapshot(), d.Join.Snapshot()
 	s.Dedupe = DedupeSummary{In: ds.In, Unique: ds.Unique, DuplicatesDropped: ds.Duplicates, CacheHitRatio: ds.CacheHitRatio}

@@ -46,7 +46,14 @@ const (
 	GroupAlerter   = "alerter"
 	// GroupPage is `logstream page`'s consumer group (not a goka stage).
 	GroupPage = "page"
+	// GroupSinkS3 and GroupSinkOpenObserve are the sink writers' consumer
+	// groups (franz-go, not goka stages).
+	GroupSinkS3          = "sink-s3"
+	GroupSinkOpenObserve = "sink-openobserve"
 )
+
+// SinkTopics are the topics the sink writers copy out of Kafka by default.
+var SinkTopics = []string{TopicEnriched, TopicAlerts}
 
 // FleetKey is the key of the alerter's input, state and output: one fleet.
 const FleetKey = "fleet"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,12 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	log.Info().Msg("pipeline ready; the fleet starts writing")
+	sinkWriters, err := startDemoSinks(ctx, cfg, s, log)
+	if err != nil {
+		stopStack()
+		<-stackErr
+		return err
+	}
 
 	prod, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...),
 		kgo.RecordPartitioner(topology.Partitioner()),
@@ -104,10 +111,19 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	var sinkText bytes.Buffer
+	if sum != nil {
+		// The writers copy what the pipeline wrote: wait for them, then
+		// list the objects, before the broker stops.
+		if serr := sinkWriters.finish(ctx, s.adm, sum, &sinkText, 2*time.Minute); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	stopStack()
 	<-stackErr
 	if sum != nil {
 		fmt.Fprint(stdout, sum.Text())
+		fmt.Fprint(stdout, sinkText.String())
 		if cfg.SummaryJSON != "" {
 			if werr := sum.WriteJSON(cfg.SummaryJSON); werr != nil && err == nil {
 				err = werr

@@ -19,9 +19,11 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Skip("runs the demo for a few seconds")
 	}
 	sum := filepath.Join(t.TempDir(), "summary.json")
+	s3dir := t.TempDir()
 	var out, errb bytes.Buffer
 	code := runMain([]string{"demo", "--duration", "10s", "--rate", "2000", "--partitions", "3",
-		"--embedded-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--summary-json", sum, "--log-format", "json"},
+		"--embedded-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--summary-json", sum, "--log-format", "json",
+		"--s3-dir", s3dir},
 		&out, &errb, env(nil))
 	if code != 0 {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
@@ -65,7 +67,15 @@ func TestDemoEndToEnd(t *testing.T) {
 			Signature                string
 			Trace                    string `json:"sample_trace_id"`
 		}
-		Duration float64 `json:"duration_seconds"`
+		Duration  float64 `json:"duration_seconds"`
+		S3Objects []struct {
+			Key         string
+			Topic       string
+			Partition   int32
+			Records     int64
+			FirstOffset int64 `json:"first_offset"`
+			LastOffset  int64 `json:"last_offset"`
+		} `json:"s3_objects"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
@@ -96,6 +106,22 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if s.Duration <= 0 {
 		t.Fatalf("summary lacks duration: %s", b)
+	}
+	// The S3 writer copied logs.enriched and the two alerts into the
+	// embedded store, each record in one object; the objects are files
+	// under --s3-dir.
+	var inS3 int64
+	for _, o := range s.S3Objects {
+		inS3 += o.Records
+		if _, err := os.Stat(filepath.Join(s3dir, "logstream-demo", o.Key)); err != nil {
+			t.Errorf("object %s is not a file under --s3-dir: %v", o.Key, err)
+		}
+	}
+	if want := s.Topics["logs.enriched"] + 2; inS3 != want || len(s.S3Objects) == 0 {
+		t.Errorf("S3 objects hold %d records in %d objects, want %d (logs.enriched and 2 alerts)", inS3, len(s.S3Objects), want)
+	}
+	if !strings.Contains(out.String(), "is in exactly one object") {
+		t.Errorf("demo did not confirm the S3 chains:\n%s", out.String())
 	}
 	// web-3 times out from 5 to 10 minutes into the replay: one FIRING
 	// within a minute and a half of its first failed request (event time),

@@ -30,8 +30,17 @@ lines from a payment-gateway fleet of five hosts (web-1 ... web-5) behind a
 load balancer. A one-line status refreshes every second. After --duration
 the generator stops, the stages drain what is left, and a final summary is
 printed (per stage records in and out, dead letters, alerts). Exits 0 when
-every generated line was accounted for.`,
-			settings: append(append([]setting(nil), pipelineSettings...), sDuration, sRate, sSeed, sSummaryJSON)},
+every generated line was accounted for.
+
+The S3 writer ('logstream sink s3') runs beside the pipeline against an
+embedded S3-compatible store that keeps its objects under --s3-dir
+(emptied at start); at the end the demo waits until the writer has
+committed every record of logs.enriched and alerts, and lists the objects
+(the summary JSON's s3_objects: key, records, partition, first and last
+offset). With --openobserve-url (and its user and password) set, the
+OpenObserve writer runs too.`,
+			settings: append(append([]setting(nil), pipelineSettings...), sDuration, sRate, sSeed, sSummaryJSON, sDemoS3Dir,
+				sOpenObserveURL, sOpenObserveOrg, sOpenObserveStream, sOpenObserveUser, sOpenObservePassword)},
 		{name: "run", short: "Run the pipeline's stages until interrupted (a consumer-group pod).",
 			long: `Runs every stage as a member of its consumer group; start more pods to
 spread partitions. Without --brokers it starts the embedded broker first and
@@ -93,6 +102,10 @@ group, no commits. Starts at the end unless --from-beginning.`,
 				sFromBeginning, sMax, sPartition, sExitAtEnd, sRegistry, sLogLevel, sLogFormat}},
 		{name: "page", short: "Deliver the alerts topic to Alertmanager, PagerDuty and/or a webhook, at least once.",
 			long: pageLong, settings: pageSettingsList},
+		{name: "sink s3", short: "Write the enriched logs and the alerts to S3 (gzip NDJSON or Parquet), exactly once.",
+			long: sinkS3Long, settings: sinkS3Settings},
+		{name: "sink openobserve", short: "Write the enriched logs and the alerts to OpenObserve, exactly once (reconciling ambiguous outcomes by search).",
+			long: sinkOpenObserveLong, settings: sinkOpenObserveSettings},
 		{name: "query hosts", short: "Print the hosts with the worst current error rate and the open alerts, read from the pipeline's window state.",
 			long: queryHostsLong, settings: queryHostsSettings},
 		{name: "rules", short: "Print the built-in alert rules (YAML), a starting point for --rules; with --rules FILE, check that file and print it as it is read.",
@@ -158,6 +171,10 @@ func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (strin
 		err = runTail(ctx, cfg, pos, stdout, stderr)
 	case "page":
 		err = runPage(ctx, cfg, stderr)
+	case "sink s3":
+		err = runSinkS3(ctx, cfg, stderr)
+	case "sink openobserve":
+		err = runSinkOpenObserve(ctx, cfg, stderr)
 	case "query hosts":
 		err = runQueryHosts(ctx, cfg, stdout, stderr)
 	}

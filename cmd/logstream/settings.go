@@ -71,6 +71,10 @@ type Config struct {
 
 	Page pageSettings // logstream page's targets (page.go)
 
+	Sink sinkSettings // logstream sink s3|openobserve (sink.go)
+	// DemoS3Dir is where the demo's embedded S3 store keeps its objects.
+	DemoS3Dir string
+
 	// joinIdle is set by the demo: how soon a silent join partition
 	// releases what it holds (0: one join window).
 	joinIdle time.Duration
