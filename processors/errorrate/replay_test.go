@@ -68,15 +68,6 @@ func (d *driver) event(offset int64, wall time.Time, e *schemas.LogEvent) *gokat
 	return d.loop(offset, e.Host, wall, errorrate.KindEvent, b)
 }
 
-func (d *driver) sample(offset int64, e *schemas.LogEvent) *gokatest.Context {
-	d.t.Helper()
-	b, err := d.set.LogEvent.Marshal(e)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	return d.loop(offset, e.Host, time.Time{}, errorrate.KindSample, b)
-}
-
 func (d *driver) timer(offset int64, host string, tm state.Timer) *gokatest.Context {
 	return d.loop(offset, host, time.UnixMilli(tm.Wall), state.KindTimer, tm.Encode())
 }

@@ -214,6 +214,7 @@ func parseTimestamp(v any, now time.Time) (int64, bool, error) {
 		}
 		f, err := x.Float64()
 		if err != nil {
+			//lint:ignore ST1005 OpenObserve's own message, reproduced
 			return 0, false, errors.New("Invalid time format [timestamp]")
 		}
 		return scaleMicros(saturate(f), now), false, nil
@@ -227,6 +228,7 @@ func parseTimestamp(v any, now time.Time) (int64, bool, error) {
 		}
 		return t.UnixMicro(), false, nil
 	default:
+		//lint:ignore ST1005 OpenObserve's own message, reproduced
 		return 0, false, errors.New("Invalid time format [type]")
 	}
 }
