@@ -74,8 +74,10 @@ func crashOptions(addr string, store string) (Options, error) {
 		ClientID: "crash-" + strconv.Itoa(os.Getpid()),
 		Dedupe:   StateOptions{SweepInterval: 300 * time.Millisecond},
 		// Idle is longer than any killed run, so only the final run
-		// releases the events whose span never comes.
-		Join: StateOptions{Window: time.Hour, Idle: 8 * time.Second, SweepInterval: 300 * time.Millisecond},
+		// releases the events whose span never comes; and longer than a
+		// loaded machine's rebalance plus catch-up (8 s once released an
+		// event whose span was still in a lagging partition).
+		Join: StateOptions{Window: time.Hour, Idle: 20 * time.Second, SweepInterval: 300 * time.Millisecond},
 		// Small windows, so that the traffic's 200 s of event time spans
 		// many, and the last ones close (by wall-clock punctuation) soon
 		// after the input ends.
