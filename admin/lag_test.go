@@ -57,7 +57,7 @@ func TestLagPerPartition(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(lc)
 	want := `
-# HELP logstream_consumer_lag_records Records in a partition not yet committed by a stage's consumer group.
+# HELP logstream_consumer_lag_records Records in a partition not yet committed by a stage's consumer group (on a topic written in Kafka transactions, the commit marker after the last record is not counted).
 # TYPE logstream_consumer_lag_records gauge
 logstream_consumer_lag_records{group="g",partition="0",topic="in"} 2
 logstream_consumer_lag_records{group="g",partition="1",topic="in"} 3

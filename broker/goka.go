@@ -56,6 +56,10 @@ func SaramaConfig(t Tuning) *sarama.Config {
 	// lz4 is cheaper than goka's default snappy at our record sizes and is
 	// understood by every Kafka client.
 	cfg.Producer.Compression = sarama.CompressionLZ4
+	// Some inputs are written in Kafka transactions (the errorrate
+	// stage's partials): read only what was committed. Records written
+	// outside transactions read the same either way.
+	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
 	return cfg
 }
 

@@ -402,9 +402,9 @@ func NewAlerterState(opts ...Option) (*Codec[schemas.AlerterState], error) {
 		toNative:   alerterStateToNative,
 		fromNative: alerterStateFromNative,
 		size: func(v *schemas.AlerterState) int {
-			n := 2*10 + 3*2 + emitsSize(v.Emits)
+			n := 5*10 + 3*2 + emitsSize(v.Emits) + watermarkSize(&v.Watermark) + 15*len(v.Sources)
 			for _, h := range v.Hosts {
-				n += len(h.Host) + len(h.Latest) + 2*5 + 5*10 + 1 + 2 + 3*10*len(h.Minutes)
+				n += len(h.Host) + len(h.Latest) + 2*5 + 6*10 + 1 + 3 + 3*10*(len(h.Minutes)+len(h.Pending))
 			}
 			for _, in := range v.Incidents {
 				n += len(in.Key) + len(in.Scope) + len(in.Host) + len(in.Rule) + len(in.State) + len(in.Fired) + 6*5 +
@@ -427,15 +427,17 @@ func alerterStateToNative(v *schemas.AlerterState) (map[string]any, error) {
 			}
 		}
 		hosts[i] = map[string]any{
-			"host":     h.Host,
-			"version":  h.Version,
-			"as_of":    h.AsOf,
-			"silent":   h.Silent,
-			"t_start":  h.TStart,
-			"t_events": h.TEvents,
-			"t_errors": h.TErrors,
-			"latest":   nonNilBytes(h.Latest),
-			"minutes":  minutes,
+			"host":       h.Host,
+			"version":    h.Version,
+			"as_of":      h.AsOf,
+			"silent":     h.Silent,
+			"t_start":    h.TStart,
+			"t_events":   h.TEvents,
+			"t_errors":   h.TErrors,
+			"latest":     nonNilBytes(h.Latest),
+			"minutes":    minutes,
+			"pending":    ticksToNative(h.Pending),
+			"last_event": h.LastEvent,
 		}
 	}
 	incidents := make([]any, len(v.Incidents))
@@ -458,6 +460,11 @@ func alerterStateToNative(v *schemas.AlerterState) (map[string]any, error) {
 		"applied":   v.Applied,
 		"seq":       v.Seq,
 		"hosts":     hosts,
+		"watermark": watermarkToNative(&v.Watermark),
+		"tick":      v.Tick,
+		"tick_ms":   v.TickMs,
+		"window_ms": v.WindowMs,
+		"sources":   bucketsToNative(v.Sources),
 		"incidents": incidents,
 		"emits":     emitsToNative(v.Emits),
 	}, nil
@@ -469,6 +476,11 @@ func alerterStateFromNative(m map[string]any) (*schemas.AlerterState, error) {
 		Applied:   f.int64("applied"),
 		Seq:       f.int64("seq"),
 		Hosts:     records(&f, "hosts", hostViewFromNative),
+		Watermark: watermarkFromNative(&f, "watermark"),
+		Tick:      f.int64("tick"),
+		TickMs:    f.int64("tick_ms"),
+		WindowMs:  f.int64("window_ms"),
+		Sources:   f.bucketCounts("sources"),
 		Incidents: records(&f, "incidents", incidentFromNative),
 		Emits:     records(&f, "emits", emitFromNative),
 	}
@@ -495,6 +507,8 @@ func hostViewFromNative(r *fields) schemas.HostView {
 				Errors: m.int64("errors"),
 			}
 		}),
+		Pending:   records(r, "pending", tickFromNative),
+		LastEvent: r.int64("last_event"),
 	}
 }
 

@@ -94,7 +94,10 @@ func normAlerterState(v schemas.AlerterState) schemas.AlerterState {
 		h := &v.Hosts[i]
 		h.Latest = nilIfEmpty(h.Latest)
 		h.Minutes = nilIfEmpty(h.Minutes)
+		h.Pending = nilIfEmpty(h.Pending)
 	}
+	v.Watermark = normWatermark(v.Watermark)
+	v.Sources = emptyIfNil(v.Sources)
 	v.Incidents = nilIfEmpty(append([]schemas.Incident(nil), v.Incidents...))
 	for i := range v.Incidents {
 		in := &v.Incidents[i]
@@ -445,6 +448,7 @@ func TestAlerterStateRoundTrip(t *testing.T) {
 		"zero":         {},
 		"new fleet":    {Applied: -1},
 		"full":         fullAlerterState(),
+		"full v2":      fullAlerterStateV2(),
 		"empty slices": {Hosts: []schemas.HostView{{Latest: []byte{}, Minutes: []schemas.Minute{}}}, Incidents: []schemas.Incident{{Rules: []string{}, Fired: []byte{}}}, Emits: []schemas.Emit{}},
 		"unicode": {
 			Hosts:     []schemas.HostView{{Host: "хост-🚀", Latest: []byte(unicodeText)}},
@@ -472,7 +476,7 @@ func TestAlerterStateRoundTrip(t *testing.T) {
 
 func TestAlertingDecodedValuesShareNoMemoryWithInput(t *testing.T) {
 	c := mustSet(t).AlerterState
-	data, err := c.Marshal(fullAlerterState())
+	data, err := c.Marshal(fullAlerterStateV2())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +487,7 @@ func TestAlertingDecodedValuesShareNoMemoryWithInput(t *testing.T) {
 	for i := headerLen; i < len(data); i++ {
 		data[i] ^= 0xff
 	}
-	if !alerterStateEqual(got, fullAlerterState()) {
+	if !alerterStateEqual(got, fullAlerterStateV2()) {
 		t.Fatalf("decoded value changed with its input: %+v", got)
 	}
 }
@@ -497,7 +501,10 @@ func TestAlertingDecodeAny(t *testing.T) {
 		{schemas.NameHostWindow, mustBytes(s.HostWindow.Marshal(fullHostWindow()))},
 		{schemas.NameAlert, mustBytes(s.Alert.Marshal(fullAlert()))},
 		{schemas.NameErrorRateState, mustBytes(s.ErrorRateState.Marshal(fullErrorRateState()))},
-		{schemas.NameAlerterState, mustBytes(s.AlerterState.Marshal(fullAlerterState()))},
+		{schemas.NameAlerterState, mustBytes(s.AlerterState.Marshal(fullAlerterStateV2()))},
+		{schemas.NameErrorRatePartial, mustBytes(s.ErrorRatePartial.Marshal(fullErrorRatePartial()))},
+		{schemas.NameErrorRatePartition, mustBytes(s.ErrorRatePartition.Marshal(fullErrorRatePartition()))},
+		{schemas.NameWindowUpdate, mustBytes(s.WindowUpdate.Marshal(fullWindowUpdate()))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name, native, err := s.DecodeAny(tc.data)
@@ -529,7 +536,14 @@ func goldenErrorRateState() *schemas.ErrorRateState {
 	return v
 }
 
-func goldenAlerterState() *schemas.AlerterState { return fullAlerterState() }
+// goldenAlerterState is the fixture as version v holds it: v1 has no
+// watermark, ticks or pending counts.
+func goldenAlerterState(v int) *schemas.AlerterState {
+	if v == 1 {
+		return fullAlerterState()
+	}
+	return fullAlerterStateV2()
+}
 
 func TestGoldenAlerting(t *testing.T) {
 	t.Run("HostWindow", func(t *testing.T) {
@@ -542,7 +556,7 @@ func TestGoldenAlerting(t *testing.T) {
 		golden(t, NewErrorRateState, func(int) *schemas.ErrorRateState { return goldenErrorRateState() }, errorRateStateEqual)
 	})
 	t.Run("AlerterState", func(t *testing.T) {
-		golden(t, NewAlerterState, func(int) *schemas.AlerterState { return goldenAlerterState() }, alerterStateEqual)
+		golden(t, NewAlerterState, goldenAlerterState, alerterStateEqual)
 	})
 }
 
@@ -576,7 +590,7 @@ func FuzzDecodeErrorRateState(f *testing.F) {
 func FuzzDecodeAlerterState(f *testing.F) {
 	s := mustSet(f)
 	seedCorpus(f,
-		mustBytes(s.AlerterState.Marshal(fullAlerterState())),
+		mustBytes(s.AlerterState.Marshal(fullAlerterStateV2())),
 		mustBytes(s.AlerterState.Marshal(&schemas.AlerterState{})),
 	)
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzDecode(t, s.AlerterState, data, alerterStateEqual) })

@@ -14,17 +14,20 @@ import (
 func TestEverySchemaHasACodec(t *testing.T) {
 	s := mustSet(t)
 	codecs := map[string]uint64{
-		s.RawLog.Name():         s.RawLog.Fingerprint(),
-		s.LogEvent.Name():       s.LogEvent.Fingerprint(),
-		s.Span.Name():           s.Span.Fingerprint(),
-		s.DeadLetter.Name():     s.DeadLetter.Fingerprint(),
-		s.ParseState.Name():     s.ParseState.Fingerprint(),
-		s.DedupeState.Name():    s.DedupeState.Fingerprint(),
-		s.TraceState.Name():     s.TraceState.Fingerprint(),
-		s.HostWindow.Name():     s.HostWindow.Fingerprint(),
-		s.Alert.Name():          s.Alert.Fingerprint(),
-		s.ErrorRateState.Name(): s.ErrorRateState.Fingerprint(),
-		s.AlerterState.Name():   s.AlerterState.Fingerprint(),
+		s.RawLog.Name():             s.RawLog.Fingerprint(),
+		s.LogEvent.Name():           s.LogEvent.Fingerprint(),
+		s.Span.Name():               s.Span.Fingerprint(),
+		s.DeadLetter.Name():         s.DeadLetter.Fingerprint(),
+		s.ParseState.Name():         s.ParseState.Fingerprint(),
+		s.DedupeState.Name():        s.DedupeState.Fingerprint(),
+		s.TraceState.Name():         s.TraceState.Fingerprint(),
+		s.HostWindow.Name():         s.HostWindow.Fingerprint(),
+		s.Alert.Name():              s.Alert.Fingerprint(),
+		s.ErrorRateState.Name():     s.ErrorRateState.Fingerprint(),
+		s.AlerterState.Name():       s.AlerterState.Fingerprint(),
+		s.ErrorRatePartial.Name():   s.ErrorRatePartial.Fingerprint(),
+		s.ErrorRatePartition.Name(): s.ErrorRatePartition.Fingerprint(),
+		s.WindowUpdate.Name():       s.WindowUpdate.Fingerprint(),
 	}
 	all, err := schemas.All()
 	if err != nil {

@@ -24,6 +24,13 @@ type Set struct {
 	Alert          *Codec[schemas.Alert]
 	ErrorRateState *Codec[schemas.ErrorRateState]
 	AlerterState   *Codec[schemas.AlerterState]
+	// ErrorRatePartial, ErrorRatePartition and WindowUpdate are the
+	// errorrate stage's partial counts, table value and alerter updates
+	// (ErrorRateState is its previous version's table value, still read
+	// when a deployment upgrades).
+	ErrorRatePartial   *Codec[schemas.ErrorRatePartial]
+	ErrorRatePartition *Codec[schemas.ErrorRatePartition]
+	WindowUpdate       *Codec[schemas.WindowUpdate]
 
 	source SchemaSource
 	// fetched caches schemas the source supplied, by "f<fingerprint>" or
@@ -68,6 +75,15 @@ func NewSet(opts ...Option) (*Set, error) {
 		return nil, err
 	}
 	if s.AlerterState, err = NewAlerterState(opts...); err != nil {
+		return nil, err
+	}
+	if s.ErrorRatePartial, err = NewErrorRatePartial(opts...); err != nil {
+		return nil, err
+	}
+	if s.ErrorRatePartition, err = NewErrorRatePartition(opts...); err != nil {
+		return nil, err
+	}
+	if s.WindowUpdate, err = NewWindowUpdate(opts...); err != nil {
 		return nil, err
 	}
 	return &s, nil

@@ -91,14 +91,17 @@ type Summary struct {
 	Generated       Generated        `json:"generated"`
 	Stages          []StageSummary   `json:"stages"`
 	Topics          map[string]int64 `json:"topics"`
-	DeadLetters     int64            `json:"dead_letters"`
-	Formats         map[string]int64 `json:"formats"`
-	Dedupe          DedupeSummary    `json:"dedupe"`
-	Join            JoinSummary      `json:"join"`
-	ErrorRate       ErrorRateSummary `json:"errorrate"`
-	Accounted       bool             `json:"accounted"`
-	Incident        IncidentSummary  `json:"incident"`
-	Alerts          []AlertSummary   `json:"alerts"`
+	// WatermarkRecords are the records of Topics that carry event-time
+	// progress (package watermark), not events.
+	WatermarkRecords map[string]int64 `json:"watermark_records"`
+	DeadLetters      int64            `json:"dead_letters"`
+	Formats          map[string]int64 `json:"formats"`
+	Dedupe           DedupeSummary    `json:"dedupe"`
+	Join             JoinSummary      `json:"join"`
+	ErrorRate        ErrorRateSummary `json:"errorrate"`
+	Accounted        bool             `json:"accounted"`
+	Incident         IncidentSummary  `json:"incident"`
+	Alerts           []AlertSummary   `json:"alerts"`
 	// S3Objects are the objects the S3 writer wrote to the embedded store
 	// (filled in by the command that ran the writer).
 	S3Objects []S3Object `json:"s3_objects"`
@@ -146,9 +149,11 @@ type AlertSummary struct {
 
 // ErrorRateSummary is what the errorrate stage and the alerter did.
 type ErrorRateSummary struct {
+	In            int64 `json:"in"`
 	Events        int64 `json:"events"`
 	Errors        int64 `json:"errors"`
 	Late          int64 `json:"late"`
+	Future        int64 `json:"future"`
 	WindowsClosed int64 `json:"windows_closed"`
 	Updates       int64 `json:"updates"`
 }
@@ -206,7 +211,11 @@ type Deps struct {
 	Join    *tracejoin.Stats
 	// ErrorRate is the errorrate stage's counters.
 	ErrorRate *errorrate.Stats
-	Lag       func(ctx context.Context) (int64, error) // total consumer lag of the stages
+	// Lag returns each stage group's consumer lag.
+	Lag func(ctx context.Context) (map[string]int64, error)
+	// Watermarks returns the watermark records the stages wrote, by
+	// topic.
+	Watermarks func() map[string]int64
 }
 
 // Run generates load for cfg.Duration, then waits for the stages to drain
@@ -416,27 +425,51 @@ func drain(ctx context.Context, cfg Config, d Deps, g *genCounters) error {
 	}
 	// Let in-flight emits land so topic end offsets match the counters, and
 	// let the join release the events whose spans never came.
-	if d.Lag != nil {
-		for time.Now().Before(deadline) {
-			lag, err := d.Lag(ctx)
-			if err == nil && lag == 0 && joinDone(ctx, d) {
-				break
+	if d.Lag == nil {
+		return nil
+	}
+	var behind string
+	for {
+		lags, err := d.Lag(ctx)
+		behind = ""
+		if err != nil {
+			behind = "consumer lag unknown: " + err.Error()
+		} else {
+			var groups []string
+			for g, n := range lags {
+				if n > 0 {
+					groups = append(groups, fmt.Sprintf("%s %s records behind", g, comma(n)))
+				}
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
+			sort.Strings(groups)
+			behind = strings.Join(groups, ", ")
+			if behind == "" {
+				if held := joinHeld(ctx, d); held > 0 {
+					behind = fmt.Sprintf("the trace join still holds %s events waiting for their spans", comma(held))
+				}
 			}
 		}
+		if behind == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: stages did not drain within %s: %s", cfg.DrainTimeout, behind)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
-// joinDone reports whether every event dedupe passed has left the join.
-func joinDone(ctx context.Context, d Deps) bool {
+// joinHeld returns how many events dedupe passed have not left the join
+// yet (-1 when the offsets cannot be read). logs.unique also holds the
+// watermark records dedupe passed on; logs.enriched holds events only.
+func joinHeld(ctx context.Context, d Deps) int64 {
 	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicUnique, topology.TopicEnriched)
 	if err != nil {
-		return false
+		return -1
 	}
 	var unique, enriched int64
 	ends.Each(func(o kadm.ListedOffset) {
@@ -446,7 +479,7 @@ func joinDone(ctx context.Context, d Deps) bool {
 			enriched += o.Offset
 		}
 	})
-	return unique == enriched
+	return unique - d.Dedupe.Watermarks.Load() - enriched
 }
 
 func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duration) (*Summary, error) {
@@ -482,14 +515,14 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		StageSummary{Name: tracejoin.StageName, RecordsIn: js.Events + js.Spans, RecordsOut: js.Joined + js.Timeouts + js.NoTrace + js.DeadLetters, DeadLetters: js.DeadLetters},
 	)
 	s.DeadLetters += sp.DeadLetters + ds.DeadLetters + js.DeadLetters
-	var erIn int64
+	errorRateOK := true
 	if e := d.ErrorRate; e != nil {
-		// Every event passed by dedupe is counted in a window, or as late
-		// or far-future (the stage reads logs.unique).
-		erIn = e.Events.Load() + e.Late.Load() + e.Future.Load()
-		s.ErrorRate = ErrorRateSummary{Events: e.Events.Load(), Errors: e.Errors.Load(), Late: e.Late.Load(),
-			WindowsClosed: e.Closed.Load(), Updates: e.Updates.Load()}
+		// Every event passed by dedupe is read by the errorrate stage and
+		// counted in a window, or as late, far-future or a dead letter.
+		s.ErrorRate = ErrorRateSummary{In: e.In.Load(), Events: e.Events.Load(), Errors: e.Errors.Load(), Late: e.Late.Load(),
+			Future: e.Future.Load(), WindowsClosed: e.Closed.Load(), Updates: e.Updates.Load()}
 		s.DeadLetters += e.DeadLetters.Load()
+		errorRateOK = e.In.Load() == ds.Unique && e.Events.Load()+e.Late.Load()+e.Future.Load()+e.DeadLetters.Load() == e.In.Load()
 	}
 	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicRaw, topology.TopicParsed, topology.TopicDLQ,
 		topology.TopicUnique, topology.TopicEnriched, topology.TopicOTLPSpans, topology.TopicSpans)
@@ -497,6 +530,10 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		return nil, fmt.Errorf("demo: topic offsets: %w", err)
 	}
 	ends.Each(func(o kadm.ListedOffset) { s.Topics[o.Topic] += o.Offset })
+	s.WatermarkRecords = map[string]int64{}
+	if d.Watermarks != nil {
+		s.WatermarkRecords = d.Watermarks()
+	}
 	s.Join.Enriched = s.Topics[topology.TopicEnriched]
 	st := s.Stages[0]
 	// Every record read is an event, a dead letter, or a CRI part held until
@@ -507,8 +544,7 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 	s.Accounted = st.RecordsIn == lines &&
 		st.RecordsIn == p.Events.Load()+p.DeadLetters.Load()+p.PartialHeld.Load()+p.Replayed.Load() &&
 		ds.In == p.Events.Load() && ds.In == ds.Unique+ds.Duplicates+ds.DeadLetters &&
-		s.Topics[topology.TopicUnique] == ds.Unique && s.Join.Enriched == s.Topics[topology.TopicUnique] &&
-		(d.ErrorRate == nil || erIn == s.Topics[topology.TopicUnique])
+		s.Topics[topology.TopicUnique]-s.WatermarkRecords[topology.TopicUnique] == ds.Unique && s.Join.Enriched == ds.Unique && errorRateOK
 	return s, nil
 }
 
@@ -583,6 +619,9 @@ func (s *Summary) Text() string {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "%s %s", t, comma(s.Topics[t]))
+		if n := s.WatermarkRecords[t]; n > 0 {
+			fmt.Fprintf(&b, " (%s of them watermark records)", comma(n))
+		}
 	}
 	b.WriteString("\n  formats   ")
 	fs := make([]string, 0, len(s.Formats))
@@ -600,8 +639,9 @@ func (s *Summary) Text() string {
 		comma(s.Dedupe.In), comma(s.Dedupe.Unique), comma(s.Dedupe.DuplicatesDropped), comma(s.Generated.Duplicates), s.Dedupe.CacheHitRatio)
 	fmt.Fprintf(&b, "  join      %s events, %s spans: %s joined with their span, %s timed out (no span in the window; %s spans dropped by the sampler), %s without a trace id; join hit rate %.1f%%\n",
 		comma(s.Join.Events), comma(s.Join.Spans), comma(s.Join.Joined), comma(s.Join.Timeouts), comma(s.Generated.SpansDrop), comma(s.Join.NoTrace), 100*s.Join.HitRate)
-	fmt.Fprintf(&b, "  errorrate %s events in per-host windows, %s errors, %s late; %s windows closed, %s updates to the alerter\n",
-		comma(s.ErrorRate.Events), comma(s.ErrorRate.Errors), comma(s.ErrorRate.Late), comma(s.ErrorRate.WindowsClosed), comma(s.ErrorRate.Updates))
+	fmt.Fprintf(&b, "  errorrate %s events in: %s in per-host windows (%s errors), %s late (older than the watermark minus the grace), %s far-future; %s windows closed, %s updates to the alerter\n",
+		comma(s.ErrorRate.In), comma(s.ErrorRate.Events), comma(s.ErrorRate.Errors), comma(s.ErrorRate.Late), comma(s.ErrorRate.Future),
+		comma(s.ErrorRate.WindowsClosed), comma(s.ErrorRate.Updates))
 	if s.Incident.Host != "" {
 		fmt.Fprintf(&b, "  incident  %s timed out its database calls from %s to %s (event time; first failed request %s)\n",
 			s.Incident.Host, s.Incident.From.Format(time.TimeOnly), s.Incident.To.Format(time.TimeOnly), s.Incident.FirstBad.Format(time.TimeOnly))

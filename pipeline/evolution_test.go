@@ -21,6 +21,7 @@ import (
 	"github.com/logstream/logstream/registry"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
+	"github.com/logstream/logstream/watermark"
 )
 
 // TestRollingSchemaUpgrade is a rolling deploy of LogEvent v2 on the
@@ -204,6 +205,9 @@ func readParsed(t *testing.T, addr, group string, set *codecs.Set, tuning broker
 	dlq := &deadletter.Writer{Stage: "evolution-reader", Topic: goka.Stream(topology.TopicDLQ)}
 	g := goka.DefineGroup(goka.Group(group),
 		goka.Input(goka.Stream(topology.TopicParsed), new(codec.Bytes), func(ctx goka.Context, msg any) {
+			if string(ctx.Headers()[watermark.HeaderKind]) == watermark.KindWatermark {
+				return // event-time progress, not an event
+			}
 			ev, ok := deadletter.Decode(ctx, msg, set.LogEvent, dlq)
 			mu.Lock()
 			defer mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
+	"github.com/logstream/logstream/watermark"
 )
 
 // testStack is an embedded broker with the pipeline running on it.
@@ -96,12 +97,28 @@ func consumeAll(t *testing.T, addr string, want int, timeout time.Duration, topi
 			break
 		}
 		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
-		out = append(out, fs.Records()...)
+		out = append(out, dataRecords(fs.Records())...)
 	}
 	// Read a little longer: anything beyond want is a duplicate or a stray.
 	lctx, lcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer lcancel()
-	out = append(out, cl.PollFetches(lctx).Records()...)
+	out = append(out, dataRecords(cl.PollFetches(lctx).Records())...)
+	return out
+}
+
+// dataRecords drops watermark records (package watermark): they carry
+// event-time progress, no data.
+func dataRecords(recs []*kgo.Record) []*kgo.Record {
+	out := recs[:0]
+	for _, r := range recs {
+		wm := false
+		for _, h := range r.Headers {
+			wm = wm || h.Key == watermark.HeaderKind && string(h.Value) == watermark.KindWatermark
+		}
+		if !wm {
+			out = append(out, r)
+		}
+	}
 	return out
 }
 

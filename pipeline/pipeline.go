@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +32,7 @@ import (
 	"github.com/logstream/logstream/processors/tracejoin"
 	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
+	"github.com/logstream/logstream/watermark"
 )
 
 // Options configure a Pipeline.
@@ -54,6 +57,20 @@ type Options struct {
 	// the defaults).
 	ErrorRate ErrorRateOptions
 	Rules     *alerter.Rules
+	// Watermark tunes event-time progress (package watermark).
+	Watermark WatermarkOptions
+}
+
+// WatermarkOptions tune the watermarks; zero values are defaults.
+type WatermarkOptions struct {
+	// Idle: a partition of logs.raw (or a stage's input read without
+	// stamps) that is caught up and has had no records for this long
+	// stops holding the watermark back; 0 means watermark.DefaultIdle.
+	Idle time.Duration
+	// Every is how far a stamp may run ahead of what a downstream
+	// partition heard before it gets a watermark record; 0 means
+	// watermark.DefaultEvery.
+	Every time.Duration
 }
 
 // ErrorRateOptions tune the errorrate stage; zero values are defaults.
@@ -61,13 +78,13 @@ type ErrorRateOptions struct {
 	Windows        errorrate.Windows
 	UpdateInterval time.Duration
 	EmitUpdates    bool
-	SilentAfter    time.Duration
 	// FailurePattern is the regexp of timeout/failure messages that count
 	// as errors; nil means errorrate.DefaultFailurePattern, "" none.
 	FailurePattern *string
 	MaxFuture      time.Duration
-	// SweepInterval is the wall-clock punctuation interval; 0 means 1 s.
-	SweepInterval time.Duration
+	// FlushInterval is how long one transaction of the combine hop
+	// gathers events; 0 means errorrate.DefaultFlushInterval.
+	FlushInterval time.Duration
 }
 
 // StateOptions tune a stateful stage.
@@ -113,11 +130,19 @@ type Pipeline struct {
 	graphs    []*goka.GroupGraph
 	extra     map[goka.Group][]goka.ProcessorOption
 	sweepers  []*state.Sweeper
-	procs     atomic.Pointer[[]*goka.Processor]
-	started   atomic.Bool
-	running   atomic.Int32
-	done      chan struct{} // closed when Run returns
-	runErr    error         // set before done is closed
+	// origins and punctuator: parse's event-time origins; combiner: the
+	// errorrate stage's first hop; committed: the errorrate group's
+	// committed offsets, polled for its windows hop.
+	origins   *watermark.Origins
+	combiner  *errorrate.Combiner
+	committed *committedOffsets
+	// watermarks of dedupe's and the trace join's inputs, for metrics.
+	dedupeWM, joinWM *watermark.Partitions
+	procs            atomic.Pointer[[]*goka.Processor]
+	started          atomic.Bool
+	running          atomic.Int32
+	done             chan struct{} // closed when Run returns
+	runErr           error         // set before done is closed
 }
 
 // New builds the stages; nothing connects to Kafka until Run.
@@ -136,17 +161,29 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	n := int32(t.Config().Partitions)
 	partitionOf := func(key string) int32 { return topology.Partition([]byte(key), n) }
+	keyFor := func(part int32) string { return topology.KeyFor(part, n) }
 	tail := exactlyonce.KafkaTail(opts.Brokers)
+	idle := cmp.Or(opts.Watermark.Idle, watermark.DefaultIdle)
 	if p.runs("parse") {
 		pcfg := t.ParseConfig(set)
 		pcfg.Cluster = opts.Cluster
+		p.origins = watermark.NewOrigins(topology.TopicRaw, n, opts.Watermark.Every)
+		pcfg.Origins = p.origins
 		pp, err := parse.New(pcfg)
 		if err != nil {
 			return nil, err
 		}
 		p.parse = pp
 		p.graphs = append(p.graphs, t.ParseGroup(pp, set))
-		p.extra[goka.Group(topology.GroupParse)] = []goka.ProcessorOption{goka.WithStorageBuilder(base)}
+		origins := p.origins
+		p.extra[goka.Group(topology.GroupParse)] = []goka.ProcessorOption{goka.WithStorageBuilder(base),
+			goka.WithRebalanceCallback(func(a goka.Assignment) {
+				parts := make([]int32, 0, len(a))
+				for part := range a {
+					parts = append(parts, part)
+				}
+				origins.Assign(parts)
+			})}
 	}
 	if p.runs("spans") {
 		sp, err := spans.New(t.SpansConfig())
@@ -163,7 +200,8 @@ func New(opts Options) (*Pipeline, error) {
 			return nil, err
 		}
 		dc := t.DedupeConfig(set)
-		dc.Fence, dc.Clock = fence, state.NewClock(nil)
+		p.dedupeWM = watermark.NewPartitions(n, idle)
+		dc.Fence, dc.Watermarks, dc.KeyFor, dc.Every = fence, p.dedupeWM, keyFor, opts.Watermark.Every
 		dc.TTL, dc.MaxFuture, dc.CacheEntries = opts.Dedupe.TTL, opts.Dedupe.MaxFuture, opts.Dedupe.CacheEntries
 		dp, err := dedupe.New(dc)
 		if err != nil {
@@ -174,7 +212,7 @@ func New(opts Options) (*Pipeline, error) {
 		p.graphs = append(p.graphs, t.DedupeGroup(dp, set))
 		p.extra[goka.Group(topology.GroupDedupe)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(dp.Rebalance)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
-			Registry: reg, Clock: dc.Clock, Interval: sweepEvery(opts.Dedupe.SweepInterval, dp.TTL()),
+			Registry: reg, Clock: dc.Watermarks, Interval: sweepEvery(opts.Dedupe.SweepInterval, dp.TTL()),
 			Group: topology.GroupDedupe, Inputs: []string{topology.TopicParsed, topology.LoopTopic(topology.GroupDedupe)},
 			Loop: topology.LoopTopic(topology.GroupDedupe), Expired: dp.Expired, Scanned: dp.Stats().SetEntries,
 			Log: opts.Logger,
@@ -186,7 +224,9 @@ func New(opts Options) (*Pipeline, error) {
 			return nil, err
 		}
 		jc := t.TraceJoinConfig(set)
-		jc.Fence, jc.Clock = fence, state.NewClock(nil)
+		p.joinWM = watermark.NewPartitions(n, idle)
+		jc.Fence, jc.Inputs, jc.Loops = fence, watermark.NewPartitions(n, idle), p.joinWM
+		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
 		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
 		jp, err := tracejoin.New(jc)
 		if err != nil {
@@ -197,9 +237,10 @@ func New(opts Options) (*Pipeline, error) {
 		p.graphs = append(p.graphs, t.TraceJoinGroup(jp, set))
 		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
-			Registry: reg, Clock: jc.Clock, Interval: sweepEvery(opts.Join.SweepInterval, jp.Window()),
-			// A partition silent for a window of wall-clock time releases
-			// what it holds.
+			Registry: reg, Clock: jc.Loops, Interval: sweepEvery(opts.Join.SweepInterval, jp.Window()),
+			// A partition without events for a window of wall-clock time
+			// releases what it holds: its watermark may stand still (its
+			// input stopped), and events must not wait for ever.
 			Idle:  cmp.Or(opts.Join.Idle, jp.Window()),
 			Group: topology.GroupTraceJoin, Inputs: []string{topology.TopicUnique, topology.TopicSpans, topology.LoopTopic(topology.GroupTraceJoin)},
 			Loop: topology.LoopTopic(topology.GroupTraceJoin), Expired: jp.Expired, Scanned: jp.Stats().SetEntries,
@@ -207,7 +248,7 @@ func New(opts Options) (*Pipeline, error) {
 		})
 	}
 	if p.runs("errorrate") {
-		if err := p.buildErrorRate(base, tail, partitionOf); err != nil {
+		if err := p.buildErrorRate(base, tail, partitionOf, idle); err != nil {
 			return nil, err
 		}
 	}
@@ -217,7 +258,7 @@ func New(opts Options) (*Pipeline, error) {
 			return nil, err
 		}
 		ac := t.AlerterConfig(set)
-		ac.Fence, ac.Rules = fence, alerter.DefaultRules()
+		ac.Fence, ac.Rules, ac.Idle = fence, alerter.DefaultRules(), idle
 		if opts.Rules != nil {
 			ac.Rules = *opts.Rules
 		}
@@ -240,7 +281,7 @@ func New(opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-func (p *Pipeline) buildErrorRate(base storage.Builder, tail exactlyonce.TailFunc, partitionOf func(string) int32) error {
+func (p *Pipeline) buildErrorRate(base storage.Builder, tail exactlyonce.TailFunc, partitionOf func(string) int32, idle time.Duration) error {
 	t, set, o := p.opts.Topology, p.opts.Codecs, p.opts.ErrorRate
 	fence, err := exactlyonce.New(exactlyonce.Config{Stage: errorrate.StageName, Outputs: []string{topology.TopicHostWindows}, Tail: tail, PartitionOf: partitionOf})
 	if err != nil {
@@ -254,27 +295,91 @@ func (p *Pipeline) buildErrorRate(base storage.Builder, tail exactlyonce.TailFun
 	if err != nil {
 		return err
 	}
+	reg := state.Track(base, topology.TableTopic(topology.GroupErrorRate))
+	p.committed = &committedOffsets{group: topology.GroupErrorRate}
 	ec := t.ErrorRateConfig(set)
 	ec.Fence, ec.Classifier = fence, cl
 	ec.Window, ec.UpdateInterval, ec.EmitUpdates = o.Windows, o.UpdateInterval, o.EmitUpdates
-	ec.SilentAfter, ec.MaxFuture = o.SilentAfter, o.MaxFuture
+	ec.MaxFuture, ec.Idle = o.MaxFuture, idle
+	ec.Legacy = reg.Scan
+	ec.Committed = p.committed.get
 	ep, err := errorrate.New(ec)
 	if err != nil {
 		return err
 	}
 	p.errorrate = ep
-	reg := state.Track(base, topology.TableTopic(topology.GroupErrorRate))
 	p.graphs = append(p.graphs, t.ErrorRateGroup(ep, set))
 	p.extra[goka.Group(topology.GroupErrorRate)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(ep.Rebalance)}
-	p.sweepers = append(p.sweepers, &state.Sweeper{
-		// Wall-clock punctuation: windows of hosts that went silent close,
-		// pending updates go out, silent hosts are noticed.
-		Registry: reg, Clock: state.NewClock(nil), Interval: cmp.Or(o.SweepInterval, time.Second),
-		Group: topology.GroupErrorRate, Inputs: []string{topology.TopicUnique, topology.TopicEnriched, topology.LoopTopic(topology.GroupErrorRate)},
-		Loop: topology.LoopTopic(topology.GroupErrorRate), Expired: ep.Expired, Scanned: ep.Stats().SetEntries,
-		Log: p.opts.Logger,
-	})
+
+	cc := t.ErrorRateCombineConfig(set)
+	host, _ := os.Hostname()
+	cc.Brokers, cc.Classifier, cc.Log = p.opts.Brokers, cl, p.opts.Logger
+	cc.TransactionalID = fmt.Sprintf("%s-%s-%s-%d-%d", p.opts.ClientID, topology.GroupErrorRateCombine, host, os.Getpid(), time.Now().UnixNano())
+	cc.Windows, cc.Tick = ep.WindowConfig(), ep.Tick()
+	cc.MaxFuture, cc.FlushInterval, cc.Idle, cc.Every = o.MaxFuture, o.FlushInterval, idle, p.opts.Watermark.Every
+	cc.FromOldest, cc.SessionTimeout = p.opts.Tuning.FromOldest, p.opts.Tuning.SessionTimeout
+	comb, err := errorrate.NewCombiner(cc, ep.Stats())
+	if err != nil {
+		return err
+	}
+	p.combiner = comb
 	return nil
+}
+
+// committedOffsets polls a group's committed offsets: what no replay can
+// reach, so a stage may drop what it kept for replays below them.
+type committedOffsets struct {
+	group string
+	mu    sync.Mutex
+	m     map[string]map[int32]int64
+}
+
+func (c *committedOffsets) get(topic string, partition int32) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.m[topic][partition]
+	return o, ok
+}
+
+func (c *committedOffsets) poll(ctx context.Context, adm *kadm.Client, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		offs, err := adm.FetchOffsets(ctx, c.group)
+		if err == nil && offs.Error() == nil {
+			m := map[string]map[int32]int64{}
+			offs.Each(func(o kadm.OffsetResponse) {
+				if m[o.Topic] == nil {
+					m[o.Topic] = map[int32]int64{}
+				}
+				m[o.Topic][o.Partition] = o.At
+			})
+			c.mu.Lock()
+			c.m = m
+			c.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// legacyCutoff reads where the previous version's errorrate group stood
+// on logs.unique: the combine hop starts there (see errorrate.Config).
+func legacyCutoff(ctx context.Context, adm *kadm.Client) map[int32]int64 {
+	offs, err := adm.FetchOffsets(ctx, topology.GroupErrorRate)
+	if err != nil {
+		return nil
+	}
+	out := map[int32]int64{}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topology.TopicUnique && o.Err == nil && o.At >= 0 {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
 }
 
 // StageNames lists the stages a pipeline can run, in order.
@@ -328,7 +433,36 @@ func (p *Pipeline) Groups() []string {
 	for i, g := range p.graphs {
 		out[i] = string(g.Group())
 	}
+	if p.combiner != nil {
+		out = append(out, topology.GroupErrorRateCombine)
+	}
 	return out
+}
+
+// WatermarkRecords returns how many watermark records (package
+// watermark) the stages here wrote to logs.parsed and logs.unique: they
+// take offsets there beside the events.
+func (p *Pipeline) WatermarkRecords() map[string]int64 {
+	out := map[string]int64{}
+	if p.parse != nil {
+		out[topology.TopicParsed] = p.parse.Stats().Watermarks.Load()
+	}
+	if p.origins != nil {
+		out[topology.TopicParsed] += p.origins.IdleRecords.Load()
+	}
+	if p.dedupe != nil {
+		out[topology.TopicUnique] = p.dedupe.Stats().Watermarks.Load()
+	}
+	return out
+}
+
+// TransactionalTopics returns the topics the stages here write in Kafka
+// transactions (see admin.LagCollector.Transactional).
+func (p *Pipeline) TransactionalTopics() []string {
+	if p.combiner != nil {
+		return []string{topology.TopicErrorRatePartials}
+	}
+	return nil
 }
 
 // EnsureTopics creates the topology's topics that do not exist yet.
@@ -393,6 +527,16 @@ func (p *Pipeline) run(ctx context.Context) error {
 		procs = append(procs, proc)
 	}
 	p.procs.Store(&procs)
+	if p.errorrate != nil {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...))
+		if err != nil {
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		p.errorrate.SetLegacyCutoff(legacyCutoff(cctx, kadm.NewClient(cl)))
+		cancel()
+		cl.Close()
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	for _, proc := range procs {
 		proc := proc
@@ -410,19 +554,44 @@ func (p *Pipeline) run(ctx context.Context) error {
 			return nil
 		})
 	}
-	if len(p.sweepers) > 0 {
-		// Timers go to loop topics, placed as goka places keys.
+	if len(p.sweepers) > 0 || p.origins != nil || p.committed != nil {
+		// Timers and watermark records go to partitions by key, placed
+		// as goka places keys.
 		cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...), kgo.RecordPartitioner(topology.Partitioner()),
 			kgo.ClientID(p.opts.ClientID+"-sweeper"))
 		if err != nil {
 			return fmt.Errorf("pipeline: sweeper client: %w", err)
 		}
 		defer cl.Close()
+		adm := kadm.NewClient(cl)
 		for _, sw := range p.sweepers {
 			sw := sw
-			sw.Client, sw.Admin = cl, kadm.NewClient(cl)
+			sw.Client, sw.Admin = cl, adm
 			eg.Go(func() error { return sw.Run(ctx) })
 		}
+		if p.origins != nil {
+			n := int32(p.opts.Topology.Config().Partitions)
+			pu := &watermark.Punctuator{Origins: p.origins, Group: topology.GroupParse, Output: topology.TopicParsed,
+				KeyFor: func(part int32) string { return topology.KeyFor(part, n) },
+				Idle:   cmp.Or(p.opts.Watermark.Idle, watermark.DefaultIdle), Client: cl, Admin: adm, Log: log}
+			eg.Go(func() error { return pu.Run(ctx) })
+		}
+		if p.committed != nil {
+			eg.Go(func() error { return p.committed.poll(ctx, adm, 2*time.Second) })
+		}
+	}
+	if p.combiner != nil {
+		eg.Go(func() error {
+			p.running.Add(1)
+			defer p.running.Add(-1)
+			log.Info().Str("stage", topology.GroupErrorRateCombine).Msg("stage starting")
+			if err := p.combiner.Run(ctx); err != nil {
+				log.Error().Err(err).Str("stage", topology.GroupErrorRateCombine).Msg("stage failed")
+				return fmt.Errorf("pipeline: stage %s: %w", topology.GroupErrorRateCombine, err)
+			}
+			log.Info().Str("stage", topology.GroupErrorRateCombine).Msg("stage stopped")
+			return nil
+		})
 	}
 	return eg.Wait()
 }
@@ -431,7 +600,11 @@ func (p *Pipeline) run(ctx context.Context) error {
 // tables (goka's Recovered: the local store caught up with the table topic).
 func (p *Pipeline) Ready() bool {
 	procs := p.procs.Load()
-	if procs == nil || int(p.running.Load()) != len(p.graphs) {
+	want := len(p.graphs)
+	if p.combiner != nil {
+		want++
+	}
+	if procs == nil || int(p.running.Load()) != want {
 		return false
 	}
 	for _, proc := range *procs {

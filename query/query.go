@@ -80,6 +80,26 @@ type Result struct {
 	Alerts []OpenAlert `json:"alerts"`
 	// Undecodable counts table records that did not decode (skipped).
 	Undecodable int `json:"undecodable,omitempty"`
+	// Watermark is the fleet's event-time progress as the alerter last
+	// judged it: a pipeline that fell behind, or whose input stopped,
+	// shows here (a stopped input pages nobody).
+	Watermark *Watermark `json:"watermark,omitempty"`
+}
+
+// Watermark is the alerter's view of event time.
+type Watermark struct {
+	// At is the fleet's watermark (ms since epoch): every tick before it
+	// has been judged.
+	At int64 `json:"at"`
+	// LagSeconds is the wall clock minus At.
+	LagSeconds float64 `json:"lag_seconds"`
+	// Status is time (moving), idle (every input idle: the pipeline's
+	// input stopped) or hold (an input has not been heard yet).
+	Status string `json:"status"`
+	// Partitions of the errorrate stage by status.
+	Active  int `json:"active"`
+	Idle    int `json:"idle"`
+	Holding int `json:"holding"`
 }
 
 // HostRate is a host's current tumbling window (the one holding its latest
@@ -97,9 +117,10 @@ type HostRate struct {
 	// TopSignature is the window's most frequent error signature.
 	TopSignature      string `json:"top_signature,omitempty"`
 	TopSignatureCount int64  `json:"top_signature_count,omitempty"`
-	// AsOf is the host's stream time: its latest event's timestamp (ms).
+	// AsOf is the event time of the host's latest events (ms, to the tick).
 	AsOf int64 `json:"as_of"`
-	// Silent: the host stopped sending (a host_silent record was written).
+	// Silent: the alerter judges the host silent (its watermark moved on
+	// by host_silent.after while the host sent nothing).
 	Silent bool `json:"silent,omitempty"`
 	// Hopping is the current hopping window, when hopping windows are on.
 	Hopping *Window `json:"hopping,omitempty"`
@@ -169,7 +190,8 @@ func New(brokers []string, set *codecs.Set, windows errorrate.Windows, opts Opti
 	}
 	h := &Hosts{windows: windows, done: make(chan struct{})}
 	var err error
-	if h.rates, err = h.view(brokers, topology.TableTopic(topology.GroupErrorRate), set.ErrorRateState, opts); err != nil {
+	if h.rates, err = h.view(brokers, topology.TableTopic(topology.GroupErrorRate),
+		errorrate.TableCodec{State: set.ErrorRatePartition, Legacy: set.ErrorRateState}, opts); err != nil {
 		h.Close()
 		return nil, err
 	}
@@ -332,8 +354,12 @@ func (h *Hosts) Top(n int) (Result, error) {
 	if err := h.readRates(&res); err != nil {
 		return Result{}, err
 	}
-	if err := h.readAlerts(&res); err != nil {
+	silent, err := h.readAlerts(&res)
+	if err != nil {
 		return Result{}, err
+	}
+	for i := range res.Hosts {
+		res.Hosts[i].Silent = silent[res.Hosts[i].Host]
 	}
 	sort.Slice(res.Hosts, func(i, j int) bool {
 		a, b := res.Hosts[i], res.Hosts[j]
@@ -371,13 +397,16 @@ func (h *Hosts) readRates(res *Result) error {
 			res.Undecodable++
 			continue
 		}
-		st, _ := v.(*schemas.ErrorRateState)
+		// A partition's state holds its hosts; values of the previous
+		// version (per host) were read into them at the upgrade.
+		st, _ := v.(*schemas.ErrorRatePartition)
 		if st == nil {
 			continue
 		}
-		hr, ok := h.hostRate(it.Key(), st)
-		if ok {
-			res.Hosts = append(res.Hosts, hr)
+		for i := range st.Hosts {
+			if hr, ok := h.hostRate(&st.Hosts[i]); ok {
+				res.Hosts = append(res.Hosts, hr)
+			}
 		}
 	}
 	if err := it.Err(); err != nil {
@@ -388,10 +417,10 @@ func (h *Hosts) readRates(res *Result) error {
 
 // hostRate renders a host's state as its current windows; false when the
 // host has no window (no event counted yet).
-func (h *Hosts) hostRate(host string, st *schemas.ErrorRateState) (HostRate, bool) {
-	hr := HostRate{Host: host, AsOf: st.StreamTime, Silent: st.Silent}
+func (h *Hosts) hostRate(st *schemas.PartitionHost) (HostRate, bool) {
+	hr := HostRate{Host: st.Host, AsOf: st.LastEvent}
 	found := false
-	for _, w := range errorrate.CurrentWindows(h.windows, host, st, 1, 0) {
+	for _, w := range errorrate.CurrentWindows(h.windows, st, 1, 0) {
 		switch w.Kind {
 		case schemas.WindowTumbling:
 			found = true
@@ -408,12 +437,13 @@ func (h *Hosts) hostRate(host string, st *schemas.ErrorRateState) (HostRate, boo
 	return hr, found
 }
 
-func (h *Hosts) readAlerts(res *Result) error {
+func (h *Hosts) readAlerts(res *Result) (silent map[string]bool, err error) {
 	it, err := h.alerts.Iterator()
 	if err != nil {
-		return fmt.Errorf("query: %s: %w", h.alerts.Topic(), err)
+		return nil, fmt.Errorf("query: %s: %w", h.alerts.Topic(), err)
 	}
 	defer it.Release()
+	silent = map[string]bool{}
 	for it.Next() {
 		v, err := it.Value()
 		if err != nil {
@@ -421,6 +451,19 @@ func (h *Hosts) readAlerts(res *Result) error {
 			continue
 		}
 		st, _ := v.(*schemas.AlerterState)
+		if st == nil {
+			continue
+		}
+		for _, hv := range st.Hosts {
+			silent[hv.Host] = hv.Silent
+		}
+		if len(st.Watermark.Channels) > 0 {
+			wm, kind, active, idle, holding := alerter.FleetWatermark(st, int32(len(st.Watermark.Channels)))
+			res.Watermark = &Watermark{At: wm, Status: kind.String(), Active: active, Idle: idle, Holding: holding}
+			if wm > 0 {
+				res.Watermark.LagSeconds = time.Since(time.UnixMilli(wm)).Seconds()
+			}
+		}
 		for _, inc := range alerter.OpenIncidents(st) {
 			res.Alerts = append(res.Alerts, OpenAlert{
 				Key: inc.Key, Scope: inc.Scope, Host: inc.Host, Rule: inc.Rule, Rules: append([]string{}, inc.Rules...),
@@ -429,9 +472,9 @@ func (h *Hosts) readAlerts(res *Result) error {
 		}
 	}
 	if err := it.Err(); err != nil {
-		return fmt.Errorf("query: %s: %w", h.alerts.Topic(), err)
+		return nil, fmt.Errorf("query: %s: %w", h.alerts.Topic(), err)
 	}
-	return nil
+	return silent, nil
 }
 
 // Handler serves GET ?top=N (default DefaultTop, 1 to MaxTop) with the

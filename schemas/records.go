@@ -341,24 +341,33 @@ type Emit struct {
 // AlerterState mirrors the latest version in alerterstate/: the alerter's
 // per-fleet state.
 type AlerterState struct {
-	Applied   int64      `json:"applied"`
-	Seq       int64      `json:"seq"`
-	Hosts     []HostView `json:"hosts"`
-	Incidents []Incident `json:"incidents"`
-	Emits     []Emit     `json:"emits"`
+	Applied   int64          `json:"applied"`
+	Seq       int64          `json:"seq"`
+	Hosts     []HostView     `json:"hosts"`
+	Watermark WatermarkState `json:"watermark"`
+	Tick      int64          `json:"tick"`
+	TickMs    int64          `json:"tick_ms"`
+	WindowMs  int64          `json:"window_ms"`
+	// Sources maps each errorrate partition to the last WindowUpdate.seq
+	// applied from it (Avro map keys are decimal strings).
+	Sources   map[int32]int64 `json:"sources"`
+	Incidents []Incident      `json:"incidents"`
+	Emits     []Emit          `json:"emits"`
 }
 
 // HostView mirrors alerterstate/'s HostView.
 type HostView struct {
-	Host    string   `json:"host"`
-	Version int64    `json:"version"`
-	AsOf    int64    `json:"as_of"`
-	Silent  bool     `json:"silent"`
-	TStart  int64    `json:"t_start"`
-	TEvents int64    `json:"t_events"`
-	TErrors int64    `json:"t_errors"`
-	Latest  []byte   `json:"latest"`
-	Minutes []Minute `json:"minutes"`
+	Host      string      `json:"host"`
+	Version   int64       `json:"version"`
+	AsOf      int64       `json:"as_of"`
+	Silent    bool        `json:"silent"`
+	TStart    int64       `json:"t_start"`
+	TEvents   int64       `json:"t_events"`
+	TErrors   int64       `json:"t_errors"`
+	Latest    []byte      `json:"latest"`
+	Minutes   []Minute    `json:"minutes"`
+	Pending   []TickCount `json:"pending"`
+	LastEvent int64       `json:"last_event"`
 }
 
 // Minute mirrors alerterstate/'s Minute: one tumbling window's counts.
@@ -389,3 +398,126 @@ const (
 	IncidentFiring    = "firing"
 	IncidentResolving = "resolving"
 )
+
+// TickCount mirrors the TickCount of errorratepartial/, errorratepartition/,
+// windowupdate/ and alerterstate/: one tick's events and errors.
+type TickCount struct {
+	Start  int64 `json:"start"`
+	Events int64 `json:"events"`
+	Errors int64 `json:"errors"`
+}
+
+// ErrorRatePartial mirrors the latest version in errorratepartial/: what
+// one transaction of the errorrate combine hop counted for the hosts of
+// one partition.
+type ErrorRatePartial struct {
+	Hosts []PartialHost `json:"hosts"`
+}
+
+// PartialHost mirrors errorratepartial/'s PartialHost.
+type PartialHost struct {
+	Host   string        `json:"host"`
+	Ticks  []TickCount   `json:"ticks"`
+	Panes  []PartialPane `json:"panes"`
+	Future int64         `json:"future"`
+}
+
+// PartialPane mirrors errorratepartial/'s PartialPane.
+type PartialPane struct {
+	Start      int64            `json:"start"`
+	FirstError int64            `json:"first_error"`
+	Latency    []byte           `json:"latency"`
+	Signatures []SignatureCount `json:"signatures"`
+	Samples    []Sample         `json:"samples"`
+}
+
+// ErrorRatePartition mirrors the latest version in errorratepartition/:
+// the errorrate stage's state of one partition.
+type ErrorRatePartition struct {
+	Applied     int64           `json:"applied"`
+	AppliedLoop int64           `json:"applied_loop"`
+	Watermark   WatermarkState  `json:"watermark"`
+	SentTick    int64           `json:"sent_tick"`
+	Seq         int64           `json:"seq"`
+	Status      string          `json:"status"`
+	StatusAt    int64           `json:"status_at"`
+	Late        int64           `json:"late"`
+	Future      int64           `json:"future"`
+	LateSamples int64           `json:"late_samples"`
+	Migrated    bool            `json:"migrated"`
+	Hosts       []PartitionHost `json:"hosts"`
+	Emits       []PartitionEmit `json:"emits"`
+}
+
+// WatermarkState mirrors the WatermarkState of errorratepartition/ and
+// alerterstate/: a watermark tracker's channels.
+type WatermarkState struct {
+	Channels  []WatermarkChannel `json:"channels"`
+	Groups    []string           `json:"groups"`
+	Watermark int64              `json:"watermark"`
+	WokeAt    int64              `json:"woke_at"`
+}
+
+// WatermarkChannel mirrors WatermarkState's channel record.
+type WatermarkChannel struct {
+	Channel string `json:"channel"`
+	Kind    string `json:"kind"`
+	Time    int64  `json:"time"`
+	Seq     int64  `json:"seq"`
+	Local   bool   `json:"local"`
+}
+
+// PartitionHost mirrors errorratepartition/'s PartitionHost.
+type PartitionHost struct {
+	Host           string          `json:"host"`
+	Version        int64           `json:"version"`
+	TumblingClosed int64           `json:"tumbling_closed"`
+	HoppingClosed  int64           `json:"hopping_closed"`
+	LastEvent      int64           `json:"last_event"`
+	Late           int64           `json:"late"`
+	Dirty          bool            `json:"dirty"`
+	Panes          []PartitionPane `json:"panes"`
+	Ticks          []TickCount     `json:"ticks"`
+	// Sources: highest logs.unique offset applied per partition, for events
+	// the previous version re-keyed (Avro map keys are decimal strings).
+	Sources map[int32]int64 `json:"sources"`
+}
+
+// PartitionPane mirrors errorratepartition/'s PartitionPane.
+type PartitionPane struct {
+	Start      int64            `json:"start"`
+	Events     int64            `json:"events"`
+	Errors     int64            `json:"errors"`
+	FirstError int64            `json:"first_error"`
+	Latency    []byte           `json:"latency"`
+	Signatures []SignatureCount `json:"signatures"`
+	Samples    []Sample         `json:"samples"`
+}
+
+// PartitionEmit mirrors errorratepartition/'s PartitionEmit.
+type PartitionEmit struct {
+	Input  string `json:"input"`
+	Offset int64  `json:"offset"`
+	Topic  string `json:"topic"`
+	Key    string `json:"key"`
+	Value  []byte `json:"value"`
+}
+
+// WindowUpdate mirrors the latest version in windowupdate/: one errorrate
+// partition's progress for the alerter.
+type WindowUpdate struct {
+	Partition int32       `json:"partition"`
+	Seq       int64       `json:"seq"`
+	Watermark int64       `json:"watermark"`
+	Status    string      `json:"status"`
+	TickMs    int64       `json:"tick_ms"`
+	WindowMs  int64       `json:"window_ms"`
+	Hosts     []HostTicks `json:"hosts"`
+}
+
+// HostTicks mirrors windowupdate/'s HostTicks.
+type HostTicks struct {
+	Host   string      `json:"host"`
+	Ticks  []TickCount `json:"ticks"`
+	Latest []byte      `json:"latest"`
+}

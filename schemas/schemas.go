@@ -46,6 +46,11 @@ const (
 	NameAlert          = "Alert"
 	NameErrorRateState = "ErrorRateState"
 	NameAlerterState   = "AlerterState"
+	// The errorrate stage's partial counts, its per-partition state and
+	// its updates for the alerter.
+	NameErrorRatePartial   = "ErrorRatePartial"
+	NameErrorRatePartition = "ErrorRatePartition"
+	NameWindowUpdate       = "WindowUpdate"
 )
 
 // Schema is one version of one record.

@@ -135,7 +135,12 @@ func (c *Clock) Idle(partition int32) time.Duration {
 // goka processor, in the same pod, over the partitions the pod owns.
 type Sweeper struct {
 	Registry *Registry
-	Clock    *Clock
+	// Clock gives each partition's event time (a watermark) and how long
+	// it has had no records.
+	Clock interface {
+		StreamTime(partition int32) int64
+		Idle(partition int32) time.Duration
+	}
 	// Interval between sweeps.
 	Interval time.Duration
 	// Idle, when positive, is how long a partition may go without records

@@ -21,17 +21,23 @@ func (t *Topology) ParseConfig(set *codecs.Set) parse.Config {
 		Events:      goka.Stream(TopicParsed),
 		DeadLetters: goka.Stream(TopicDLQ),
 		PartitionOf: func(key []byte) int32 { return Partition(key, n) },
+		KeyFor:      func(p int32) string { return KeyFor(p, n) },
 		RawLogs:     set.RawLog,
+		Encode:      wired(t, TopicParsed, set.LogEvent),
 	}
 }
 
 // ParseGroup returns the goka graph of the parse stage. The input is read
 // as bytes: decoding happens in the callback, so that a record that does
 // not decode becomes a dead letter instead of stopping the processor.
+// Parse is where event time is born: give its Config an Origins over
+// logs.raw (watermark.NewOrigins) for the stamps.
 func (t *Topology) ParseGroup(p *parse.Processor, set *codecs.Set) *goka.GroupGraph {
 	return goka.DefineGroup(goka.Group(GroupParse),
 		goka.Input(goka.Stream(TopicRaw), new(codec.Bytes), p.Process),
-		goka.Output(goka.Stream(TopicParsed), wired(t, TopicParsed, set.LogEvent)),
+		// Bytes: the stage encodes each event itself, and writes
+		// watermark records beside them.
+		goka.Output(goka.Stream(TopicParsed), new(codec.Bytes)),
 		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
 		goka.Persist(wired(t, TableTopic(GroupParse), set.ParseState)),
 	)
@@ -138,38 +144,69 @@ func (t *Topology) SpansGroup(p *spans.Processor, set *codecs.Set) *goka.GroupGr
 	)
 }
 
-// ErrorRateConfig returns the errorrate stage's wiring; the caller adds
-// the fence, the classifier and the window settings.
+// ErrorRateConfig returns the errorrate stage's windows hop's wiring; the
+// caller adds the fence, the classifier and the window settings.
 func (t *Topology) ErrorRateConfig(set *codecs.Set) errorrate.Config {
 	n := int32(t.cfg.Partitions)
 	return errorrate.Config{
-		Input:       goka.Stream(TopicUnique),
-		Joined:      goka.Stream(TopicEnriched),
-		Loop:        goka.Stream(LoopTopic(GroupErrorRate)),
-		Windows:     goka.Stream(TopicHostWindows),
-		Updates:     goka.Stream(TopicWindowUpdates),
-		DeadLetters: goka.Stream(TopicDLQ),
-		UpdatesKey:  FleetKey,
-		EventCodec:  set.LogEvent,
-		WindowCodec: wired(t, TopicHostWindows, set.HostWindow),
-		StateCodec:  set.ErrorRateState,
-		PartitionOf: func(key []byte) int32 { return Partition(key, n) },
+		Partials:     goka.Stream(TopicErrorRatePartials),
+		Loop:         goka.Stream(LoopTopic(GroupErrorRate)),
+		Windows:      goka.Stream(TopicHostWindows),
+		Updates:      goka.Stream(TopicWindowUpdates),
+		DeadLetters:  goka.Stream(TopicDLQ),
+		UpdatesKey:   FleetKey,
+		Partitions:   n,
+		PartitionOf:  func(key []byte) int32 { return Partition(key, n) },
+		KeyFor:       func(p int32) string { return KeyFor(p, n) },
+		PartialCodec: set.ErrorRatePartial,
+		EventCodec:   set.LogEvent,
+		WindowCodec:  wired(t, TopicHostWindows, set.HostWindow),
+		UpdateCodec:  wired(t, TopicWindowUpdates, set.WindowUpdate),
+		StateCodec:   wired(t, TableTopic(GroupErrorRate), set.ErrorRatePartition),
+		LegacyCodec:  set.ErrorRateState,
 	}
 }
 
-// ErrorRateGroup returns the goka graph of the errorrate stage. Outputs are
-// bytes: the stage encodes each HostWindow once, keeps it for replays, and
-// writes the same bytes to both topics.
+// ErrorRateCombineConfig returns the wiring of the errorrate stage's
+// first hop; the caller adds brokers, ids, the classifier and settings.
+func (t *Topology) ErrorRateCombineConfig(set *codecs.Set) errorrate.CombineConfig {
+	n := int32(t.cfg.Partitions)
+	return errorrate.CombineConfig{
+		Group:           GroupErrorRateCombine,
+		Events:          TopicUnique,
+		Joined:          TopicEnriched,
+		Partials:        TopicErrorRatePartials,
+		DeadLetters:     TopicDLQ,
+		Partitions:      n,
+		PartitionOf:     func(key []byte) int32 { return Partition(key, n) },
+		KeyFor:          func(p int32) string { return KeyFor(p, n) },
+		Partitioner:     Partitioner(),
+		EventCodec:      set.LogEvent,
+		PartialCodec:    wired(t, TopicErrorRatePartials, set.ErrorRatePartial),
+		DeadLetterCodec: wired(t, TopicDLQ, set.DeadLetter),
+		// The previous version counted in the goka group itself.
+		UpgradeFrom: GroupErrorRate,
+	}
+}
+
+// ErrorRateGroup returns the goka graph of the errorrate stage's windows
+// hop. Outputs are bytes: the stage encodes each record once, keeps it for
+// replays, and writes the same bytes again on a replay.
 func (t *Topology) ErrorRateGroup(p *errorrate.Processor, set *codecs.Set) *goka.GroupGraph {
 	return goka.DefineGroup(goka.Group(GroupErrorRate),
-		goka.Input(goka.Stream(TopicUnique), new(codec.Bytes), p.Event),
-		goka.Input(goka.Stream(TopicEnriched), new(codec.Bytes), p.Joined),
+		goka.Input(goka.Stream(TopicErrorRatePartials), new(codec.Bytes), p.Partial),
 		goka.Loop(new(codec.Bytes), p.Loop),
 		goka.Output(goka.Stream(TopicHostWindows), new(codec.Bytes)),
 		goka.Output(goka.Stream(TopicWindowUpdates), new(codec.Bytes)),
 		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
-		goka.Persist(wired(t, TableTopic(GroupErrorRate), set.ErrorRateState)),
+		goka.Persist(ErrorRateTableCodec(t, set)),
 	)
+}
+
+// ErrorRateTableCodec is the codec of errorrate-table: partition states,
+// and the previous version's per-host states (read at upgrade).
+func ErrorRateTableCodec(t *Topology, set *codecs.Set) errorrate.TableCodec {
+	return errorrate.TableCodec{State: wired(t, TableTopic(GroupErrorRate), set.ErrorRatePartition), Legacy: set.ErrorRateState}
 }
 
 // AlerterConfig returns the alerter's wiring; the caller adds the fence and
@@ -179,6 +216,9 @@ func (t *Topology) AlerterConfig(set *codecs.Set) alerter.Config {
 		Input:       goka.Stream(TopicWindowUpdates),
 		Alerts:      goka.Stream(TopicAlerts),
 		DeadLetters: goka.Stream(TopicDLQ),
+		Sources:     GroupErrorRate,
+		Partitions:  int32(t.cfg.Partitions),
+		UpdateCodec: set.WindowUpdate,
 		WindowCodec: set.HostWindow,
 		AlertCodec:  wired(t, TopicAlerts, set.Alert),
 	}

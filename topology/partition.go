@@ -2,6 +2,7 @@ package topology
 
 import (
 	"hash/fnv"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -34,4 +35,22 @@ func Partitioner() kgo.Partitioner {
 			return int(Partition(r.Key, int32(n)))
 		}
 	})
+}
+
+// KeyFor returns a key that Partition places on partition p of n: the
+// first of "~p<p>", "~p<p>.1", "~p<p>.2", ... that lands there. Records
+// addressed to a partition rather than to a key (watermark records, and
+// the errorrate partials, whose key stands for every host of a partition)
+// use it, so that any producer partitioning like goka places them right.
+func KeyFor(p, n int32) string {
+	base := "~p" + strconv.FormatInt(int64(p), 10)
+	if Partition([]byte(base), n) == p {
+		return base
+	}
+	for i := 1; ; i++ {
+		k := base + "." + strconv.Itoa(i)
+		if Partition([]byte(k), n) == p {
+			return k
+		}
+	}
 }

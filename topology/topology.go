@@ -27,6 +27,10 @@ const (
 	// TopicWindowUpdates carries the errorrate stage's window updates to
 	// the alerter, keyed by fleet so that one alerter sees every host.
 	TopicWindowUpdates = "hosts.window-updates"
+	// TopicErrorRatePartials is the errorrate stage's repartition topic:
+	// its combine hop's partial counts per host, each record holding the
+	// hosts of one partition, written in Kafka transactions.
+	TopicErrorRatePartials = "errorrate-partials"
 	// TopicAlerts carries Alert records: one FIRING and one RESOLVED per
 	// incident, keyed by fleet so that a fleet's alerts stay in order.
 	TopicAlerts = "alerts"
@@ -43,7 +47,11 @@ const (
 	GroupDedupe    = "dedupe"
 	GroupTraceJoin = "tracejoin"
 	GroupErrorRate = "errorrate"
-	GroupAlerter   = "alerter"
+	// GroupErrorRateCombine is the errorrate stage's first hop: a franz-go
+	// transactional consumer group that counts logs.unique per host and
+	// writes partial counts (it runs with the stage, not on its own).
+	GroupErrorRateCombine = "errorrate-combine"
+	GroupAlerter          = "alerter"
 	// GroupPage is `logstream page`'s consumer group (not a goka stage).
 	GroupPage = "page"
 	// GroupSinkS3 and GroupSinkOpenObserve are the sink writers' consumer
@@ -95,7 +103,13 @@ type Stage struct {
 	// be co-partitioned, because goka assigns partition n of every input to
 	// the same pod.
 	Rekeys []string
-	Doc    string
+	// Combiner marks a hop that is not a goka group but a franz-go
+	// consumer group in Kafka transactions: it reads its inputs whatever
+	// their keys (no table, nothing co-partitioned) and writes its output
+	// atomically with its offsets. Part names the stage it runs with.
+	Combiner bool
+	Part     string
+	Doc      string
 }
 
 // Config sizes the topology.
@@ -175,15 +189,17 @@ func New(cfg Config) (*Topology, error) {
 			{Name: LoopTopic(GroupTraceJoin), Kind: Stream, Partitions: p, Key: "trace_id",
 				Foreign: "LogEvent or Span (Avro) re-keyed by trace id, or a window timer",
 				Doc:     "trace join's repartition topic: events re-keyed by trace id, and window timers"},
-			{Name: TableTopic(GroupErrorRate), Kind: Table, Partitions: p, Key: "host", Record: "ErrorRateState",
-				Doc: "errorrate state: each host's open window panes, stream time and what it last wrote"},
+			{Name: TopicErrorRatePartials, Kind: Stream, Partitions: p, Key: "host", Record: "ErrorRatePartial",
+				Doc: "errorrate's repartition topic: partial counts per host and second from its combine hop, one record per partition and transaction, with the watermark of the logs.unique partitions counted"},
+			{Name: TableTopic(GroupErrorRate), Kind: Table, Partitions: p, Key: "host", Record: "ErrorRatePartition",
+				Doc: "errorrate state, one value per partition holding its hosts: open window panes, counts not yet sent to the alerter, the watermark and its inputs (ErrorRateState values of the previous version are read once, at upgrade)"},
 			{Name: LoopTopic(GroupErrorRate), Kind: Stream, Partitions: p, Key: "host",
-				Foreign: "LogEvent (Avro) re-keyed by host, or a window timer",
-				Doc:     "errorrate's repartition topic: events re-keyed by host, and timers (wall-clock punctuation)"},
+				Foreign: "LogEvent (Avro) re-keyed by host, by the previous version",
+				Doc:     "errorrate's loop: events the previous version re-keyed by host, read once after an upgrade"},
 			{Name: TopicHostWindows, Kind: Stream, Partitions: p, Key: "host", Record: "HostWindow",
 				Doc: "per-host error-rate windows (tumbling and hopping), written once when each window closes"},
-			{Name: TopicWindowUpdates, Kind: Stream, Partitions: p, Key: "fleet", Record: "HostWindow",
-				Doc: "per-host window updates as windows fill, and silent-host notices, for the alerter"},
+			{Name: TopicWindowUpdates, Kind: Stream, Partitions: p, Key: "fleet", Record: "WindowUpdate",
+				Doc: "the errorrate partitions' progress for the alerter: per-host counts per second up to each partition's watermark, and the windows' details"},
 			{Name: TableTopic(GroupAlerter), Kind: Table, Partitions: p, Key: "fleet", Record: "AlerterState",
 				Doc: "alerter state: every host's latest windows and minute history, and the open incidents"},
 			{Name: TopicAlerts, Kind: Stream, Partitions: p, Key: "fleet", Record: "Alert",
@@ -201,12 +217,15 @@ func New(cfg Config) (*Topology, error) {
 			{Name: "tracejoin", Group: GroupTraceJoin, Inputs: []string{TopicUnique, TopicSpans, LoopTopic(GroupTraceJoin)}, Outputs: []string{TopicEnriched, TopicDLQ},
 				Table: TableTopic(GroupTraceJoin), Loop: LoopTopic(GroupTraceJoin), Key: "trace_id", Rekeys: []string{TopicUnique},
 				Doc: "re-keys events by trace id and joins each with its span; an event whose span does not come within the join window is emitted unenriched (timeout)"},
-			{Name: "errorrate", Group: GroupErrorRate, Inputs: []string{TopicUnique, TopicEnriched, LoopTopic(GroupErrorRate)}, Outputs: []string{TopicHostWindows, TopicWindowUpdates, TopicDLQ},
-				Table: TableTopic(GroupErrorRate), Loop: LoopTopic(GroupErrorRate), Key: "host", Rekeys: []string{TopicUnique, TopicEnriched},
-				Doc: "re-keys events by host and counts events, errors, latency and error signatures per event-time window (tumbling and hopping, with grace), from logs.unique so that nothing waits for the join; joined error events from logs.enriched add sample traces with their span; writes each window once when it closes, and updates for the alerter"},
+			{Name: "errorrate-combine", Group: GroupErrorRateCombine, Inputs: []string{TopicUnique, TopicEnriched}, Outputs: []string{TopicErrorRatePartials, TopicDLQ},
+				Key: "any", Combiner: true, Part: "errorrate",
+				Doc: "the errorrate stage's first hop: counts events per host and second of event time from logs.unique (so that nothing waits for the join), with latency sketches, error signatures and, from logs.enriched, joined error events as sample traces; writes them per host partition with its watermark, in one Kafka transaction with its offsets"},
+			{Name: "errorrate", Group: GroupErrorRate, Inputs: []string{TopicErrorRatePartials, LoopTopic(GroupErrorRate)}, Outputs: []string{TopicHostWindows, TopicWindowUpdates, TopicDLQ},
+				Table: TableTopic(GroupErrorRate), Loop: LoopTopic(GroupErrorRate), Key: "host",
+				Doc: "merges the partial counts of each host per event-time window (tumbling and hopping, with grace); closes a window when the watermark passes its end and grace, writing it once; sends the alerter each host's counts per second up to the watermark"},
 			{Name: "alerter", Group: GroupAlerter, Inputs: []string{TopicWindowUpdates}, Outputs: []string{TopicAlerts, TopicDLQ},
 				Table: TableTopic(GroupAlerter), Key: "fleet",
-				Doc: "evaluates the alert rules (threshold, host against fleet median, burn rate, silent host) with hysteresis on every window update; writes one FIRING and one RESOLVED alert per incident"},
+				Doc: "evaluates the alert rules (threshold, host against fleet median, burn rate, silent host, silent fleet) every second of event time once every errorrate partition's watermark has passed it, with significance tests and hysteresis; writes one FIRING and one RESOLVED alert per incident"},
 		},
 	}
 	if err := t.Validate(); err != nil {
@@ -305,6 +324,17 @@ func (t *Topology) Validate() error {
 		if len(s.Inputs) == 0 {
 			errs = append(errs, fmt.Errorf("stage %s has no input", s.Name))
 		}
+		if s.Combiner {
+			for _, name := range s.Inputs {
+				if _, ok := t.Topic(name); !ok {
+					errs = append(errs, fmt.Errorf("stage %s: input topic %s is not declared", s.Name, name))
+				}
+			}
+			if s.Table != "" || s.Loop != "" {
+				errs = append(errs, fmt.Errorf("stage %s: a combiner has no table and no loop", s.Name))
+			}
+			continue
+		}
 		for _, r := range s.Rekeys {
 			if !contains(s.Inputs, r) {
 				errs = append(errs, fmt.Errorf("stage %s: re-keyed topic %s is not an input", s.Name, r))
@@ -365,7 +395,11 @@ func (t *Topology) Validate() error {
 func (t *Topology) Describe() string {
 	var b strings.Builder
 	for _, s := range t.stages {
-		fmt.Fprintf(&b, "stage %s (group %s)\n", s.Name, s.Group)
+		if s.Combiner {
+			fmt.Fprintf(&b, "stage %s (group %s, Kafka transactions; runs with %s)\n", s.Name, s.Group, s.Part)
+		} else {
+			fmt.Fprintf(&b, "stage %s (group %s)\n", s.Name, s.Group)
+		}
 		fmt.Fprintf(&b, "  %s\n", s.Doc)
 		for _, in := range s.Inputs {
 			tp, _ := t.Topic(in)
@@ -485,6 +519,9 @@ func contains(xs []string, x string) bool {
 func (t *Topology) CoPartitioned() map[string][]string {
 	out := map[string][]string{}
 	for _, s := range t.stages {
+		if s.Combiner {
+			continue // reads its inputs whole
+		}
 		set := append([]string(nil), s.Inputs...)
 		if s.Table != "" {
 			set = append(set, s.Table)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -21,6 +22,7 @@ type alertSettings struct {
 	Grace          time.Duration
 	UpdateInterval time.Duration
 	SilentAfter    time.Duration
+	IdleTimeout    time.Duration
 	EmitUpdates    bool
 	FailurePattern string
 }
@@ -44,8 +46,16 @@ var (
 		parse: durationIn(0, 24*time.Hour, func(c *Config, d time.Duration) { c.Alerting.Grace = d })}
 	sUpdateInterval = setting{name: "update-interval", env: "LOGSTREAM_UPDATE_INTERVAL", def: "1s", usage: "event time between two updates of a host's open window to the alerter",
 		parse: durationIn(time.Millisecond, time.Hour, func(c *Config, d time.Duration) { c.Alerting.UpdateInterval = d })}
-	sSilentAfter = setting{name: "silent-after", env: "LOGSTREAM_SILENT_AFTER", def: "2m", usage: "a host with steady traffic that sends nothing for this long (wall clock) raises a host_silent alert",
-		parse: durationIn(time.Second, 7*24*time.Hour, func(c *Config, d time.Duration) { c.Alerting.SilentAfter = d })}
+	sSilentAfter = setting{name: "silent-after", env: "LOGSTREAM_SILENT_AFTER", usage: "a host with steady traffic that sends nothing while the fleet's watermark moves on this far (event time) raises host_silent; empty: the rules file's host_silent.after (2m)",
+		parse: func(c *Config, v string) error {
+			if strings.TrimSpace(v) == "" {
+				c.Alerting.SilentAfter = 0
+				return nil
+			}
+			return durationIn(time.Second, 7*24*time.Hour, func(c *Config, d time.Duration) { c.Alerting.SilentAfter = d })(c, v)
+		}}
+	sIdleTimeout = setting{name: "idle-timeout", env: "LOGSTREAM_IDLE_TIMEOUT", def: "5s", usage: "a partition of logs.raw that is caught up and gets no record for this long (wall clock) stops holding event time back; when every one is idle, event time stands still",
+		parse: durationIn(100*time.Millisecond, time.Hour, func(c *Config, d time.Duration) { c.Alerting.IdleTimeout = d })}
 	sEmitUpdates = boolSetting("emit-updates", "LOGSTREAM_EMIT_UPDATES", "write every window update to hosts.error-rate, not only each window's final result",
 		func(c *Config, b bool) { c.Alerting.EmitUpdates = b })
 	sFailurePattern = setting{name: "failure-pattern", env: "LOGSTREAM_FAILURE_PATTERN", def: errorrate.DefaultFailurePattern,
@@ -58,7 +68,7 @@ var (
 			return nil
 		}}
 
-	alertingSettings = []setting{sRules, sWindow, sHopSize, sHopAdvance, sGrace, sUpdateInterval, sSilentAfter, sEmitUpdates, sFailurePattern}
+	alertingSettings = []setting{sRules, sWindow, sHopSize, sHopAdvance, sGrace, sUpdateInterval, sSilentAfter, sIdleTimeout, sEmitUpdates, sFailurePattern}
 )
 
 // errorRateOptions maps the settings to the pipeline's.
@@ -75,9 +85,12 @@ func errorRateOptions(cfg *Config) (pipeline.ErrorRateOptions, *alerter.Rules, e
 	if err != nil {
 		return pipeline.ErrorRateOptions{}, nil, err
 	}
+	if a.SilentAfter > 0 {
+		rules.HostSilent.After = a.SilentAfter
+	}
 	pattern := a.FailurePattern
 	return pipeline.ErrorRateOptions{Windows: w, UpdateInterval: a.UpdateInterval, EmitUpdates: a.EmitUpdates,
-		SilentAfter: a.SilentAfter, FailurePattern: &pattern, MaxFuture: cfg.MaxFuture}, &rules, nil
+		FailurePattern: &pattern, MaxFuture: cfg.MaxFuture}, &rules, nil
 }
 
 // printRules prints the default rules file, or the --rules file as read

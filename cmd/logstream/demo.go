@@ -76,26 +76,27 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		dc.Terminal = true
 	}
-	lag := admin.NewLagCollector(s.adm, s.pipe.Groups()...)
+	lag := admin.NewLagCollector(s.adm, s.pipe.Groups()...).Transactional(s.pipe.TransactionalTopics()...)
 	demoErr := make(chan error, 1)
 	var sum *demo.Summary
 	go func() {
 		var err error
 		sum, err = demo.Run(runCtx, dc, demo.Deps{
-			Client:    prod,
-			Brokers:   s.brokers,
-			ErrorRate: s.pipe.ErrorRate().Stats(),
-			Admin:     s.adm,
-			Codecs:    s.codecs,
-			Parse:     s.pipe.Parse().Stats(),
-			Spans:     s.pipe.Spans().Stats(),
-			Dedupe:    s.pipe.Dedupe().Stats(),
-			Join:      s.pipe.TraceJoin().Stats(),
-			Lag: func(ctx context.Context) (int64, error) {
+			Client:     prod,
+			Brokers:    s.brokers,
+			ErrorRate:  s.pipe.ErrorRate().Stats(),
+			Admin:      s.adm,
+			Codecs:     s.codecs,
+			Parse:      s.pipe.Parse().Stats(),
+			Spans:      s.pipe.Spans().Stats(),
+			Dedupe:     s.pipe.Dedupe().Stats(),
+			Join:       s.pipe.TraceJoin().Stats(),
+			Watermarks: s.pipe.WatermarkRecords,
+			Lag: func(ctx context.Context) (map[string]int64, error) {
 				ls, err := lag.Lag(ctx)
-				var total int64
+				total := map[string]int64{}
 				for _, l := range ls {
-					total += l.Lag
+					total[l.Group] += l.Lag
 				}
 				return total, err
 			},

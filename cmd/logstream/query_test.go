@@ -175,7 +175,7 @@ func TestQueryHostsOnRunningPipeline(t *testing.T) {
 		start := time.UnixMilli(ts).Truncate(10 * time.Minute).UnixMilli()
 		w1, w2 := res.Hosts[0], res.Hosts[1]
 		if w1.Host != "web-1" || w1.Events != 20 || w1.Errors != 10 || w1.ErrorRate != 0.5 || w1.WindowStart != start || w1.WindowEnd != start+600_000 ||
-			w1.AsOf != ts+19 || !strings.Contains(w1.TopSignature, "upstream timeout") || w1.TopSignatureCount != 10 || w1.LatencyP99 == nil || w1.Hopping != nil {
+			w1.AsOf != time.UnixMilli(ts+19).Truncate(time.Second).UnixMilli() || !strings.Contains(w1.TopSignature, "upstream timeout") || w1.TopSignatureCount != 10 || w1.LatencyP99 == nil || w1.Hopping != nil {
 			t.Errorf("%s: first host %+v", from, w1)
 		}
 		if w2.Host != "web-2" || w2.Events != 20 || w2.Errors != 4 || w2.ErrorRate != 0.2 {

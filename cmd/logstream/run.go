@@ -124,6 +124,7 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		Stages:    cfg.Stages,
 		Dedupe:    pipeline.StateOptions{TTL: cfg.DedupeTTL, MaxFuture: cfg.MaxFuture, CacheEntries: cacheEntries(cfg.DedupeCache)},
 		Join:      pipeline.StateOptions{Window: cfg.JoinWindow, MaxFuture: cfg.MaxFuture, Idle: cfg.joinIdle},
+		Watermark: pipeline.WatermarkOptions{Idle: cfg.Alerting.IdleTimeout},
 		ErrorRate: erOpts,
 		Rules:     rules,
 	})
@@ -155,7 +156,7 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		if p := s.pipe.Alerter(); p != nil {
 			reg.MustRegister(p.Stats().Collectors()...)
 		}
-		reg.MustRegister(admin.NewLagCollector(s.adm, s.pipe.Groups()...))
+		reg.MustRegister(admin.NewLagCollector(s.adm, s.pipe.Groups()...).Transactional(s.pipe.TransactionalTopics()...))
 		// Interactive queries: views read the window state of every
 		// partition, whichever stages and partitions this pod runs.
 		s.query, err = query.New(s.brokers, set, erOpts.Windows, query.Options{Tuning: tuning(cfg), ClientID: "logstream-query", Logger: log})

@@ -13,6 +13,7 @@ import (
 	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/watermark"
 )
 
 // StageName names the stage in dead letters, logs and metrics.
@@ -25,22 +26,39 @@ const (
 	RuleFleetWide   = "fleet_wide"
 	RuleBurnRate    = "burn_rate"
 	RuleHostSilent  = "host_silent"
+	RuleFleetSilent = "fleet_silent"
 )
+
+// FleetHost is the host name of alerts about the whole fleet.
+const FleetHost = schemas.ScopeFleet
 
 // maxEmits bounds the alerts kept for replays (alerts are rare; a replay
 // reaches back only to the last commit).
 const maxEmits = 64
 
+// maxTicksPerRecord bounds the ticks one input record may judge: a
+// watermark that jumps further (a fleet back after a day of silence)
+// skips to the last maxTicksPerRecord ticks.
+const maxTicksPerRecord = 24 * 3600
+
 // Config wires the stage. Topic names come from topology/.
 type Config struct {
-	Input       goka.Stream // the errorrate stage's updates
+	Input       goka.Stream // the errorrate stage's WindowUpdates
 	Alerts      goka.Stream
 	DeadLetters goka.Stream
+	// Sources names the errorrate partitions as watermark channels
+	// ("<name>/<partition>"); Partitions is how many there are.
+	Sources     string
+	Partitions  int32
+	UpdateCodec *codecs.Codec[schemas.WindowUpdate]
 	WindowCodec *codecs.Codec[schemas.HostWindow]
 	AlertCodec  *codecs.Codec[schemas.Alert]
 	Fence       *exactlyonce.Fence
 	Rules       Rules
-	Now         func() time.Time
+	// Idle is the watermark tracker's resynchronisation period (package
+	// watermark); 0 means watermark.DefaultIdle.
+	Idle time.Duration
+	Now  func() time.Time
 }
 
 // Processor is the alerter's goka callback and counters.
@@ -53,13 +71,16 @@ type Processor struct {
 // New returns the stage for cfg.
 func New(cfg Config) (*Processor, error) {
 	switch {
-	case cfg.Input == "" || cfg.Alerts == "" || cfg.DeadLetters == "":
-		return nil, errors.New("alerter: Config needs Input, Alerts and DeadLetters")
-	case cfg.WindowCodec == nil || cfg.AlertCodec == nil || cfg.Fence == nil:
-		return nil, errors.New("alerter: Config needs WindowCodec, AlertCodec and Fence")
+	case cfg.Input == "" || cfg.Alerts == "" || cfg.DeadLetters == "" || cfg.Sources == "" || cfg.Partitions < 1:
+		return nil, errors.New("alerter: Config needs Input, Alerts, DeadLetters, Sources and Partitions")
+	case cfg.UpdateCodec == nil || cfg.WindowCodec == nil || cfg.AlertCodec == nil || cfg.Fence == nil:
+		return nil, errors.New("alerter: Config needs UpdateCodec, WindowCodec, AlertCodec and Fence")
 	}
 	if err := cfg.Rules.Validate(); err != nil {
 		return nil, fmt.Errorf("alerter: rules: %w", err)
+	}
+	if cfg.Idle == 0 {
+		cfg.Idle = watermark.DefaultIdle
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -75,7 +96,7 @@ func (p *Processor) Stats() *Stats { return p.stats }
 // Rebalance is goka's rebalance callback.
 func (p *Processor) Rebalance(goka.Assignment) { p.cfg.Fence.Reset() }
 
-// Process is the callback for the window updates.
+// Process is the callback for the errorrate stage's updates.
 func (p *Processor) Process(ctx goka.Context, msg any) {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
@@ -93,21 +114,31 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 		}
 		return
 	}
-	hw, ok := deadletter.Decode(ctx, msg, p.cfg.WindowCodec, p.dlq)
-	if !ok {
-		return
-	}
 	if st == nil {
 		st = &schemas.AlerterState{Applied: -1}
 	}
+	value, _ := msg.([]byte)
+	a := &apply{p: p, st: st, rec: rec, key: ctx.Key(), offset: offset, trigger: ctx.Timestamp()}
+	u, err := p.cfg.UpdateCodec.Unmarshal(value)
+	if err != nil {
+		// The previous version's errorrate wrote HostWindows here.
+		hw, herr := p.cfg.WindowCodec.Unmarshal(value)
+		if herr != nil {
+			p.dlq.Emit(ctx, value, err)
+			return
+		}
+		st.Applied = offset
+		a.legacy(hw)
+		ctx.SetValue(st)
+		return
+	}
 	st.Applied = offset
 	p.stats.Updates.Add(1)
-	a := &apply{p: p, st: st, rec: rec, key: ctx.Key(), offset: offset, trigger: ctx.Timestamp()}
-	a.window(hw, msg.([]byte))
+	a.update(u)
 	ctx.SetValue(st)
 }
 
-// apply is the processing of one update.
+// apply is the processing of one input record.
 type apply struct {
 	p       *Processor
 	st      *schemas.AlerterState
@@ -115,43 +146,6 @@ type apply struct {
 	key     string
 	offset  int64
 	trigger time.Time // when the update was written: alert latency
-}
-
-func (a *apply) window(hw *schemas.HostWindow, raw []byte) {
-	st := a.st
-	hv := a.host(hw.Host)
-	if hw.Version <= hv.Version {
-		a.p.stats.Duplicates.Add(1)
-		return
-	}
-	hv.Version = hw.Version
-	hv.AsOf = max(hv.AsOf, hw.AsOf)
-	if hw.Emit == schemas.EmitSilent {
-		hv.Silent = true
-		if a.p.cfg.Rules.HostSilent.Enabled {
-			a.silent(hv, hw)
-		}
-		return
-	}
-	if hw.Kind != schemas.WindowTumbling {
-		return
-	}
-	if hv.Silent {
-		hv.Silent = false
-		if inc := a.incident(schemas.ScopeSilent, hw.Host); inc != nil {
-			a.resolve(inc, hw.AsOf, a.observe(hv, hw.AsOf))
-		}
-	}
-	a.minute(hv, hw)
-	if hw.Start >= hv.TStart {
-		hv.TStart, hv.TEvents, hv.TErrors = hw.Start, hw.Events, hw.Errors
-		if hw.Errors > 0 {
-			hv.Latest = append(hv.Latest[:0], raw...)
-		}
-	}
-	a.evaluate(hv, hw.End-hw.Start)
-	a.forget(hv.AsOf)
-	_ = st
 }
 
 func (a *apply) host(name string) *schemas.HostView {
@@ -165,18 +159,139 @@ func (a *apply) host(name string) *schemas.HostView {
 	return &a.st.Hosts[i]
 }
 
-// minute records a tumbling window's counts in the host's history.
-func (a *apply) minute(hv *schemas.HostView, hw *schemas.HostWindow) {
-	m := schemas.Minute{Start: hw.Start, Events: hw.Events, Errors: hw.Errors}
-	i := sort.Search(len(hv.Minutes), func(i int) bool { return hv.Minutes[i].Start >= hw.Start })
-	if i < len(hv.Minutes) && hv.Minutes[i].Start == hw.Start {
-		hv.Minutes[i] = m
-	} else {
-		hv.Minutes = append(hv.Minutes, schemas.Minute{})
-		copy(hv.Minutes[i+1:], hv.Minutes[i:])
-		hv.Minutes[i] = m
+// update applies one errorrate partition's update: its counts wait in
+// their hosts' pending ticks until the fleet's watermark passes them, then
+// every tick up to the watermark is judged.
+func (a *apply) update(u *schemas.WindowUpdate) {
+	st := a.st
+	if st.Sources == nil {
+		st.Sources = map[int32]int64{}
 	}
-	keep := hv.AsOf - a.p.cfg.Rules.history().Milliseconds() - (hw.End - hw.Start)
+	if last, ok := st.Sources[u.Partition]; ok && u.Seq <= last {
+		// Written again by a replay upstream: applied already.
+		a.p.stats.Duplicates.Add(1)
+		return
+	}
+	st.Sources[u.Partition] = u.Seq
+	if u.TickMs > 0 {
+		st.TickMs = u.TickMs
+	}
+	if u.WindowMs > 0 {
+		st.WindowMs = u.WindowMs
+	}
+	for _, ht := range u.Hosts {
+		hv := a.host(ht.Host)
+		for _, t := range ht.Ticks {
+			if st.Tick != 0 && t.Start < st.Tick {
+				// Within the grace, after its tick was judged: it counts
+				// for the windows from now on.
+				a.p.stats.LateTicks.Add(1)
+				a.count(hv, t)
+				continue
+			}
+			addPending(hv, t)
+		}
+		if len(ht.Latest) > 0 {
+			hv.Latest = ht.Latest
+		}
+	}
+	tr := watermark.NewTracker(a.p.cfg.Partitions, a.p.cfg.Idle)
+	tr.Restore(fromSchema(st.Watermark))
+	s := watermark.Stamp{Channel: watermark.Channel(a.p.cfg.Sources, u.Partition), Seq: u.Seq, Time: u.Watermark}
+	switch u.Status {
+	case watermark.Time.String():
+		s.Kind = watermark.Time
+	case watermark.Idle.String():
+		s.Kind = watermark.Idle
+	default:
+		s.Kind = watermark.Hold
+	}
+	tr.Observe(a.trigger, s)
+	wm, kind := tr.Watermark()
+	st.Watermark = toSchema(tr.State())
+	a.p.stats.setWatermark(wm, kind)
+	a.judgeUpTo(wm)
+}
+
+func addPending(hv *schemas.HostView, t schemas.TickCount) {
+	i := sort.Search(len(hv.Pending), func(i int) bool { return hv.Pending[i].Start >= t.Start })
+	if i < len(hv.Pending) && hv.Pending[i].Start == t.Start {
+		hv.Pending[i].Events += t.Events
+		hv.Pending[i].Errors += t.Errors
+		return
+	}
+	hv.Pending = append(hv.Pending, schemas.TickCount{})
+	copy(hv.Pending[i+1:], hv.Pending[i:])
+	hv.Pending[i] = t
+}
+
+// judgeUpTo judges every tick up to the watermark wm.
+func (a *apply) judgeUpTo(wm int64) {
+	st := a.st
+	tick := st.TickMs
+	if tick <= 0 || st.WindowMs <= 0 {
+		return
+	}
+	upto := floorTo(wm, tick)
+	if st.Tick == 0 {
+		// The first judgment: start at the first counts there are, not
+		// at the epoch.
+		first := upto
+		for i := range st.Hosts {
+			if len(st.Hosts[i].Pending) > 0 {
+				first = min(first, floorTo(st.Hosts[i].Pending[0].Start, tick))
+			}
+		}
+		if first == upto {
+			return
+		}
+		st.Tick = first
+	}
+	if upto-st.Tick > maxTicksPerRecord*tick {
+		st.Tick = upto - maxTicksPerRecord*tick
+	}
+	for t := st.Tick + tick; t <= upto; t += tick {
+		a.judge(t)
+		st.Tick = t
+	}
+}
+
+// count adds a tick's counts to the host's windows: the current one, a
+// newer one (the current closes), or a closed one of the history.
+func (a *apply) count(hv *schemas.HostView, t schemas.TickCount) {
+	size := a.st.WindowMs
+	win := floorTo(t.Start, size)
+	switch {
+	case win == hv.TStart:
+		hv.TEvents += t.Events
+		hv.TErrors += t.Errors
+	case win > hv.TStart:
+		a.roll(hv, win)
+		hv.TEvents, hv.TErrors = t.Events, t.Errors
+	default:
+		i := sort.Search(len(hv.Minutes), func(i int) bool { return hv.Minutes[i].Start >= win })
+		if i < len(hv.Minutes) && hv.Minutes[i].Start == win {
+			hv.Minutes[i].Events += t.Events
+			hv.Minutes[i].Errors += t.Errors
+		} else if t.Events > 0 {
+			hv.Minutes = append(hv.Minutes, schemas.Minute{})
+			copy(hv.Minutes[i+1:], hv.Minutes[i:])
+			hv.Minutes[i] = schemas.Minute{Start: win, Events: t.Events, Errors: t.Errors}
+		}
+	}
+	if t.Events > 0 {
+		hv.LastEvent = max(hv.LastEvent, t.Start)
+	}
+}
+
+// roll closes the host's current window (into its history, when it had
+// events) and opens the one starting at win.
+func (a *apply) roll(hv *schemas.HostView, win int64) {
+	if hv.TEvents > 0 && hv.TStart != 0 {
+		hv.Minutes = append(hv.Minutes, schemas.Minute{Start: hv.TStart, Events: hv.TEvents, Errors: hv.TErrors})
+	}
+	hv.TStart, hv.TEvents, hv.TErrors = win, 0, 0
+	keep := win - a.p.cfg.Rules.history().Milliseconds() - a.st.WindowMs
 	j := 0
 	for j < len(hv.Minutes) && hv.Minutes[j].Start < keep {
 		j++
@@ -186,13 +301,42 @@ func (a *apply) minute(hv *schemas.HostView, hw *schemas.HostWindow) {
 	}
 }
 
+// judge moves the counts of the ticks before t into the hosts' windows and
+// evaluates every rule as of t.
+func (a *apply) judge(t int64) {
+	a.p.stats.Ticks.Add(1)
+	st := a.st
+	size := st.WindowMs
+	for i := range st.Hosts {
+		hv := &st.Hosts[i]
+		n := 0
+		for n < len(hv.Pending) && hv.Pending[n].Start < t {
+			a.count(hv, hv.Pending[n])
+			n++
+		}
+		if n > 0 {
+			hv.Pending = append(hv.Pending[:0], hv.Pending[n:]...)
+		}
+		// The window holding the last millisecond before t is current,
+		// with or without events.
+		if cur := floorTo(t-1, size); cur > hv.TStart {
+			a.roll(hv, cur)
+		}
+		if hv.LastEvent > 0 {
+			hv.AsOf = t
+		}
+	}
+	a.evaluate(t)
+	a.forget(t)
+}
+
 // forget drops hosts not heard of for longer than the rules look back,
 // unless an incident is open for them.
 func (a *apply) forget(now int64) {
 	limit := now - a.p.cfg.Rules.history().Milliseconds() - time.Hour.Milliseconds()
 	out := a.st.Hosts[:0]
 	for _, hv := range a.st.Hosts {
-		if hv.AsOf >= limit || a.open(hv.Host) {
+		if hv.LastEvent >= limit || len(hv.Pending) > 0 || a.open(hv.Host) {
 			out = append(out, hv)
 		}
 	}
@@ -208,217 +352,41 @@ func (a *apply) open(host string) bool {
 	return false
 }
 
-// rateAt returns a host's error rate in the tumbling window starting at
-// start, or in the one before when that has too few events yet (a peer
-// whose update for the new window has not come).
-func (a *apply) rateAt(hv *schemas.HostView, start, size int64) (float64, bool) {
-	min := a.p.cfg.Rules.MinEvents
-	for _, s := range []int64{start, start - size} {
-		for _, m := range hv.Minutes {
-			if m.Start == s && m.Events >= min {
-				return float64(m.Errors) / float64(m.Events), true
-			}
+// legacy applies a HostWindow the previous version's errorrate wrote (in
+// flight at an upgrade): it sets the host's current window's counts;
+// ticks move only with the new updates' watermarks.
+func (a *apply) legacy(hw *schemas.HostWindow) {
+	a.p.stats.LegacyUpdates.Add(1)
+	if hw.Kind != schemas.WindowTumbling || hw.Emit == schemas.EmitSilent || a.st.WindowMs == 0 && hw.End <= hw.Start {
+		return
+	}
+	if a.st.WindowMs == 0 {
+		a.st.WindowMs = hw.End - hw.Start
+	}
+	hv := a.host(hw.Host)
+	switch {
+	case hw.Start == hv.TStart:
+		hv.TEvents, hv.TErrors = max(hv.TEvents, hw.Events), max(hv.TErrors, hw.Errors)
+	case hw.Start > hv.TStart:
+		a.roll(hv, hw.Start)
+		hv.TEvents, hv.TErrors = hw.Events, hw.Errors
+	}
+	if hw.Events > 0 {
+		hv.LastEvent = max(hv.LastEvent, min(hw.AsOf, hw.End-1))
+	}
+	if hw.Errors > 0 {
+		if b, err := a.p.cfg.WindowCodec.Marshal(hw); err == nil {
+			hv.Latest = b
 		}
-	}
-	return 0, false
-}
-
-// observation is what the rules saw for one host at one update.
-type observation struct {
-	now            int64
-	enough         bool
-	rate           float64
-	median         float64 // peers' median (fleet alert: every host's)
-	peers          int
-	burn           *float64
-	fire           []string        // rules whose fire condition holds
-	clears         map[string]bool // per rule judged: its resolve condition holds
-	events, errors int64
-	start, end     int64
-}
-
-func (a *apply) observe(hv *schemas.HostView, now int64) observation {
-	r := a.p.cfg.Rules
-	o := observation{now: now, events: hv.TEvents, errors: hv.TErrors, start: hv.TStart}
-	size := int64(time.Minute / time.Millisecond)
-	if len(hv.Minutes) > 0 {
-		// The window size is what the host's windows are.
-		size = a.size(hv)
-	}
-	o.end = o.start + size
-	o.enough = hv.TEvents >= r.MinEvents
-	if hv.TEvents > 0 {
-		o.rate = float64(hv.TErrors) / float64(hv.TEvents)
-	}
-	var peers []float64
-	for i := range a.st.Hosts {
-		peer := &a.st.Hosts[i]
-		if peer.Host == hv.Host || peer.Silent {
-			continue
-		}
-		if rate, ok := a.rateAt(peer, hv.TStart, size); ok {
-			peers = append(peers, rate)
-		}
-	}
-	o.peers, o.median = len(peers), median(peers)
-	if !o.enough {
-		return o
-	}
-	o.clears = map[string]bool{}
-	if t := r.Threshold; t.Enabled {
-		if o.rate >= t.FireRate {
-			o.fire = append(o.fire, RuleThreshold)
-		}
-		o.clears[RuleThreshold] = o.rate < t.ResolveRate
-	}
-	if f := r.HostVsFleet; f.Enabled && o.peers >= f.MinPeers {
-		if o.rate >= f.Ratio*o.median && o.rate-o.median >= f.MinDelta {
-			o.fire = append(o.fire, RuleHostVsFleet)
-		}
-		o.clears[RuleHostVsFleet] = o.rate < f.ResolveRatio*o.median || o.rate-o.median < f.ResolveDelta
-	}
-	if b := r.BurnRate; b.Enabled {
-		budget := 1 - b.SLO
-		firing, clear := false, true
-		for _, w := range b.Windows {
-			if len(hv.Minutes) == 0 || now-hv.Minutes[0].Start < w.Long.Milliseconds() {
-				// The history does not span the long window yet: over
-				// the first minutes of a host's life the "long" rate is a
-				// short one, and one spike would look like a slow burn.
-				continue
-			}
-			se, sx := sumSince(hv.Minutes, now-w.Short.Milliseconds())
-			le, lx := sumSince(hv.Minutes, now-w.Long.Milliseconds())
-			if se < r.MinEvents {
-				continue
-			}
-			short, long := float64(sx)/float64(se)/budget, float64(lx)/float64(le)/budget
-			if short >= w.Factor && long >= w.Factor && !firing {
-				firing = true
-				s := short
-				o.burn = &s
-				o.fire = append(o.fire, RuleBurnRate)
-			}
-			clear = clear && short < w.Factor
-		}
-		o.clears[RuleBurnRate] = clear
-	}
-	return o
-}
-
-// clear reports whether the resolve condition of every rule the incident
-// fired on holds. A rule that could not judge this window (too few peers,
-// say) does not hold the incident open; a window too small to judge
-// resolves nothing.
-func (o observation) clear(rules []string) bool {
-	if !o.enough {
-		return false
-	}
-	for _, r := range rules {
-		if c, judged := o.clears[r]; judged && !c {
-			return false
-		}
-	}
-	return true
-}
-
-func (a *apply) size(hv *schemas.HostView) int64 {
-	var d int64
-	for i := 1; i < len(hv.Minutes); i++ {
-		if g := hv.Minutes[i].Start - hv.Minutes[i-1].Start; g > 0 && (d == 0 || g < d) {
-			d = g
-		}
-	}
-	if d == 0 {
-		return int64(time.Minute / time.Millisecond)
-	}
-	return d
-}
-
-// sumSince sums the events and errors of the windows that start after from.
-func sumSince(ms []schemas.Minute, from int64) (events, errors int64) {
-	for _, m := range ms {
-		if m.Start > from {
-			events += m.Events
-			errors += m.Errors
-		}
-	}
-	return events, errors
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if n := len(s); n%2 == 1 {
-		return s[n/2]
-	} else {
-		return (s[n/2-1] + s[n/2]) / 2
 	}
 }
 
-// evaluate runs the rules for the host that sent an update, and the fleet
-// rule over every host.
-func (a *apply) evaluate(hv *schemas.HostView, size int64) {
-	now := hv.AsOf
-	fleet := a.fleet(hv.TStart, size, now)
-	fleetOn := false
-	if a.p.cfg.Rules.FleetWide.Enabled {
-		inc := a.incident(schemas.ScopeFleet, schemas.ScopeFleet)
-		a.step(schemas.ScopeFleet, schemas.ScopeFleet, inc, fleet, a.fleetAlert)
-		inc = a.incident(schemas.ScopeFleet, schemas.ScopeFleet)
-		fleetOn = len(fleet.fire) > 0 || (inc != nil && inc.State != schemas.IncidentPending)
+func floorTo(t, step int64) int64 {
+	q := t / step
+	if t%step != 0 && t < 0 {
+		q--
 	}
-	o := a.observe(hv, now)
-	if fleetOn {
-		// The fleet alert covers every host: do not page per host.
-		o.fire = nil
-	}
-	a.step(schemas.ScopeHost, hv.Host, a.incident(schemas.ScopeHost, hv.Host), o, a.hostAlert(hv))
-}
-
-// fleet observes the fleet-wide rule in the window starting at start.
-func (a *apply) fleet(start, size, now int64) observation {
-	r := a.p.cfg.Rules
-	o := observation{now: now, start: start, end: start + size}
-	var rates []float64
-	over := 0
-	for i := range a.st.Hosts {
-		hv := &a.st.Hosts[i]
-		if hv.Silent {
-			continue
-		}
-		rate, ok := a.rateAt(hv, start, size)
-		if !ok {
-			continue
-		}
-		rates = append(rates, rate)
-		if rate >= r.Threshold.FireRate {
-			over++
-		}
-		for _, m := range hv.Minutes {
-			if m.Start == start {
-				o.events += m.Events
-				o.errors += m.Errors
-			}
-		}
-	}
-	o.peers, o.median = len(rates), median(rates)
-	if o.events > 0 {
-		o.rate = float64(o.errors) / float64(o.events)
-	}
-	if len(rates) < r.FleetWide.MinHosts {
-		return o
-	}
-	o.enough = true
-	frac := float64(over) / float64(len(rates))
-	if frac >= r.FleetWide.Fraction {
-		o.fire = []string{RuleFleetWide}
-	}
-	o.clears = map[string]bool{RuleFleetWide: frac < r.FleetWide.Fraction && o.median < r.Threshold.ResolveRate}
-	return o
+	return q * step
 }
 
 func incidentKey(scope, host string) string { return scope + "/" + host }
@@ -434,121 +402,14 @@ func (a *apply) incident(scope, host string) *schemas.Incident {
 }
 
 func (a *apply) drop(inc *schemas.Incident) {
+	key := inc.Key
 	out := a.st.Incidents[:0]
 	for _, x := range a.st.Incidents {
-		if x.Key != inc.Key {
+		if x.Key != key {
 			out = append(out, x)
 		}
 	}
 	a.st.Incidents = out
-}
-
-// step moves an incident through pending → firing → resolving → gone by
-// the observation o, writing one FIRING and one RESOLVED alert.
-func (a *apply) step(scope, host string, inc *schemas.Incident, o observation, build func(o observation) *schemas.Alert) {
-	r := a.p.cfg.Rules
-	if inc == nil {
-		if len(o.fire) == 0 {
-			return
-		}
-		a.st.Incidents = append(a.st.Incidents, schemas.Incident{
-			Key: incidentKey(scope, host), Scope: scope, Host: host, Rule: o.fire[0],
-			State: schemas.IncidentPending, Since: o.now, FirstSeen: o.now, LastSeen: o.now,
-		})
-		inc = &a.st.Incidents[len(a.st.Incidents)-1]
-		if fe := a.firstError(host); fe > 0 && fe <= o.now {
-			inc.FirstSeen = fe
-		}
-	}
-	inc.LastSeen = max(inc.LastSeen, o.now)
-	for _, rule := range o.fire {
-		inc.Rules = addRule(inc.Rules, rule)
-	}
-	switch inc.State {
-	case schemas.IncidentPending:
-		switch {
-		case len(o.fire) > 0 && o.now-inc.Since >= r.For.Milliseconds():
-			a.fire(inc, o, build)
-		case len(o.fire) == 0 && o.clear(inc.Rules):
-			a.drop(inc)
-			a.p.stats.Cancelled.Add(1)
-		}
-	case schemas.IncidentFiring:
-		if len(o.fire) == 0 && o.clear(inc.Rules) {
-			inc.State, inc.Since = schemas.IncidentResolving, o.now
-		}
-	case schemas.IncidentResolving:
-		switch {
-		case len(o.fire) > 0 || o.enough && !o.clear(inc.Rules):
-			inc.State, inc.Since = schemas.IncidentFiring, o.now
-		case o.clear(inc.Rules) && o.now-inc.Since >= r.ResolveFor.Milliseconds():
-			a.resolve(inc, o.now, o)
-		}
-	}
-}
-
-// firstError is the first error of the host's latest window with errors.
-func (a *apply) firstError(host string) int64 {
-	for i := range a.st.Hosts {
-		hv := &a.st.Hosts[i]
-		if hv.Host != host || len(hv.Latest) == 0 {
-			continue
-		}
-		if hw, err := a.p.cfg.WindowCodec.Unmarshal(hv.Latest); err == nil && hw.FirstError != nil {
-			return *hw.FirstError
-		}
-	}
-	return 0
-}
-
-func addRule(rules []string, r string) []string {
-	for _, x := range rules {
-		if x == r {
-			return rules
-		}
-	}
-	return append(rules, r)
-}
-
-func (a *apply) fire(inc *schemas.Incident, o observation, build func(o observation) *schemas.Alert) {
-	a.st.Seq++
-	inc.Number = a.st.Seq
-	inc.State, inc.Since = schemas.IncidentFiring, o.now
-	al := build(o)
-	al.Rule, al.Rules = inc.Rule, append([]string(nil), inc.Rules...)
-	al.DedupKey = "logstream/" + inc.Key + "/" + strconv.FormatInt(inc.Number, 10)
-	al.ID = al.DedupKey + "/" + schemas.AlertFiring
-	al.State = schemas.AlertFiring
-	al.FirstSeen, al.LastSeen, al.At = inc.FirstSeen, inc.LastSeen, o.now
-	b := a.write(al)
-	inc.Fired = b
-}
-
-// resolve writes the RESOLVED alert of a firing incident and closes it; a
-// pending one just goes.
-func (a *apply) resolve(inc *schemas.Incident, now int64, o observation) {
-	if inc.State == schemas.IncidentPending || len(inc.Fired) == 0 {
-		a.drop(inc)
-		return
-	}
-	fired, err := a.p.cfg.AlertCodec.Unmarshal(inc.Fired)
-	if err != nil {
-		a.drop(inc)
-		return
-	}
-	al := *fired
-	al.State = schemas.AlertResolved
-	al.ID = al.DedupKey + "/" + schemas.AlertResolved
-	al.Rules = append([]string(nil), inc.Rules...)
-	al.LastSeen, al.At = max(inc.LastSeen, now), now
-	if o.enough {
-		al.Rate, al.FleetRate, al.Events, al.Errors = o.rate, o.median, o.events, o.errors
-		al.WindowStart, al.WindowEnd = o.start, o.end
-		al.BurnRate = nil
-	}
-	al.Summary = resolvedSummary(&al)
-	a.write(&al)
-	a.drop(inc)
 }
 
 // write encodes an alert, writes it through the fence and keeps it for
@@ -570,93 +431,8 @@ func (a *apply) write(al *schemas.Alert) []byte {
 	return b
 }
 
-// hostAlert builds a host's FIRING alert from its latest window.
-func (a *apply) hostAlert(hv *schemas.HostView) func(o observation) *schemas.Alert {
-	return func(o observation) *schemas.Alert {
-		al := &schemas.Alert{Scope: schemas.ScopeHost, Host: hv.Host, Rate: o.rate, FleetRate: o.median, BurnRate: o.burn,
-			Events: o.events, Errors: o.errors, WindowStart: o.start, WindowEnd: o.end,
-			Signatures: []schemas.Signature{}, Samples: []schemas.TraceSample{}}
-		a.detail(al, hv)
-		al.Summary = firingSummary(al)
-		return al
-	}
-}
-
-// fleetAlert builds the fleet alert, with the details of the worst host.
-func (a *apply) fleetAlert(o observation) *schemas.Alert {
-	al := &schemas.Alert{Scope: schemas.ScopeFleet, Host: schemas.ScopeFleet, Rate: o.rate, FleetRate: o.median,
-		Events: o.events, Errors: o.errors, WindowStart: o.start, WindowEnd: o.end,
-		Signatures: []schemas.Signature{}, Samples: []schemas.TraceSample{}}
-	var worst *schemas.HostView
-	for i := range a.st.Hosts {
-		hv := &a.st.Hosts[i]
-		if hv.TEvents > 0 && (worst == nil || hv.TErrors*worst.TEvents > worst.TErrors*hv.TEvents) {
-			worst = hv
-		}
-	}
-	if worst != nil {
-		a.detail(al, worst)
-	}
-	al.Summary = firingSummary(al)
-	return al
-}
-
-func (a *apply) detail(al *schemas.Alert, hv *schemas.HostView) {
-	if len(hv.Latest) == 0 {
-		return
-	}
-	hw, err := a.p.cfg.WindowCodec.Unmarshal(hv.Latest)
-	if err != nil {
-		return
-	}
-	al.Signatures = append(al.Signatures, hw.Signatures...)
-	al.Samples = append(al.Samples, hw.Samples...)
-}
-
-// silent fires a host's silent alert at once: the silence limit is its
-// "for".
-func (a *apply) silent(hv *schemas.HostView, hw *schemas.HostWindow) {
-	if a.incident(schemas.ScopeSilent, hv.Host) != nil {
-		return
-	}
-	a.st.Incidents = append(a.st.Incidents, schemas.Incident{Key: incidentKey(schemas.ScopeSilent, hv.Host), Scope: schemas.ScopeSilent,
-		Host: hv.Host, Rule: RuleHostSilent, Rules: []string{RuleHostSilent}, State: schemas.IncidentPending,
-		Since: hw.Start, FirstSeen: hw.Start, LastSeen: hw.Start})
-	inc := &a.st.Incidents[len(a.st.Incidents)-1]
-	a.fire(inc, observation{now: hw.Start, start: hw.Start, end: hw.End}, func(o observation) *schemas.Alert {
-		al := &schemas.Alert{Scope: schemas.ScopeSilent, Host: hv.Host, WindowStart: hw.Start, WindowEnd: hw.End,
-			Signatures: []schemas.Signature{}, Samples: []schemas.TraceSample{}}
-		al.Summary = fmt.Sprintf("%s has sent no logs for %s after steady traffic", hv.Host, time.Duration(hw.End-hw.Start)*time.Millisecond)
-		return al
-	})
-}
-
-func firingSummary(al *schemas.Alert) string {
-	s := ""
-	switch al.Scope {
-	case schemas.ScopeFleet:
-		s = fmt.Sprintf("fleet-wide error rate %.1f%% (median host %.1f%%)", 100*al.Rate, 100*al.FleetRate)
-	default:
-		s = fmt.Sprintf("%s error rate %.1f%% (fleet median %.1f%%)", al.Host, 100*al.Rate, 100*al.FleetRate)
-	}
-	if al.BurnRate != nil {
-		s += fmt.Sprintf(", burning the error budget %.1fx", *al.BurnRate)
-	}
-	if len(al.Signatures) > 0 {
-		s += ": " + al.Signatures[0].Signature
-	}
-	return s
-}
-
-func resolvedSummary(al *schemas.Alert) string {
-	who := al.Host
-	if al.Scope == schemas.ScopeFleet {
-		who = "fleet"
-	}
-	if al.Scope == schemas.ScopeSilent {
-		return who + " is sending logs again"
-	}
-	return fmt.Sprintf("%s recovered: error rate %.1f%% (fleet median %.1f%%)", who, 100*al.Rate, 100*al.FleetRate)
+func (a *apply) dedupKey(inc *schemas.Incident) string {
+	return "logstream/" + inc.Key + "/" + strconv.FormatInt(inc.Number, 10)
 }
 
 // OpenIncidents returns a state's incidents that fired and have not
@@ -672,4 +448,39 @@ func OpenIncidents(st *schemas.AlerterState) []schemas.Incident {
 		}
 	}
 	return out
+}
+
+func fromSchema(s schemas.WatermarkState) watermark.State {
+	out := watermark.State{Groups: s.Groups, Watermark: s.Watermark, WokeAt: s.WokeAt}
+	for _, c := range s.Channels {
+		k := watermark.Unknown
+		for _, x := range []watermark.Kind{watermark.Time, watermark.Idle, watermark.Hold} {
+			if x.String() == c.Kind {
+				k = x
+			}
+		}
+		out.Channels = append(out.Channels, watermark.ChannelState{Channel: c.Channel, Kind: k, Time: c.Time, Seq: c.Seq, Local: c.Local})
+	}
+	return out
+}
+
+func toSchema(s watermark.State) schemas.WatermarkState {
+	out := schemas.WatermarkState{Groups: s.Groups, Watermark: s.Watermark, WokeAt: s.WokeAt}
+	for _, c := range s.Channels {
+		out.Channels = append(out.Channels, schemas.WatermarkChannel{Channel: c.Channel, Kind: c.Kind.String(), Time: c.Time, Seq: c.Seq, Local: c.Local})
+	}
+	return out
+}
+
+// FleetWatermark returns the fleet's watermark in a state, its status
+// and its inputs' counts by status, for queries.
+func FleetWatermark(st *schemas.AlerterState, partitions int32) (wm int64, kind watermark.Kind, active, idle, holding int) {
+	if st == nil {
+		return 0, watermark.Unknown, 0, 0, int(partitions)
+	}
+	tr := watermark.NewTracker(partitions, 0)
+	tr.Restore(fromSchema(st.Watermark))
+	wm, kind = tr.Watermark()
+	active, idle, holding = tr.Status()
+	return wm, kind, active, idle, holding
 }

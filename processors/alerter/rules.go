@@ -12,11 +12,20 @@ import (
 )
 
 // Rules are the alert rules, read from YAML (see DefaultRulesYAML). Every
-// rule looks at a host's tumbling window; a window with fewer than
-// MinEvents events is too small to judge (it neither fires nor resolves).
+// rule looks at a host's tumbling window as of each tick of event time; a
+// window with fewer than MinEvents events is too small to judge (it
+// neither fires nor resolves), and a host rule fires only on significant
+// evidence: MinErrors errors, and a rate whose Wilson score lower bound
+// (at Confidence) clears the rule's level.
 type Rules struct {
 	// MinEvents a window needs before a rule judges it.
 	MinEvents int64 `yaml:"min_events"`
+	// MinErrors a window needs before a host rule fires.
+	MinErrors int64 `yaml:"min_errors"`
+	// Confidence of the one-sided Wilson score interval a host rule fires
+	// on: the host's rate is taken as its lower bound, so that a window of
+	// 20 events with one error (5%) is not "5%" but "at least 0.05%".
+	Confidence float64 `yaml:"confidence"`
 	// For is how long (event time) a condition must hold before the
 	// incident fires; ResolveFor how long the resolve condition must hold
 	// before it resolves. Separate fire and resolve levels plus these
@@ -80,18 +89,37 @@ type BurnWindow struct {
 	Factor float64       `yaml:"factor"`
 }
 
-// SilentRule pages for a host with steady traffic that stopped sending
-// (the errorrate stage decides; see its SilentAfter).
+// SilentRule pages for a host with steady traffic that stopped sending,
+// judged in event time: the fleet's watermark moved on by After while the
+// host sent nothing. A replay that ends, or a stalled pipeline, moves no
+// watermark and pages nobody. When FleetFraction of the steady hosts (and
+// at least two) are silent at once, that is one fleet alert.
 type SilentRule struct {
-	Enabled bool `yaml:"enabled"`
+	Enabled bool          `yaml:"enabled"`
+	After   time.Duration `yaml:"after"`
+	// MinEvents makes traffic steady: at least this many events in each
+	// of the host's three tumbling windows before its silence.
+	MinEvents     int64   `yaml:"min_events"`
+	FleetFraction float64 `yaml:"fleet_fraction"`
+	// FleetWait is how long a host's silence waits for others before it
+	// pages alone: hosts that stop within it of each other are one fleet
+	// alert.
+	FleetWait time.Duration `yaml:"fleet_wait"`
 }
 
 // DefaultRulesYAML is the rules file used when none is given; `logstream
 // rules` prints it as a starting point.
 const DefaultRulesYAML = `# logstream alert rules. Every rule judges a host's tumbling window
-# (default 1 minute) on every update, so an alert can fire before the
-# window closes.
-min_events: 20     # a window with fewer events is not judged
+# (default 1 minute) as of every tick (default 1 second) of event time,
+# once every errorrate partition's watermark has passed the tick: all
+# hosts are judged at the same point of event time, so a fleet-wide spike
+# is seen as fleet-wide before any host could page, and a replay judges
+# exactly as live traffic did. An alert can fire before its window closes.
+min_events: 20     # a window with fewer events is not judged (neither fires nor resolves)
+min_errors: 5      # a host rule fires only on a window with at least this many errors
+confidence: 0.99   # and only when the Wilson score lower bound of the host's error rate
+                   # (one-sided, at this confidence) clears the rule's level: 1 error in
+                   # 20 events is "at least 0.05%", not 5%; 50 in 250 is "at least 14%"
 for: 20s           # a condition must hold this long (event time) to fire
 resolve_for: 2m    # and its resolve condition this long to resolve
 
@@ -120,8 +148,12 @@ burn_rate:         # error budget burn, short and long window both over factor
     - {short: 5m, long: 1h, factor: 14.4}
     - {short: 30m, long: 6h, factor: 6}
 
-host_silent:       # a host with steady traffic stopped sending
-  enabled: true
+host_silent:       # a host with steady traffic stopped sending (event time: the fleet's
+  enabled: true    # watermark moved on while the host sent nothing; a replay that ends
+  after: 2m        # or a stalled pipeline moves no watermark and pages nobody)
+  min_events: 10   # steady: at least this many events in each of its last three windows
+  fleet_fraction: 0.5  # this share of the steady hosts silent at once: one fleet alert
+  fleet_wait: 30s  # a host's silence waits this long for others before it pages alone
 `
 
 // DefaultRules returns the rules of DefaultRulesYAML.
@@ -180,6 +212,10 @@ func (r Rules) Validate() error {
 	switch {
 	case r.MinEvents < 1:
 		return fmt.Errorf("min_events: %d, must be at least 1", r.MinEvents)
+	case r.MinErrors < 1:
+		return fmt.Errorf("min_errors: %d, must be at least 1", r.MinErrors)
+	case r.Confidence < 0.5 || r.Confidence >= 1:
+		return fmt.Errorf("confidence: %v must be in [0.5, 1): 0.5 judges the rate as measured, 0.99 on its lower bound at 99%%", r.Confidence)
 	case r.For < 0 || r.ResolveFor < 0:
 		return errors.New("for and resolve_for must not be negative")
 	}
@@ -223,6 +259,18 @@ func (r Rules) Validate() error {
 			if w.Short <= 0 || w.Long < w.Short || w.Factor <= 0 || w.Long > 7*24*time.Hour {
 				return fmt.Errorf("burn_rate.windows[%d]: short %s, long %s, factor %v: need 0 < short <= long <= 7d and a positive factor", i, w.Short, w.Long, w.Factor)
 			}
+		}
+	}
+	if f := r.HostSilent; f.Enabled {
+		switch {
+		case f.After < time.Second:
+			return fmt.Errorf("host_silent.after: %s, must be at least 1s", f.After)
+		case f.MinEvents < 1:
+			return fmt.Errorf("host_silent.min_events: %d, must be at least 1", f.MinEvents)
+		case f.FleetFraction <= 0 || f.FleetFraction > 1:
+			return fmt.Errorf("host_silent.fleet_fraction: %v must be in (0, 1]", f.FleetFraction)
+		case f.FleetWait < 0:
+			return fmt.Errorf("host_silent.fleet_wait: %s must not be negative", f.FleetWait)
 		}
 	}
 	return nil

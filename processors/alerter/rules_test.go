@@ -14,13 +14,13 @@ import (
 func TestDefaultRules(t *testing.T) {
 	r := alerter.DefaultRules()
 	want := alerter.Rules{
-		MinEvents: 20, For: 20 * time.Second, ResolveFor: 2 * time.Minute,
+		MinEvents: 20, MinErrors: 5, Confidence: 0.99, For: 20 * time.Second, ResolveFor: 2 * time.Minute,
 		Threshold:   alerter.ThresholdRule{Enabled: true, FireRate: 0.10, ResolveRate: 0.05},
 		HostVsFleet: alerter.FleetRule{Enabled: true, Ratio: 3, MinDelta: 0.05, MinPeers: 2, ResolveRatio: 1.5, ResolveDelta: 0.02},
 		FleetWide:   alerter.FleetWideRule{Enabled: true, Fraction: 0.6, MinHosts: 3},
 		BurnRate: alerter.BurnRule{Enabled: true, SLO: 0.99, Windows: []alerter.BurnWindow{
 			{Short: 5 * time.Minute, Long: time.Hour, Factor: 14.4}, {Short: 30 * time.Minute, Long: 6 * time.Hour, Factor: 6}}},
-		HostSilent: alerter.SilentRule{Enabled: true},
+		HostSilent: alerter.SilentRule{Enabled: true, After: 2 * time.Minute, MinEvents: 10, FleetFraction: 0.5, FleetWait: 30 * time.Second},
 	}
 	if !reflect.DeepEqual(r, want) {
 		t.Fatalf("defaults\n%+v\nwant\n%+v", r, want)

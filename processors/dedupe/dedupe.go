@@ -3,6 +3,7 @@ package dedupe
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
+	"github.com/logstream/logstream/watermark"
 )
 
 // StageName names the stage in dead letters, logs and metrics.
@@ -35,9 +37,15 @@ type Config struct {
 	States      *codecs.Codec[schemas.DedupeState] // the table's codec
 	// PartitionOf places a key among the input's partitions as goka does.
 	PartitionOf func(key []byte) int32
-	// Fence guards Unique; Clock keeps stream time per partition.
-	Fence *exactlyonce.Fence
-	Clock *state.Clock
+	// Fence guards Unique; Watermarks keeps each partition's watermark
+	// (package watermark): ids expire when it passes their TTL.
+	Fence      *exactlyonce.Fence
+	Watermarks *watermark.Partitions
+	// KeyFor names a key of an output partition, for the watermark
+	// records the stage writes when it drops the events that carried a
+	// stamp; Every is their resolution (0: watermark.DefaultEvery).
+	KeyFor func(partition int32) string
+	Every  time.Duration
 	// TTL of an id in event time; 0 means DefaultTTL.
 	TTL time.Duration
 	// MaxFuture bounds how far ahead of the wall clock and of the stream
@@ -57,8 +65,8 @@ func (c *Config) Validate() error {
 		return errors.New("dedupe: Config needs Input, Loop, Unique and DeadLetters")
 	case c.Events == nil || c.States == nil:
 		return errors.New("dedupe: Config needs Events and States codecs")
-	case c.PartitionOf == nil || c.Fence == nil || c.Clock == nil:
-		return errors.New("dedupe: Config needs PartitionOf, Fence and Clock")
+	case c.PartitionOf == nil || c.Fence == nil || c.Watermarks == nil || c.KeyFor == nil:
+		return errors.New("dedupe: Config needs PartitionOf, Fence, Watermarks and KeyFor")
 	case c.TTL < 0 || c.MaxFuture < 0:
 		return errors.New("dedupe: TTL and MaxFuture must not be negative")
 	}
@@ -71,6 +79,9 @@ type Processor struct {
 	stats *Stats
 	dlq   *deadletter.Writer
 	cache *ristretto.Cache[string, schemas.DedupeState]
+
+	fanMu sync.Mutex
+	fans  map[int32]*watermark.Fanout // what each output partition heard of each origin
 }
 
 // New returns the stage for cfg.
@@ -90,7 +101,7 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, stats: newStats()}
+	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	if cfg.CacheEntries > 0 {
 		c, err := ristretto.NewCache(&ristretto.Config[string, schemas.DedupeState]{
@@ -119,10 +130,16 @@ func (p *Processor) TTL() time.Duration { return p.cfg.TTL }
 
 // Rebalance is goka's rebalance callback: partitions may have moved, so
 // what this pod remembers of them (landed output, cached ids) is dropped.
-func (p *Processor) Rebalance(goka.Assignment) {
+func (p *Processor) Rebalance(a goka.Assignment) {
 	p.cfg.Fence.Reset()
 	if p.cache != nil {
 		p.cache.Clear()
+	}
+	p.fanMu.Lock()
+	p.fans = map[int32]*watermark.Fanout{}
+	p.fanMu.Unlock()
+	for part := range a {
+		p.cfg.Watermarks.Reset(part)
 	}
 }
 
@@ -135,17 +152,90 @@ func (p *Processor) Close() {
 
 // Process is the callback for logs.parsed.
 func (p *Processor) Process(ctx goka.Context, msg any) {
-	p.stats.In.Add(1)
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
 		ctx.Fail(err)
 	}
 	value, _ := msg.([]byte)
+	if string(ctx.Headers()[watermark.HeaderKind]) == watermark.KindWatermark {
+		p.watermark(ctx, rec, value)
+		return
+	}
+	p.stats.In.Add(1)
 	ev, ok := deadletter.Decode(ctx, msg, p.cfg.Events, p.dlq)
 	if !ok {
 		return
 	}
 	p.apply(ctx, rec, value, ev)
+}
+
+// watermark takes a watermark record of parse's: it moves the partition's
+// watermark and goes on to logs.unique, the same partition, for the next
+// stages.
+func (p *Processor) watermark(ctx goka.Context, rec *exactlyonce.Record, value []byte) {
+	stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
+	if err != nil {
+		p.dlq.Emit(ctx, value, err)
+		return
+	}
+	p.stats.Watermarks.Add(1)
+	p.cfg.Watermarks.Observe(ctx.Partition(), ctx.Timestamp(), stamps, false, "", 0, 0)
+	p.forward(ctx, rec, stamps, ctx.Key(), value, true)
+}
+
+// forward writes value (an event, or the stamps alone) to logs.unique with
+// its stamps, and notes what the output partition heard.
+func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp, key string, value []byte, wm bool) bool {
+	var h goka.Headers
+	if len(stamps) > 0 {
+		h = goka.Headers{watermark.HeaderStamp: watermark.Encode(stamps...)}
+		if wm {
+			h[watermark.HeaderKind] = []byte(watermark.KindWatermark)
+		}
+		f := p.fan(ctx.Partition())
+		now := ctx.Timestamp()
+		p.fanMu.Lock()
+		for _, s := range stamps {
+			f.Sent(ctx.Partition(), s, now)
+		}
+		p.fanMu.Unlock()
+	}
+	return rec.EmitHeaders(p.cfg.Unique, key, value, h)
+}
+
+func (p *Processor) fan(partition int32) *watermark.Fanout {
+	p.fanMu.Lock()
+	defer p.fanMu.Unlock()
+	f := p.fans[partition]
+	if f == nil {
+		f = &watermark.Fanout{Every: p.cfg.Every}
+		p.fans[partition] = f
+	}
+	return f
+}
+
+// relay writes the stamps of an event the stage drops (a repeat) as a
+// watermark record, when the output partition has not heard them for a
+// while: a run of repeats must not hold the next stages' watermark back.
+func (p *Processor) relay(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp) {
+	if len(stamps) == 0 {
+		return
+	}
+	part := ctx.Partition()
+	f := p.fan(part)
+	now := ctx.Timestamp()
+	p.fanMu.Lock()
+	due := false
+	for _, s := range stamps {
+		due = due || f.Due(part, s, now)
+	}
+	p.fanMu.Unlock()
+	if !due {
+		return
+	}
+	v, _ := watermark.Record(stamps...)
+	p.forward(ctx, rec, stamps, p.cfg.KeyFor(part), v, true)
+	p.stats.Watermarks.Add(1)
 }
 
 // Loop is the callback for the loop topic: expiry timers, and events
@@ -181,11 +271,19 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	if p.cfg.PartitionOf([]byte(id)) != partition || ctx.Key() != id {
 		// Its id's state lives elsewhere: send it there. A replay may send
 		// it twice; the state there catches the second as a repeat.
-		ctx.Loopback(id, value)
+		if h := ctx.Headers()[watermark.HeaderStamp]; h != nil {
+			ctx.Loopback(id, value, goka.WithCtxEmitHeaders(goka.Headers{watermark.HeaderStamp: h}))
+		} else {
+			ctx.Loopback(id, value)
+		}
 		p.stats.Rerouted.Add(1)
 		return
 	}
-	seen := p.eventTime(partition, ev.Timestamp)
+	stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
+	if err != nil {
+		p.stats.BadStamps.Add(1)
+	}
+	seen := p.eventTime(ctx, stamps, ev.Timestamp)
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	st, cached := p.lookup(ctx, id)
 	switch {
@@ -193,14 +291,15 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		st = &schemas.DedupeState{FirstTopic: topic, FirstOffset: offset, FirstSeen: seen, LastInputOffset: -1, LastLoopOffset: -1}
 		p.touch(st, topic, offset)
 		p.store(ctx, id, st)
-		p.first(rec, id, value)
+		p.first(ctx, rec, id, value, stamps)
 	case st.FirstTopic == topic && st.FirstOffset == offset:
 		// A replay of the first occurrence: its state is written; its
 		// output may not be, and the fence knows.
 		p.stats.Replayed.Add(1)
-		p.first(rec, id, value)
+		p.first(ctx, rec, id, value, stamps)
 	default:
 		p.stats.Duplicates.Add(1)
+		p.relay(ctx, rec, stamps)
 		if last := p.last(st, topic); offset <= last {
 			p.stats.Replayed.Add(1) // applied before the crash
 			return
@@ -214,8 +313,8 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 }
 
-func (p *Processor) first(rec *exactlyonce.Record, id string, value []byte) {
-	if rec.Emit(p.cfg.Unique, id, value) {
+func (p *Processor) first(ctx goka.Context, rec *exactlyonce.Record, id string, value []byte, stamps []watermark.Stamp) {
+	if p.forward(ctx, rec, stamps, id, value, false) {
 		p.stats.Unique.Add(1)
 	} else {
 		p.stats.Suppressed.Add(1)
@@ -258,22 +357,24 @@ func (p *Processor) store(ctx goka.Context, id string, st *schemas.DedupeState) 
 	}
 }
 
-// eventTime moves the partition's stream time and returns the time the id
-// is kept from: the event's, or the stream time for an event from the far
-// future.
-func (p *Processor) eventTime(partition int32, ts int64) int64 {
-	st := p.cfg.Clock.StreamTime(partition)
-	maxAhead := p.cfg.MaxFuture.Milliseconds()
+// eventTime moves the partition's watermark with the event's stamps (or,
+// for an event that has none, with its own time) and returns the time the
+// id is kept from: the event's, or the watermark for an event from the far
+// future (it would expire every id at once).
+func (p *Processor) eventTime(ctx goka.Context, stamps []watermark.Stamp, ts int64) int64 {
+	partition := ctx.Partition()
 	now := p.cfg.Now().UnixMilli()
-	if ts > now+maxAhead || (st > 0 && ts > st+maxAhead) {
+	if ts > now+p.cfg.MaxFuture.Milliseconds() {
 		p.stats.Future.Add(1)
-		if st == 0 {
+		wm, _ := p.cfg.Watermarks.Observe(partition, ctx.Timestamp(), stamps, true, "", 0, 0)
+		if wm == 0 {
 			return now
 		}
-		return st
+		return wm
 	}
-	st = p.cfg.Clock.Observe(partition, ts)
-	if st-ts > p.cfg.TTL.Milliseconds() {
+	wm, _ := p.cfg.Watermarks.Observe(partition, ctx.Timestamp(), stamps, true,
+		watermark.Channel(string(ctx.Topic()), partition), ts, ctx.Offset())
+	if wm-ts > p.cfg.TTL.Milliseconds() {
 		p.stats.Late.Add(1)
 	}
 	return ts

@@ -20,6 +20,7 @@ import (
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
+	"github.com/logstream/logstream/watermark"
 )
 
 // quiet drops goka's chatter.
@@ -60,7 +61,8 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, now time.Time, edit func(*de
 	}
 	clock := func() time.Time { return now }
 	cfg := topo.DedupeConfig(set)
-	cfg.Fence, cfg.Clock, cfg.Now = fence, state.NewClock(clock), clock
+	cfg.Fence, cfg.Watermarks, cfg.Now = fence, watermark.NewPartitions(1, watermark.DefaultIdle), clock
+	cfg.KeyFor = func(p int32) string { return topology.KeyFor(p, 1) }
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -76,7 +78,7 @@ type harness struct {
 	tt     *tester.Tester
 	p      *dedupe.Processor
 	set    *codecs.Set
-	clock  *state.Clock
+	clock  *watermark.Partitions
 	unique *tester.QueueTracker
 	dlq    *tester.QueueTracker
 	loop   *tester.QueueTracker
@@ -86,9 +88,9 @@ type harness struct {
 // tester.
 func newHarness(t *testing.T, now time.Time, edit func(*dedupe.Config)) *harness {
 	t.Helper()
-	var clock *state.Clock
+	var clock *watermark.Partitions
 	p, topo, set := stage(t, noTail, now, func(c *dedupe.Config) {
-		clock = c.Clock
+		clock = c.Watermarks
 		if edit != nil {
 			edit(c)
 		}
@@ -308,8 +310,9 @@ func TestExpiryNeedsTTLAndCommit(t *testing.T) {
 }
 
 func TestFutureAndLateEvents(t *testing.T) {
-	// The wall clock is 5 h after the stream's events: an event may be
-	// ahead of the stream time without being ahead of the wall clock.
+	// The wall clock is 5 h after the stream's events. The events carry no
+	// watermark stamps (no parse upstream), so the partition is its own
+	// channel: its watermark is the highest event time seen.
 	now := t0.Add(5 * time.Hour)
 	h := newHarness(t, now, nil)
 	h.send(t, "a", event("a", t0))
@@ -317,45 +320,40 @@ func TestFutureAndLateEvents(t *testing.T) {
 		t.Fatalf("stream time %d, want %d", st, t0.UnixMilli())
 	}
 
-	// 2 h ahead of the stream time (but behind the wall clock).
-	fb := h.send(t, "f", event("f", t0.Add(2*time.Hour)))
-	wantOne(t, h.uniques()[1:], "f", fb, input+"@1#1")
-	// 2 h ahead of the wall clock.
+	// 2 h ahead of the wall clock: passed on, never moves event time.
 	gb := h.send(t, "g", event("g", now.Add(2*time.Hour)))
-	wantOne(t, h.uniques(), "g", gb, input+"@2#1")
+	wantOne(t, h.uniques()[1:], "g", gb, input+"@1#1")
 	if st := h.clock.StreamTime(0); st != t0.UnixMilli() {
 		t.Fatalf("a future event moved the stream time to %d", st)
 	}
-	// Kept as if it happened at the stream time, so that its id expires
-	// with the stream's, not 2 h late.
-	for _, id := range []string{"f", "g"} {
-		if st := h.state(t, id); st == nil || st.FirstSeen != t0.UnixMilli() {
-			t.Fatalf("state of future event %s: %+v", id, st)
-		}
+	// Kept as if it happened at the watermark, so that its id expires with
+	// the stream's, not hours late.
+	if st := h.state(t, "g"); st == nil || st.FirstSeen != t0.UnixMilli() {
+		t.Fatalf("state of future event g: %+v", st)
 	}
 	// Its repeat is still dropped.
-	h.send(t, "f", event("f", t0.Add(2*time.Hour)))
+	h.send(t, "g", event("g", now.Add(2*time.Hour)))
 	if len(h.uniques()) != 0 {
 		t.Fatal("repeat of a future event passed")
 	}
-	wantCounters(t, h.p, dedupe.Snapshot{In: 4, Unique: 3, Duplicates: 1, Future: 3})
+	wantCounters(t, h.p, dedupe.Snapshot{In: 3, Unique: 2, Duplicates: 1, Future: 2})
 
 	// An event within the bound moves the stream time.
 	h.send(t, "b", event("b", t0.Add(30*time.Minute)))
 	if st := h.clock.StreamTime(0); st != t0.Add(30*time.Minute).UnixMilli() {
 		t.Fatalf("stream time %d after an in-bound event", st)
 	}
-	// Older than stream time minus the TTL: late, still passed.
+	// Older than the watermark minus the TTL: late, still passed.
 	lb := h.send(t, "l", event("l", t0.Add(30*time.Minute-dedupe.DefaultTTL-time.Second)))
 	uq := h.uniques()
 	if len(uq) != 2 {
 		t.Fatalf("%d records on logs.unique, want b and l", len(uq))
 	}
-	wantOne(t, uq[1:], "l", lb, input+"@5#1")
+	wantOne(t, uq[1:], "l", lb, input+"@4#1")
 	// Exactly the TTL old is not late.
 	h.send(t, "m", event("m", t0.Add(30*time.Minute-dedupe.DefaultTTL)))
 	h.uniques()
-	wantCounters(t, h.p, dedupe.Snapshot{In: 7, Unique: 6, Duplicates: 1, Future: 3, Late: 1})
+	wantCounters(t, h.p, dedupe.Snapshot{In: 6, Unique: 5, Duplicates: 1, Future: 2, Late: 1})
 	if st := h.clock.StreamTime(0); st != t0.Add(30*time.Minute).UnixMilli() {
 		t.Fatalf("a late event moved the stream time back to %d", st)
 	}
@@ -523,7 +521,8 @@ func TestRerouteToOtherPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := topo.DedupeConfig(set)
-	cfg.Fence, cfg.Clock = fence, state.NewClock(nil)
+	cfg.Fence, cfg.Watermarks = fence, watermark.NewPartitions(4, watermark.DefaultIdle)
+	cfg.KeyFor = func(p int32) string { return topology.KeyFor(p, 4) }
 	p, err := dedupe.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,9 @@ type Stats struct {
 	ExpiryDeferred atomic.Int64 // expiries postponed until their records are committed
 	Timers         atomic.Int64 // expiry timers received
 	Future         atomic.Int64 // events from the far future
-	Late           atomic.Int64 // events older than stream time minus the TTL
+	Late           atomic.Int64 // events older than the watermark minus the TTL
+	Watermarks     atomic.Int64 // watermark records passed on or written
+	BadStamps      atomic.Int64 // watermark stamps that did not parse (ignored)
 	DeadLetters    atomic.Int64
 
 	entries state.Entries
@@ -50,6 +52,7 @@ func (s *Stats) CacheHitRatio() float64 {
 type Snapshot struct {
 	In, Unique, Duplicates, Replayed, Suppressed, Rerouted     int64
 	Expired, ExpiryDeferred, Timers, Future, Late, DeadLetters int64
+	Watermarks                                                 int64
 	Entries                                                    int
 	CacheHitRatio                                              float64
 }
@@ -60,7 +63,7 @@ func (s *Stats) Snapshot() Snapshot {
 		In: s.In.Load(), Unique: s.Unique.Load(), Duplicates: s.Duplicates.Load(), Replayed: s.Replayed.Load(),
 		Suppressed: s.Suppressed.Load(), Rerouted: s.Rerouted.Load(), Expired: s.Expired.Load(),
 		ExpiryDeferred: s.ExpiryDeferred.Load(), Timers: s.Timers.Load(), Future: s.Future.Load(), Late: s.Late.Load(),
-		DeadLetters: s.DeadLetters.Load(), Entries: s.Entries(), CacheHitRatio: s.CacheHitRatio(),
+		DeadLetters: s.DeadLetters.Load(), Watermarks: s.Watermarks.Load(), Entries: s.Entries(), CacheHitRatio: s.CacheHitRatio(),
 	}
 }
 

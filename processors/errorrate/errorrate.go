@@ -2,6 +2,7 @@ package errorrate
 
 import (
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/schemas"
-	"github.com/logstream/logstream/state"
+	"github.com/logstream/logstream/watermark"
 )
 
 // StageName names the stage in dead letters, logs and metrics.
@@ -20,95 +21,120 @@ const StageName = "errorrate"
 
 // Defaults of Config.
 const (
-	DefaultUpdateInterval  = time.Second
-	DefaultSilentAfter     = 2 * time.Minute
-	DefaultSilentMinEvents = 10
-	DefaultMaxFuture       = time.Hour
-	DefaultTopSignatures   = 5
-	DefaultSamples         = 3
-	// Bounds of one pane's detail; counts are never bounded.
-	maxPaneSignatures = 8
-	maxPaneSamples    = 3
-	// maxEmits bounds the records kept for replay when timers (which
-	// report what is committed) do not come.
-	maxEmits = 64
+	DefaultUpdateInterval = time.Second
+	DefaultMaxFuture      = time.Hour
+	DefaultTopSignatures  = 5
+	DefaultSamples        = 3
+	// maxEmits bounds the records kept for replays when the committed
+	// offsets (which say what no replay can reach) are not known.
+	maxEmits = 4096
+	// HostRetention is how long (event time, by the watermark) a host
+	// without events keeps its entry once its windows are closed: hosts
+	// come and go (pod names), so state is bounded by the hosts of a day.
+	HostRetention = 24 * time.Hour
 )
 
-// Loop record kinds (header state.HeaderKind): an event re-keyed by host,
-// to count; a joined error event, for its sample trace; timers carry
-// state.KindTimer.
+// Loop record kinds (header watermark.HeaderKind) of the previous
+// version, and of its records this version re-keys to a partition's key
+// after an upgrade.
 const (
-	KindEvent  = "event"
-	KindSample = "sample"
+	legacyKindEvent  = "event"
+	legacyKindSample = "sample"
+	legacyKindTimer  = "timer"
+	rekeyedPrefix    = "upgrade-"
+	// HeaderSource, on an event the previous version re-keyed, names its
+	// partition and offset of logs.unique: "<partition>@<offset>".
+	HeaderSource = "ls-src"
 )
 
-// Config wires the stage. Topic names come from topology/.
+// Config wires the windows hop. Topic names come from topology/.
 type Config struct {
-	Input       goka.Stream // logs.unique: every event, counted
-	Joined      goka.Stream // logs.enriched: joined error events, for samples
-	Loop        goka.Stream // the group's loop topic
+	Partials    goka.Stream // the combine hop's output
+	Loop        goka.Stream // the group's loop topic: the previous version's records
 	Windows     goka.Stream // hosts.error-rate
 	Updates     goka.Stream // the alerter's input
 	DeadLetters goka.Stream
 	// UpdatesKey is the key of every record on Updates (one alerter sees
-	// every host).
-	UpdatesKey  string
-	EventCodec  *codecs.Codec[schemas.LogEvent]
-	WindowCodec *codecs.Codec[schemas.HostWindow]
-	StateCodec  *codecs.Codec[schemas.ErrorRateState]
-	PartitionOf func(key []byte) int32
-	Fence       *exactlyonce.Fence
-	Classifier  *Classifier
+	// every partition).
+	UpdatesKey string
+	// Partitions of the stage's topics; PartitionOf places a key as goka
+	// does; KeyFor names a partition's key (state and partials).
+	Partitions   int32
+	PartitionOf  func(key []byte) int32
+	KeyFor       func(partition int32) string
+	PartialCodec *codecs.Codec[schemas.ErrorRatePartial]
+	EventCodec   *codecs.Codec[schemas.LogEvent] // the previous version's loop records
+	WindowCodec  *codecs.Codec[schemas.HostWindow]
+	UpdateCodec  *codecs.Codec[schemas.WindowUpdate]
+	StateCodec   *codecs.Codec[schemas.ErrorRatePartition]
+	LegacyCodec  *codecs.Codec[schemas.ErrorRateState]
+	Fence        *exactlyonce.Fence
+	Classifier   *Classifier
 
 	// Window sizes and grace; the zero value means DefaultWindows().
 	Window Windows
-	// UpdateInterval is the event time between two updates of a host's
-	// open window (the alerter's view); 0 means DefaultUpdateInterval.
+	// UpdateInterval is a tick: the resolution of the counts sent to the
+	// alerter, and of its judgments; 0 means DefaultUpdateInterval. It
+	// must divide the windows' pane.
 	UpdateInterval time.Duration
-	// EmitUpdates writes every update to Windows as well, not only the
-	// final record of each window.
+	// EmitUpdates also writes each host's open windows to Windows (emit
+	// update) every tick the host has new events.
 	EmitUpdates bool
-	// SilentAfter: a host with steady traffic that sends nothing for this
-	// long (wall clock) gets a silent record; 0 means DefaultSilentAfter,
-	// negative disables.
-	SilentAfter time.Duration
-	// SilentMinEvents is the steady traffic: at least this many events in
-	// each of the host's last three tumbling windows; 0 means default.
-	SilentMinEvents int64
-	// MaxFuture: an event further ahead than this of the wall clock or the
-	// host's stream time is counted and not windowed; 0 means default.
+	// Idle is the watermark trackers' resynchronisation period (see
+	// package watermark); 0 means watermark.DefaultIdle.
+	Idle          time.Duration
 	MaxFuture     time.Duration
 	TopSignatures int
 	Samples       int
-	Now           func() time.Time
+	// Legacy walks the previous version's per-host states in the local
+	// store of a partition (state.Registry.Scan); nil: nothing to migrate.
+	Legacy func(partition int32, fn func(key string, value []byte) bool) error
+	// LegacyCutoff holds, per partition of logs.unique, the offset from
+	// which the combine hop counts after an upgrade: events the previous
+	// version re-keyed at or after it are its to count.
+	LegacyCutoff map[int32]int64
+	// Committed returns the committed offset of an input partition:
+	// records below it are never replayed, so what they wrote need not be
+	// kept. nil keeps the last maxEmits.
+	Committed func(topic string, partition int32) (int64, bool)
+	Now       func() time.Time
 }
 
 // Validate reports the first missing or invalid field.
 func (c *Config) Validate() error {
 	switch {
-	case c.Input == "" || c.Joined == "" || c.Loop == "" || c.Windows == "" || c.Updates == "" || c.DeadLetters == "" || c.UpdatesKey == "":
-		return errors.New("errorrate: Config needs Input, Joined, Loop, Windows, Updates, DeadLetters and UpdatesKey")
-	case c.EventCodec == nil || c.WindowCodec == nil || c.StateCodec == nil:
-		return errors.New("errorrate: Config needs EventCodec, WindowCodec and StateCodec")
-	case c.PartitionOf == nil || c.Fence == nil || c.Classifier == nil:
-		return errors.New("errorrate: Config needs PartitionOf, Fence and Classifier")
-	case c.UpdateInterval < 0 || c.MaxFuture < 0 || c.SilentMinEvents < 0 || c.TopSignatures < 0 || c.Samples < 0:
-		return errors.New("errorrate: UpdateInterval, MaxFuture, SilentMinEvents, TopSignatures and Samples must not be negative")
+	case c.Partials == "" || c.Loop == "" || c.Windows == "" || c.Updates == "" || c.DeadLetters == "" || c.UpdatesKey == "":
+		return errors.New("errorrate: Config needs Partials, Loop, Windows, Updates, DeadLetters and UpdatesKey")
+	case c.PartialCodec == nil || c.EventCodec == nil || c.WindowCodec == nil || c.UpdateCodec == nil || c.StateCodec == nil || c.LegacyCodec == nil:
+		return errors.New("errorrate: Config needs PartialCodec, EventCodec, WindowCodec, UpdateCodec, StateCodec and LegacyCodec")
+	case c.Partitions < 1 || c.PartitionOf == nil || c.KeyFor == nil || c.Fence == nil || c.Classifier == nil:
+		return errors.New("errorrate: Config needs Partitions, PartitionOf, KeyFor, Fence and Classifier")
+	case c.UpdateInterval < 0 || c.MaxFuture < 0 || c.TopSignatures < 0 || c.Samples < 0 || c.Idle < 0:
+		return errors.New("errorrate: UpdateInterval, MaxFuture, TopSignatures, Samples and Idle must not be negative")
 	}
 	if c.Window != (Windows{}) {
-		return c.Window.Validate()
+		if err := c.Window.Validate(); err != nil {
+			return err
+		}
+	}
+	w := c.Window
+	if w == (Windows{}) {
+		w = DefaultWindows()
+	}
+	if u := c.UpdateInterval; u > 0 && (u%time.Millisecond != 0 || w.pane()%u.Milliseconds() != 0) {
+		return errors.New("errorrate: the update interval must divide the windows' pane (" + w.Pane().String() + "), in whole milliseconds")
 	}
 	return nil
 }
 
-// Processor is the stage's goka callbacks and counters.
+// Processor is the windows hop's goka callbacks, and the stage's counters.
 type Processor struct {
 	cfg   Config
 	stats *Stats
 	dlq   *deadletter.Writer
 }
 
-// New returns the stage for cfg.
+// New returns the windows hop for cfg.
 func New(cfg Config) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,11 +145,8 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.UpdateInterval == 0 {
 		cfg.UpdateInterval = DefaultUpdateInterval
 	}
-	if cfg.SilentAfter == 0 {
-		cfg.SilentAfter = DefaultSilentAfter
-	}
-	if cfg.SilentMinEvents == 0 {
-		cfg.SilentMinEvents = DefaultSilentMinEvents
+	if cfg.Idle == 0 {
+		cfg.Idle = watermark.DefaultIdle
 	}
 	if cfg.MaxFuture == 0 {
 		cfg.MaxFuture = DefaultMaxFuture
@@ -148,52 +171,359 @@ func (p *Processor) Stats() *Stats { return p.stats }
 // WindowConfig returns the windows in use.
 func (p *Processor) WindowConfig() Windows { return p.cfg.Window }
 
-// Rebalance is goka's rebalance callback.
-func (p *Processor) Rebalance(goka.Assignment) { p.cfg.Fence.Reset() }
+// Tick returns the update interval in use.
+func (p *Processor) Tick() time.Duration { return p.cfg.UpdateInterval }
 
-func (p *Processor) begin(ctx goka.Context) *exactlyonce.Record {
+// Rebalance is goka's rebalance callback.
+func (p *Processor) Rebalance(goka.Assignment) {
+	p.cfg.Fence.Reset()
+	p.stats.ResetWatermarks("windows")
+}
+
+// SetLegacyCutoff sets Config.LegacyCutoff; call it before the processor
+// runs.
+func (p *Processor) SetLegacyCutoff(m map[int32]int64) { p.cfg.LegacyCutoff = m }
+
+// ErrNoHost is the reason of a dead letter for an event without a host.
+var ErrNoHost = errors.New("errorrate: event has no host")
+
+func newPartition() *schemas.ErrorRatePartition {
+	return &schemas.ErrorRatePartition{Applied: -1, AppliedLoop: -1, Status: watermark.Unknown.String()}
+}
+
+// load returns the partition's state, reading in the previous version's
+// per-host states the first time.
+func (p *Processor) load(ctx goka.Context) *schemas.ErrorRatePartition {
+	if st, ok := ctx.Value().(*schemas.ErrorRatePartition); ok && st != nil {
+		return st
+	}
+	st := newPartition()
+	p.migrate(ctx.Partition(), st)
+	return st
+}
+
+// run is the processing of one input record of a partition.
+type run struct {
+	p      *Processor
+	ctx    goka.Context
+	rec    *exactlyonce.Record
+	st     *schemas.ErrorRatePartition
+	topic  string
+	offset int64
+}
+
+// Partial is the callback for the partials topic.
+func (p *Processor) Partial(ctx goka.Context, msg any) {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
 		ctx.Fail(err)
+		return
 	}
-	return rec
-}
-
-// Event is the callback for logs.unique: it re-keys each event by host
-// through the loop topic (a repartition). The stage counts events before
-// the trace join, not after it: an event waiting for its span would reach
-// the window late (after its grace, for events near a window's end) and
-// hold the alert back by the join window.
-func (p *Processor) Event(ctx goka.Context, msg any) {
-	p.stats.In.Add(1)
+	st := p.load(ctx)
+	r := &run{p: p, ctx: ctx, rec: rec, st: st, topic: string(ctx.Topic()), offset: ctx.Offset()}
+	if r.offset <= st.Applied {
+		r.replay()
+		return
+	}
+	st.Applied = r.offset
 	value, _ := msg.([]byte)
-	ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
-	if !ok {
+	partial, err := p.cfg.PartialCodec.Unmarshal(value)
+	if err != nil {
+		p.dlq.Emit(ctx, value, err)
+		ctx.SetValue(st)
 		return
 	}
-	host := strings.TrimSpace(ev.Host)
-	if host == "" {
-		// Parse always names a host ("unknown" at worst); an event
-		// without one was written by something else.
-		p.dlq.Emit(ctx, value, ErrNoHost)
-		return
+	p.stats.Partials.Add(1)
+	stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
+	if err != nil {
+		p.stats.BadStamps.Add(1)
 	}
-	ctx.Loopback(host, value, goka.WithCtxEmitHeaders(goka.Headers{
-		state.HeaderKind: []byte(KindEvent),
-		HeaderSource:     []byte(strconv.Itoa(int(ctx.Partition())) + "@" + strconv.FormatInt(ctx.Offset(), 10)),
-	}))
+	for i := range partial.Hosts {
+		r.apply(&partial.Hosts[i])
+	}
+	tr := tracker(st, p.cfg.Partitions, p.cfg.Idle)
+	tr.Observe(ctx.Timestamp(), stamps...)
+	r.advance(tr)
+	st.Watermark = trackerState(tr)
+	r.finish()
 }
 
-// HeaderSource, on an event in the loop topic, names the partition and
-// offset of logs.unique it was re-keyed from: "<partition>@<offset>".
-//
-// The re-key is at least once: a pod that crashes after looping an event
-// and before committing loops it again. Each host keeps the highest source
-// offset applied per partition; the events of one source partition reach
-// the host's loop partition in offset order (one writer at a time, an
-// idempotent producer with one request in flight), so an event at or below
-// it was counted already.
-const HeaderSource = "ls-src"
+// host returns the partition's entry for name, adding it if need be.
+func hostOf(st *schemas.ErrorRatePartition, name string) *schemas.PartitionHost {
+	i := sort.Search(len(st.Hosts), func(i int) bool { return st.Hosts[i].Host >= name })
+	if i == len(st.Hosts) || st.Hosts[i].Host != name {
+		st.Hosts = append(st.Hosts, schemas.PartitionHost{})
+		copy(st.Hosts[i+1:], st.Hosts[i:])
+		st.Hosts[i] = schemas.PartitionHost{Host: name}
+	}
+	return &st.Hosts[i]
+}
+
+// apply adds one host's partial counts to the open windows; counts for a
+// window already closed are late.
+func (r *run) apply(ph *schemas.PartialHost) {
+	w := r.p.cfg.Window
+	st := r.st
+	h := hostOf(st, ph.Host)
+	st.Future += ph.Future
+	for _, t := range ph.Ticks {
+		if w.late(h, t.Start) {
+			st.Late += t.Events
+			h.Late += t.Events
+			r.p.stats.Late.Add(t.Events)
+			continue
+		}
+		pane := w.paneOf(h, t.Start)
+		pane.Events += t.Events
+		pane.Errors += t.Errors
+		addTick(&h.Ticks, t)
+		h.LastEvent = max(h.LastEvent, t.Start)
+		if t.Errors > 0 {
+			h.Dirty = true
+		}
+		r.p.stats.Events.Add(t.Events)
+	}
+	for _, pp := range ph.Panes {
+		if w.late(h, pp.Start) {
+			st.LateSamples += int64(len(pp.Samples))
+			r.p.stats.LateSamples.Add(int64(len(pp.Samples)))
+			continue
+		}
+		pane := w.paneOf(h, pp.Start)
+		if pp.FirstError != 0 && (pane.FirstError == 0 || pp.FirstError < pane.FirstError) {
+			pane.FirstError = pp.FirstError
+		}
+		if len(pp.Latency) > 0 {
+			sk := Sketch{}
+			if sk.MergeBinary(pane.Latency) == nil && sk.MergeBinary(pp.Latency) == nil {
+				pane.Latency = sk.AppendBinary(pane.Latency[:0:0])
+			}
+		}
+		for _, sc := range pp.Signatures {
+			pane.Signatures = addSignature(pane.Signatures, sc.Signature, sc.Example, sc.Count)
+		}
+		for _, s := range pp.Samples {
+			var changed bool
+			if pane.Samples, changed = addSample(pane.Samples, s); changed {
+				h.Dirty = true
+			}
+		}
+	}
+}
+
+// addTick adds t to ts (sorted by start).
+func addTick(ts *[]schemas.TickCount, t schemas.TickCount) {
+	s := *ts
+	i := sort.Search(len(s), func(i int) bool { return s[i].Start >= t.Start })
+	if i < len(s) && s[i].Start == t.Start {
+		s[i].Events += t.Events
+		s[i].Errors += t.Errors
+		return
+	}
+	s = append(s, schemas.TickCount{})
+	copy(s[i+1:], s[i:])
+	s[i] = t
+	*ts = s
+}
+
+// advance closes the windows the watermark has passed and, when it
+// crossed a tick (or its status changed), sends the alerter the counts of
+// the ticks before it.
+func (r *run) advance(tr *watermark.Tracker) {
+	p, st := r.p, r.st
+	wm, kind := tr.Watermark()
+	p.stats.SetWatermark("windows", r.ctx.Partition(), wm, kind)
+	w := p.cfg.Window
+	keep := st.Hosts[:0]
+	for i := range st.Hosts {
+		h := &st.Hosts[i]
+		for _, win := range w.closing(h, wm) {
+			hw := w.merge(h, win).hostWindow(h.Host, win, p.cfg.TopSignatures, p.cfg.Samples)
+			hw.Emit = schemas.EmitFinal
+			r.window(h, hw, wm)
+			p.stats.Closed.Add(1)
+		}
+		w.prune(h)
+		if len(h.Panes) == 0 && len(h.Ticks) == 0 && wm-h.LastEvent >= HostRetention.Milliseconds() && kind == watermark.Time {
+			p.stats.Forgotten.Add(1)
+			continue
+		}
+		keep = append(keep, *h)
+	}
+	st.Hosts = keep
+	tick := p.cfg.UpdateInterval.Milliseconds()
+	upto := max(floorTo(wm, tick), st.SentTick)
+	at := r.ctx.Timestamp().UnixMilli()
+	status := kind.String()
+	resend := kind != watermark.Time && at-st.StatusAt >= p.cfg.Idle.Milliseconds()/2
+	if upto <= st.SentTick && status == st.Status && !resend {
+		return
+	}
+	u := &schemas.WindowUpdate{Partition: r.ctx.Partition(), Seq: st.Seq + 1, Watermark: upto, Status: status,
+		TickMs: tick, WindowMs: w.Tumbling.Milliseconds()}
+	for i := range st.Hosts {
+		h := &st.Hosts[i]
+		n := 0
+		for n < len(h.Ticks) && h.Ticks[n].Start < upto {
+			n++
+		}
+		ht := schemas.HostTicks{Host: h.Host, Ticks: append([]schemas.TickCount(nil), h.Ticks[:n]...)}
+		h.Ticks = append(h.Ticks[:0], h.Ticks[n:]...)
+		if h.Dirty {
+			if hw := r.latest(h, upto); hw != nil {
+				b, err := p.cfg.WindowCodec.Marshal(hw)
+				if err != nil {
+					panic("errorrate: encoding a HostWindow: " + err.Error())
+				}
+				ht.Latest = b
+			}
+			h.Dirty = false
+		}
+		if p.cfg.EmitUpdates && n > 0 {
+			for _, win := range r.open(upto) {
+				hw := w.merge(h, win).hostWindow(h.Host, win, p.cfg.TopSignatures, p.cfg.Samples)
+				if hw.Events > 0 {
+					hw.Emit = schemas.EmitUpdate
+					r.window(h, hw, wm)
+				}
+			}
+		}
+		if len(ht.Ticks) > 0 || len(ht.Latest) > 0 {
+			u.Hosts = append(u.Hosts, ht)
+		}
+	}
+	b, err := p.cfg.UpdateCodec.Marshal(u)
+	if err != nil {
+		panic("errorrate: encoding a WindowUpdate: " + err.Error())
+	}
+	st.Seq, st.SentTick, st.Status, st.StatusAt = u.Seq, upto, status, at
+	r.emit(p.cfg.Updates, p.cfg.UpdatesKey, b)
+	p.stats.Updates.Add(1)
+}
+
+// open returns the windows open at t: the tumbling window holding the tick
+// before t, and the current hopping window.
+func (r *run) open(t int64) []window {
+	w := r.p.cfg.Window
+	wins := []window{w.tumblingOf(t - 1)}
+	if w.HoppingSize > 0 {
+		wins = append(wins, w.currentHopping(t-1))
+	}
+	return wins
+}
+
+// latest returns the host's latest open tumbling window with errors, for
+// the alerter's details (signatures, samples, first error).
+func (r *run) latest(h *schemas.PartitionHost, upto int64) *schemas.HostWindow {
+	w := r.p.cfg.Window
+	for i := len(h.Panes) - 1; i >= 0; i-- {
+		if h.Panes[i].Errors == 0 && len(h.Panes[i].Samples) == 0 {
+			continue
+		}
+		win := w.tumblingOf(h.Panes[i].Start)
+		hw := w.merge(h, win).hostWindow(h.Host, win, r.p.cfg.TopSignatures, r.p.cfg.Samples)
+		hw.Emit, hw.Version, hw.AsOf = schemas.EmitUpdate, h.Version, upto
+		return hw
+	}
+	return nil
+}
+
+// window writes a HostWindow of h: finals are guarded by the fence (one
+// writer per partition), and kept for replays like every record written.
+func (r *run) window(h *schemas.PartitionHost, hw *schemas.HostWindow, wm int64) {
+	h.Version++
+	hw.Version, hw.AsOf = h.Version, wm
+	b, err := r.p.cfg.WindowCodec.Marshal(hw)
+	if err != nil {
+		// Every field is ours: a failure is a bug, not bad input.
+		panic("errorrate: encoding a HostWindow: " + err.Error())
+	}
+	r.emit(r.p.cfg.Windows, h.Host, b)
+}
+
+// emit writes a record and keeps it, so that a replay of the input record
+// writes it again.
+func (r *run) emit(topic goka.Stream, key string, value []byte) {
+	r.st.Emits = append(r.st.Emits, schemas.PartitionEmit{Input: r.topic, Offset: r.offset, Topic: string(topic), Key: key, Value: value})
+	r.send(topic, key, value)
+}
+
+func (r *run) send(topic goka.Stream, key string, value []byte) {
+	if !r.rec.Emit(topic, key, value) {
+		r.p.stats.Suppressed.Add(1)
+	}
+}
+
+// replay writes again what the input record wrote; the fence drops the
+// finals that landed, the alerter the updates it has applied (by seq).
+func (r *run) replay() {
+	r.p.stats.Replayed.Add(1)
+	for _, e := range r.st.Emits {
+		if e.Input == r.topic && e.Offset == r.offset {
+			r.send(goka.Stream(e.Topic), e.Key, e.Value)
+		}
+	}
+}
+
+// finish drops the kept records no replay can reach and stores the state.
+func (r *run) finish() {
+	st := r.st
+	if c := r.p.cfg.Committed; c != nil {
+		keep := st.Emits[:0]
+		for _, e := range st.Emits {
+			if off, ok := c(e.Input, r.ctx.Partition()); ok && e.Offset < off {
+				continue
+			}
+			keep = append(keep, e)
+		}
+		st.Emits = keep
+	}
+	if n := len(st.Emits); n > maxEmits {
+		r.p.stats.EmitsDropped.Add(int64(n - maxEmits))
+		st.Emits = append(st.Emits[:0], st.Emits[n-maxEmits:]...)
+	}
+	r.ctx.SetValue(st)
+}
+
+// tracker restores a partition's watermark tracker.
+func tracker(st *schemas.ErrorRatePartition, n int32, idle time.Duration) *watermark.Tracker {
+	tr := watermark.NewTracker(n, idle)
+	tr.Restore(FromSchema(st.Watermark))
+	return tr
+}
+
+// FromSchema converts a stored tracker.
+func FromSchema(s schemas.WatermarkState) watermark.State {
+	out := watermark.State{Groups: s.Groups, Watermark: s.Watermark, WokeAt: s.WokeAt}
+	for _, c := range s.Channels {
+		out.Channels = append(out.Channels, watermark.ChannelState{Channel: c.Channel, Kind: parseKind(c.Kind), Time: c.Time, Seq: c.Seq, Local: c.Local})
+	}
+	return out
+}
+
+func trackerState(tr *watermark.Tracker) schemas.WatermarkState { return ToSchema(tr.State()) }
+
+// ToSchema converts a tracker's state for storing.
+func ToSchema(s watermark.State) schemas.WatermarkState {
+	out := schemas.WatermarkState{Groups: s.Groups, Watermark: s.Watermark, WokeAt: s.WokeAt}
+	for _, c := range s.Channels {
+		out.Channels = append(out.Channels, schemas.WatermarkChannel{Channel: c.Channel, Kind: c.Kind.String(), Time: c.Time, Seq: c.Seq, Local: c.Local})
+	}
+	return out
+}
+
+func parseKind(s string) watermark.Kind {
+	for _, k := range []watermark.Kind{watermark.Time, watermark.Idle, watermark.Hold} {
+		if k.String() == s {
+			return k
+		}
+	}
+	return watermark.Unknown
+}
+
+// IsPartitionKey reports whether key names a partition's state (KeyFor)
+// rather than a host of the previous version.
+func IsPartitionKey(key string) bool { return strings.HasPrefix(key, "~p") }
 
 func parseSource(h []byte) (int32, int64, bool) {
 	s := string(h)
@@ -206,493 +536,30 @@ func parseSource(h []byte) (int32, int64, bool) {
 	return int32(p), o, err1 == nil && err2 == nil
 }
 
-// Joined is the callback for logs.enriched: an error event joined with its
-// span is re-keyed by host to become a sample trace of its window (the
-// event itself was counted from logs.unique).
-func (p *Processor) Joined(ctx goka.Context, msg any) {
-	ev, err := p.cfg.EventCodec.Unmarshal(msg.([]byte))
-	if err != nil {
-		// The join wrote it; the event was counted (or dead-lettered)
-		// from logs.unique. A sample is not worth a dead letter.
-		p.stats.BadSamples.Add(1)
-		return
-	}
-	if ev.JoinStatus != schemas.JoinJoined || strings.TrimSpace(ev.Host) == "" || !p.cfg.Classifier.IsError(ev) {
-		return
-	}
-	p.stats.Joined.Add(1)
-	ctx.Loopback(strings.TrimSpace(ev.Host), msg, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindSample)}))
-}
-
-// ErrNoHost is the reason of a dead letter for an event without a host.
-var ErrNoHost = errors.New("errorrate: event has no host")
-
-// Loop is the callback for the loop topic: events keyed by host, and
-// timers.
-func (p *Processor) Loop(ctx goka.Context, msg any) {
-	rec := p.begin(ctx)
-	value, _ := msg.([]byte)
-	kind := string(ctx.Headers()[state.HeaderKind])
-	if kind == state.KindTimer {
-		p.timer(ctx, rec, value)
-		return
-	}
-	ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
-	if !ok {
-		return
-	}
-	if kind == KindSample {
-		p.sample(ctx, rec, ev)
-		return
-	}
-	p.event(ctx, rec, ev, ctx.Headers()[HeaderSource])
-}
-
-// sample adds a joined error event as a sample trace of its pane, if its
-// windows are still open.
-func (p *Processor) sample(ctx goka.Context, rec *exactlyonce.Record, ev *schemas.LogEvent) {
-	offset := ctx.Offset()
-	st, _ := ctx.Value().(*schemas.ErrorRateState)
-	if st != nil && offset <= st.Applied {
-		p.replay(ctx, rec, st, offset)
-		return
-	}
-	if st == nil || p.cfg.Window.late(st, ev.Timestamp) || p.future(st, ev.Timestamp) || ev.TraceID == nil {
-		// The window closed (or the host's state is gone, or the event
-		// was too far ahead to be windowed): the sample has nowhere to
-		// go, and the event was counted already.
-		p.stats.LateSamples.Add(1)
-		if st != nil {
-			st.Applied = offset
-			ctx.SetValue(st)
-		}
-		return
-	}
-	st.Applied = offset
-	pane := p.cfg.Window.add(st, ev.Timestamp)
-	s := sampleOf(ev, ev.Message)
-	if addSample(pane, s) {
-		st.Dirty = true
-	}
-	ctx.SetValue(st)
-}
-
-func sampleOf(ev *schemas.LogEvent, msg string) schemas.Sample {
-	s := schemas.Sample{TraceID: *ev.TraceID, EventID: ev.EventID, Timestamp: ev.Timestamp, Message: clip(msg, 200),
-		SpanService: ev.SpanService, SpanOperation: ev.SpanOperation, SpanDurationUs: -1}
-	if ev.SpanDurationUs != nil {
-		s.SpanDurationUs = *ev.SpanDurationUs
-	}
-	return s
-}
-
-// addSample keeps a few samples per pane, preferring those joined with
-// their span (they name the slow call): a joined sample replaces its own
-// unjoined one, or any unjoined one. It reports whether the pane changed.
-func addSample(pane *schemas.Pane, s schemas.Sample) bool {
-	for i := range pane.Samples {
-		if pane.Samples[i].EventID == s.EventID {
-			if s.SpanService != "" && pane.Samples[i].SpanService == "" {
-				pane.Samples[i] = s
-				return true
-			}
-			return false
-		}
-	}
-	if len(pane.Samples) < maxPaneSamples {
-		pane.Samples = append(pane.Samples, s)
-		return true
-	}
-	if s.SpanService == "" {
-		return false
-	}
-	for i := range pane.Samples {
-		if pane.Samples[i].SpanService == "" {
-			pane.Samples[i] = s
-			return true
-		}
-	}
-	return false
-}
-
-func newState() *schemas.ErrorRateState {
-	return &schemas.ErrorRateState{Applied: -1, UpdateOffset: -1, Committed: -1}
-}
-
-func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, ev *schemas.LogEvent, source []byte) {
-	host, offset := ctx.Key(), ctx.Offset()
-	st, _ := ctx.Value().(*schemas.ErrorRateState)
-	if st != nil && offset <= st.Applied {
-		p.replay(ctx, rec, st, offset)
-		return
-	}
-	if st == nil {
-		st = newState()
-	}
-	st.Applied = offset
-	if sp, so, ok := parseSource(source); ok {
-		if last, seen := st.Sources[sp]; seen && so <= last {
-			p.stats.Relooped.Add(1)
-			ctx.SetValue(st)
-			return
-		}
-		if st.Sources == nil {
-			st.Sources = map[int32]int64{}
-		}
-		st.Sources[sp] = so
-	}
-	ts := ev.Timestamp
-	if p.future(st, ts) {
-		// A clock gone wrong must not close every window at once.
-		p.stats.Future.Add(1)
-		ctx.SetValue(st)
-		return
-	}
-	if p.cfg.Window.late(st, ts) {
-		st.Late++
-		p.stats.Late.Add(1)
-		ctx.SetValue(st)
-		return
-	}
-	p.stats.Events.Add(1)
-	p.count(st, ev)
-	if wall := ctx.Timestamp().UnixMilli(); wall > st.LastSeen {
-		st.LastSeen = wall
-	}
-	st.StreamTime = max(st.StreamTime, ts)
-	st.Silent = false
-	st.Dirty = true
-	p.close(rec, host, st, st.StreamTime, offset)
-	if st.Dirty && st.StreamTime-st.LastUpdate >= p.cfg.UpdateInterval.Milliseconds() {
-		p.update(rec, host, st, offset)
-	}
-	ctx.SetValue(st)
-}
-
-// future reports whether an event at ts is further ahead than MaxFuture of
-// the wall clock or of the host's stream time.
-func (p *Processor) future(st *schemas.ErrorRateState, ts int64) bool {
-	ahead := p.cfg.MaxFuture.Milliseconds()
-	return ts > p.cfg.Now().UnixMilli()+ahead || (st.StreamTime > 0 && ts > st.StreamTime+ahead)
-}
-
-// count adds one event to its pane.
-func (p *Processor) count(st *schemas.ErrorRateState, ev *schemas.LogEvent) {
-	pane := p.cfg.Window.add(st, ev.Timestamp)
-	pane.Events++
-	if ms, ok := Latency(ev); ok {
-		if pane.Latency == nil {
-			pane.Latency = map[int32]int64{}
-		}
-		Sketch(pane.Latency).Add(ms)
-	}
-	if !p.cfg.Classifier.IsError(ev) {
-		return
-	}
-	p.stats.Errors.Add(1)
-	pane.Errors++
-	if pane.FirstError == 0 || ev.Timestamp < pane.FirstError {
-		pane.FirstError = ev.Timestamp
-	}
-	msg := ev.Message
-	if msg == "" && ev.HTTPStatus != nil {
-		msg = "HTTP " + itoa(int64(*ev.HTTPStatus))
-	}
-	sig := Signature(msg)
-	found := false
-	for i := range pane.Signatures {
-		if pane.Signatures[i].Signature == sig {
-			pane.Signatures[i].Count++
-			found = true
-			break
-		}
-	}
-	if !found && len(pane.Signatures) < maxPaneSignatures {
-		pane.Signatures = append(pane.Signatures, schemas.SignatureCount{Signature: sig, Count: 1, Example: clip(msg, 200)})
-	}
-	if ev.TraceID != nil && *ev.TraceID != "" {
-		addSample(pane, sampleOf(ev, msg))
-	}
-}
-
-// close writes the final record of every window the host's clock now
-// closes.
-func (p *Processor) close(rec *exactlyonce.Record, host string, st *schemas.ErrorRateState, now, offset int64) {
-	for _, win := range p.cfg.Window.closing(st, now) {
-		hw := p.cfg.Window.merge(st, win).hostWindow(host, win, p.cfg.TopSignatures, p.cfg.Samples)
-		hw.Emit = schemas.EmitFinal
-		p.write(rec, host, st, hw, offset)
-		p.stats.Closed.Add(1)
-	}
-	p.cfg.Window.prune(st)
-}
-
-// update writes the host's open tumbling window (and, with EmitUpdates,
-// its current hopping window) as updates.
-func (p *Processor) update(rec *exactlyonce.Record, host string, st *schemas.ErrorRateState, offset int64) {
-	wins := []window{p.cfg.Window.tumblingOf(st.StreamTime)}
-	if p.cfg.EmitUpdates && p.cfg.Window.HoppingSize > 0 {
-		wins = append(wins, p.cfg.Window.currentHopping(st.StreamTime))
-	}
-	for _, win := range wins {
-		if (win.kind == schemas.WindowTumbling && win.end <= st.TumblingClosed) || (win.kind == schemas.WindowHopping && win.end <= st.HoppingClosed) {
-			continue // closed (by a timer's estimate): its final is written
-		}
-		hw := p.cfg.Window.merge(st, win).hostWindow(host, win, p.cfg.TopSignatures, p.cfg.Samples)
-		if hw.Events == 0 {
-			continue
-		}
-		hw.Emit = schemas.EmitUpdate
-		p.write(rec, host, st, hw, offset)
-		p.stats.Updates.Add(1)
-	}
-	st.Dirty = false
-	st.LastUpdate = st.StreamTime
-	st.UpdateOffset = offset
-}
-
-// write gives hw the host's next version, writes it where it goes and
-// keeps it for replays.
-func (p *Processor) write(rec *exactlyonce.Record, host string, st *schemas.ErrorRateState, hw *schemas.HostWindow, offset int64) {
-	// Versions grow with the loop offset, so they keep growing for a host
-	// whose state was deleted and started again.
-	st.Version = max(st.Version+1, offset<<8)
-	hw.Version, hw.AsOf = st.Version, st.StreamTime
-	b, err := p.cfg.WindowCodec.Marshal(hw)
-	if err != nil {
-		// Every field is ours: a failure is a bug, not bad input.
-		panic("errorrate: encoding a HostWindow: " + err.Error())
-	}
-	if hw.Emit != schemas.EmitUpdate {
-		// Finals (and silent notices) are kept for replays. Updates are
-		// not: each is a snapshot the next one supersedes, the alerter
-		// takes any version newer than what it has, and they come after
-		// a record's finals, so the fence's numbering of the finals holds
-		// when a replay writes the finals alone. Keeping them would make
-		// the state (written on every event) many times larger.
-		st.Emits = append(st.Emits, schemas.Emit{Offset: offset, Value: b})
-		if n := len(st.Emits); n > maxEmits {
-			st.Emits = append(st.Emits[:0], st.Emits[n-maxEmits:]...)
-		}
-	}
-	p.send(rec, host, hw, b)
-}
-
-// send writes an encoded HostWindow: finals to Windows (guarded by the
-// fence: one writer per partition) and, for tumbling windows, to Updates;
-// updates to Updates, and to Windows with EmitUpdates.
-func (p *Processor) send(rec *exactlyonce.Record, host string, hw *schemas.HostWindow, b []byte) {
-	toWindows := hw.Emit == schemas.EmitFinal || (hw.Emit == schemas.EmitUpdate && p.cfg.EmitUpdates)
-	if toWindows && !rec.Emit(p.cfg.Windows, host, b) {
-		p.stats.Suppressed.Add(1)
-	}
-	if hw.Kind == schemas.WindowTumbling || hw.Emit == schemas.EmitSilent {
-		// Unguarded (another partition's key): the alerter ignores a
-		// version it has seen.
-		rec.Emit(p.cfg.Updates, p.cfg.UpdatesKey, b)
-	}
-}
-
-// replay writes again what the record at offset wrote; the fence drops
-// what landed, the alerter what it has seen.
-func (p *Processor) replay(_ goka.Context, rec *exactlyonce.Record, st *schemas.ErrorRateState, offset int64) {
-	p.stats.Replayed.Add(1)
-	for _, e := range st.Emits {
-		if e.Offset != offset {
-			continue
-		}
-		hw, err := p.cfg.WindowCodec.Unmarshal(e.Value)
-		if err != nil {
-			continue // cannot happen: we wrote it
-		}
-		p.send(rec, hw.Host, hw, e.Value)
-	}
-}
-
-// timer is wall-clock punctuation: it closes the windows of a host whose
-// clock, advanced by the wall-clock time it has been silent, passes their
-// grace; flushes a pending update; and notices a host gone silent.
-func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byte) {
-	p.stats.Timers.Add(1)
-	t, err := state.DecodeTimer(value)
-	if err != nil {
-		p.dlq.Emit(ctx, value, err)
-		return
-	}
-	host, offset := ctx.Key(), ctx.Offset()
-	st, _ := ctx.Value().(*schemas.ErrorRateState)
-	if st == nil {
-		return
-	}
-	if offset <= st.Applied {
-		p.replay(ctx, rec, st, offset)
-		return
-	}
-	st.Applied = offset
-	if c, ok := t.Committed[string(p.cfg.Loop)]; ok && c > st.Committed {
-		st.Committed = c
-	}
-	pruneEmits(st)
-	if now := p.estimate(st, t); now > st.StreamTime {
-		p.close(rec, host, st, now, offset)
-	}
-	if st.Dirty {
-		p.update(rec, host, st, offset)
-	}
-	if p.silentDue(st, t) {
-		st.Silent = true
-		hw := &schemas.HostWindow{Host: host, Kind: schemas.WindowTumbling, Emit: schemas.EmitSilent,
-			Start: st.StreamTime, End: st.StreamTime + max(0, t.Wall-st.LastSeen),
-			Signatures: []schemas.Signature{}, Samples: []schemas.TraceSample{}}
-		p.write(rec, host, st, hw, offset)
-		p.stats.Silent.Add(1)
-	}
-	if p.forgotten(st, t) {
-		// Nothing open, nothing to replay, and silent for a day: hosts
-		// come and go (pod names), so state is bounded by the hosts of
-		// the last day.
-		ctx.Delete()
-		p.stats.Deleted.Add(1)
-		return
-	}
-	ctx.SetValue(st)
-}
-
-// HostRetention is how long a host's state is kept after its last event
-// once its windows are closed.
-const HostRetention = 24 * time.Hour
-
-func (p *Processor) forgotten(st *schemas.ErrorRateState, t state.Timer) bool {
-	return len(st.Panes) == 0 && len(st.Emits) == 0 && t.Wall-st.LastSeen >= HostRetention.Milliseconds()
-}
-
-// estimate is the host's clock for wall-clock punctuation: its stream time
-// advanced by the wall-clock time since its last event.
-func (p *Processor) estimate(st *schemas.ErrorRateState, t state.Timer) int64 {
-	from := silentSince(st, t)
-	if t.Wall <= from || st.LastSeen == 0 {
-		return st.StreamTime
-	}
-	return st.StreamTime + (t.Wall - from)
-}
-
-// silentSince is when the host's wall-clock silence began: its last event,
-// or when this pod took its partition if that is later (a pod that was
-// down, or a partition handed over, is no silent host).
-func silentSince(st *schemas.ErrorRateState, t state.Timer) int64 {
-	return max(st.LastSeen, t.Since)
-}
-
-// silentDue reports whether the host, which had steady traffic, has been
-// silent for SilentAfter.
-func (p *Processor) silentDue(st *schemas.ErrorRateState, t state.Timer) bool {
-	if p.cfg.SilentAfter < 0 || st.Silent || st.LastSeen == 0 || t.Wall-silentSince(st, t) < p.cfg.SilentAfter.Milliseconds() {
-		return false
-	}
-	// Steady: the three tumbling windows before the silence each had
-	// enough events. Recent also holds the windows that closed during the
-	// silence (empty), so look at the three before the trailing zeros.
-	r := st.Recent
-	for len(r) > 0 && r[len(r)-1] == 0 {
-		r = r[:len(r)-1]
-	}
-	if len(r) < 3 {
-		return false
-	}
-	for _, n := range r[len(r)-3:] {
-		if n < p.cfg.SilentMinEvents {
-			return false
-		}
-	}
-	return true
-}
-
-// pruneEmits drops kept records whose source record is committed: it will
-// never be replayed.
-func pruneEmits(st *schemas.ErrorRateState) {
-	i := 0
-	for i < len(st.Emits) && st.Emits[i].Offset < st.Committed {
-		i++
-	}
-	if i > 0 {
-		st.Emits = append(st.Emits[:0], st.Emits[i:]...)
-	}
-}
-
-// Expired tells the sweeper whether a host's state has work at the timer:
-// windows to close by wall clock, an update to flush, a silence to report,
-// or kept records now committed.
-func (p *Processor) Expired(_ int32, _ string, value []byte, t state.Timer) bool {
-	st, err := p.cfg.StateCodec.Unmarshal(value)
-	if err != nil {
-		return false
-	}
-	if st.Dirty || p.silentDue(st, t) || p.forgotten(st, t) {
-		return true
-	}
-	if c, ok := t.Committed[string(p.cfg.Loop)]; ok && len(st.Emits) > 0 && st.Emits[0].Offset < c {
-		return true
-	}
-	if len(st.Panes) == 0 {
-		return false
-	}
-	now := p.estimate(st, t) - p.cfg.Window.Grace.Milliseconds()
-	return p.cfg.Window.tumblingOf(st.Panes[0].Start).end <= now
-}
-
 // Current returns a host's open windows as the query API shows them: the
-// tumbling window at its stream time and the current hopping window.
-func (p *Processor) Current(host string, st *schemas.ErrorRateState) []*schemas.HostWindow {
-	return CurrentWindows(p.cfg.Window, host, st, p.cfg.TopSignatures, p.cfg.Samples)
+// tumbling window at its latest event and the current hopping window.
+func (p *Processor) Current(h *schemas.PartitionHost) []*schemas.HostWindow {
+	return CurrentWindows(p.cfg.Window, h, p.cfg.TopSignatures, p.cfg.Samples)
 }
 
 // CurrentWindows is Current for any window configuration (a query process
 // has no Processor).
-func CurrentWindows(w Windows, host string, st *schemas.ErrorRateState, topSignatures, samples int) []*schemas.HostWindow {
-	if st == nil || st.StreamTime == 0 {
+func CurrentWindows(w Windows, h *schemas.PartitionHost, topSignatures, samples int) []*schemas.HostWindow {
+	if h == nil || len(h.Panes) == 0 {
 		return nil
 	}
-	wins := []window{w.tumblingOf(st.StreamTime)}
+	last := h.LastEvent
+	wins := []window{w.tumblingOf(last)}
 	if w.HoppingSize > 0 {
-		wins = append(wins, w.currentHopping(st.StreamTime))
+		wins = append(wins, w.currentHopping(last))
 	}
 	var out []*schemas.HostWindow
 	for _, win := range wins {
-		hw := w.merge(st, win).hostWindow(host, win, topSignatures, samples)
-		hw.Emit, hw.Version, hw.AsOf = schemas.EmitUpdate, st.Version, st.StreamTime
+		hw := w.merge(h, win).hostWindow(h.Host, win, topSignatures, samples)
+		hw.Emit, hw.Version, hw.AsOf = schemas.EmitUpdate, h.Version, last
 		out = append(out, hw)
 	}
 	return out
 }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}
-
-func itoa(n int64) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,6 +1,8 @@
 package errorrate
 
 import (
+	"encoding/binary"
+	"errors"
 	"math"
 	"slices"
 )
@@ -218,4 +220,73 @@ func (s Sketch) collapse() {
 		s[keep] += s[i]
 		delete(s, i)
 	}
+}
+
+// AppendBinary appends the sketch's binary form to b: the count of the
+// zero bucket, then each other bucket in order of index as the difference
+// from the previous index and its count, all varints. A pane's sketch is
+// a few hundred bytes this way instead of an Avro map of decimal strings,
+// and its encoding costs no allocation per bucket.
+func (s Sketch) AppendBinary(b []byte) []byte {
+	if len(s) == 0 {
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(max(s[SketchZeroIndex], 0)))
+	var stack [256]int32
+	keys := stack[:0]
+	for i, c := range s {
+		if i != SketchZeroIndex && c > 0 {
+			keys = append(keys, i)
+		}
+	}
+	slices.Sort(keys)
+	prev := int64(0)
+	for _, i := range keys {
+		b = binary.AppendVarint(b, int64(i)-prev)
+		b = binary.AppendUvarint(b, uint64(s[i]))
+		prev = int64(i)
+	}
+	return b
+}
+
+// ErrBadSketch is returned by MergeBinary for bytes that are no sketch.
+var ErrBadSketch = errors.New("errorrate: malformed latency sketch")
+
+// MergeBinary adds the buckets of a sketch in binary form (AppendBinary)
+// to s.
+func (s Sketch) MergeBinary(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	zero, n := binary.Uvarint(b)
+	if n <= 0 || zero > math.MaxInt64 {
+		return ErrBadSketch
+	}
+	b = b[n:]
+	if zero > 0 {
+		s[SketchZeroIndex] += int64(zero)
+	}
+	prev := int64(0)
+	for len(b) > 0 {
+		d, n := binary.Varint(b)
+		if n <= 0 {
+			return ErrBadSketch
+		}
+		b = b[n:]
+		c, m := binary.Uvarint(b)
+		if m <= 0 || c > math.MaxInt64 {
+			return ErrBadSketch
+		}
+		b = b[m:]
+		i := prev + d
+		if i <= math.MinInt32 || i > math.MaxInt32 {
+			return ErrBadSketch
+		}
+		s[int32(i)] += int64(c)
+		prev = i
+	}
+	if len(s) > SketchMaxBuckets {
+		s.collapse()
+	}
+	return nil
 }

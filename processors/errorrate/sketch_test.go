@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -392,4 +393,59 @@ func BenchmarkSketchAddCollapsing(b *testing.B) {
 	for b.Loop() {
 		s.Add(1e-6)
 	}
+}
+
+// TestSketchBinary: the binary form (partials and state) round-trips,
+// merges like the map, and rejects garbage with an error.
+func TestSketchBinary(t *testing.T) {
+	a, b := Sketch{}, Sketch{}
+	for i := 1; i <= 500; i++ {
+		a.Add(float64(i))
+		b.Add(float64(i) * 3.7)
+	}
+	a.Add(0)
+	a.Add(-5)
+	got := Sketch{}
+	if err := got.MergeBinary(a.AppendBinary(nil)); err != nil || !reflect.DeepEqual(got, a) {
+		t.Fatalf("round trip: %v\n%v\n%v", err, got, a)
+	}
+	if err := got.MergeBinary(b.AppendBinary(nil)); err != nil {
+		t.Fatal(err)
+	}
+	want := Sketch{}
+	want.Merge(a)
+	want.Merge(b)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("binary merge differs from map merge")
+	}
+	if (Sketch{}).AppendBinary(nil) != nil {
+		t.Error("an empty sketch has bytes")
+	}
+	for _, bad := range [][]byte{{0x80}, {0, 0x80}, {0, 2}, {0, 0xfe, 0xff, 0xff, 0xff, 0x1f, 1}} {
+		if err := (Sketch{}).MergeBinary(bad); err == nil {
+			t.Errorf("%x accepted", bad)
+		}
+	}
+}
+
+func FuzzSketchBinary(f *testing.F) {
+	s := Sketch{}
+	for i := 1; i < 50; i++ {
+		s.Add(float64(i * i))
+	}
+	f.Add(s.AppendBinary(nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sk := Sketch{}
+		if err := sk.MergeBinary(b); err != nil {
+			return
+		}
+		back := Sketch{}
+		if err := back.MergeBinary(sk.AppendBinary(nil)); err != nil {
+			t.Fatalf("re-encoding of a decoded sketch does not decode: %v", err)
+		}
+		if back.Count() != sk.Count() {
+			t.Fatalf("count %d, want %d", back.Count(), sk.Count())
+		}
+	})
 }

@@ -12,8 +12,8 @@ import (
 // Windows are the stage's event-time windows: tumbling windows of size
 // Tumbling, and hopping windows of size HoppingSize starting every
 // HoppingAdvance. Both are aligned to the epoch, as Kafka Streams aligns
-// them. A window [start, end) closes when the host's stream time passes
-// end + Grace; an event for a closed window is late.
+// them. A window [start, end) closes when the watermark passes end +
+// Grace; an event for a closed window is late.
 type Windows struct {
 	Tumbling       time.Duration
 	HoppingSize    time.Duration // 0: no hopping windows
@@ -54,9 +54,11 @@ func (w Windows) Validate() error {
 	return nil
 }
 
-// pane is the slice every window is made of (ms): the greatest common
-// divisor of the sizes and the advance. A window's counts are the merge of
-// its panes', so an event is added once, not once per hopping window.
+// Pane is the slice every window is made of: the greatest common divisor
+// of the sizes and the advance. A window's counts are the merge of its
+// panes', so an event is added once, not once per hopping window.
+func (w Windows) Pane() time.Duration { return time.Duration(w.pane()) * time.Millisecond }
+
 func (w Windows) pane() int64 {
 	p := w.Tumbling.Milliseconds()
 	if w.HoppingSize > 0 {
@@ -76,8 +78,8 @@ func gcd(a, b int64) int64 {
 	return a
 }
 
-// floorDiv rounds toward negative infinity (event times before 1970 are
-// valid, if odd).
+// floorTo rounds t down to a multiple of step, toward negative infinity
+// (event times before 1970 are valid, if odd).
 func floorTo(t, step int64) int64 {
 	q := t / step
 	if t%step != 0 && t < 0 {
@@ -107,59 +109,60 @@ func (w Windows) currentHopping(t int64) window {
 	return window{schemas.WindowHopping, end - size, end}
 }
 
-// late reports whether an event at t is for a window already closed: its
-// tumbling window (the first of its windows to close) is.
-func (w Windows) late(st *schemas.ErrorRateState, t int64) bool {
-	return w.tumblingOf(t).end <= st.TumblingClosed
+// late reports whether an event at t is for a window of h already closed:
+// its tumbling window (the first of its windows to close) is.
+func (w Windows) late(h *schemas.PartitionHost, t int64) bool {
+	return w.tumblingOf(t).end <= h.TumblingClosed
 }
 
-// add counts an event in its pane.
-func (w Windows) add(st *schemas.ErrorRateState, t int64) *schemas.Pane {
+// pane returns h's pane holding t, adding it if need be.
+func (w Windows) paneOf(h *schemas.PartitionHost, t int64) *schemas.PartitionPane {
 	start := floorTo(t, w.pane())
-	i := sort.Search(len(st.Panes), func(i int) bool { return st.Panes[i].Start >= start })
-	if i == len(st.Panes) || st.Panes[i].Start != start {
-		st.Panes = append(st.Panes, schemas.Pane{})
-		copy(st.Panes[i+1:], st.Panes[i:])
-		st.Panes[i] = schemas.Pane{Start: start}
+	i := sort.Search(len(h.Panes), func(i int) bool { return h.Panes[i].Start >= start })
+	if i == len(h.Panes) || h.Panes[i].Start != start {
+		h.Panes = append(h.Panes, schemas.PartitionPane{})
+		copy(h.Panes[i+1:], h.Panes[i:])
+		h.Panes[i] = schemas.PartitionPane{Start: start}
 	}
-	return &st.Panes[i]
+	return &h.Panes[i]
 }
 
-// closing returns the windows that close when the host's clock reaches
-// now (stream time, or the wall-clock estimate for a silent host), in
-// order of end, and advances the closed marks. Windows without events are
-// not returned: there is nothing to report.
-func (w Windows) closing(st *schemas.ErrorRateState, now int64) []window {
+// closing returns the windows of h that close when the watermark reaches
+// now, in order of end, and advances h's closed marks. Windows without
+// events are not returned: there is nothing to report.
+func (w Windows) closing(h *schemas.PartitionHost, now int64) []window {
 	limit := now - w.Grace.Milliseconds() // windows ending at or before it close
 	var out []window
 	size := w.Tumbling.Milliseconds()
-	if c := floorTo(limit, size); c > st.TumblingClosed {
+	if c := floorTo(limit, size); c > h.TumblingClosed {
 		seen := map[int64]bool{}
-		for _, p := range st.Panes {
+		for _, p := range h.Panes {
 			tw := w.tumblingOf(p.Start)
-			if tw.end > st.TumblingClosed && tw.end <= c && !seen[tw.start] {
+			if tw.end > h.TumblingClosed && tw.end <= c && !seen[tw.start] && p.Events > 0 {
 				seen[tw.start] = true
 				out = append(out, tw)
 			}
 		}
-		w.recordRecent(st, c)
-		st.TumblingClosed = c
+		h.TumblingClosed = c
 	}
 	if w.HoppingSize > 0 {
 		adv, hsize := w.HoppingAdvance.Milliseconds(), w.HoppingSize.Milliseconds()
-		if c := floorTo(limit-hsize, adv) + hsize; c > st.HoppingClosed {
+		if c := floorTo(limit-hsize, adv) + hsize; c > h.HoppingClosed {
 			seen := map[int64]bool{}
-			for _, p := range st.Panes {
+			for _, p := range h.Panes {
+				if p.Events == 0 {
+					continue
+				}
 				// Hopping windows holding the pane: starts in (p-hsize, p].
 				for s := floorTo(p.Start, adv); s > p.Start-hsize; s -= adv {
 					e := s + hsize
-					if e > st.HoppingClosed && e <= c && !seen[s] {
+					if e > h.HoppingClosed && e <= c && !seen[s] {
 						seen[s] = true
 						out = append(out, window{schemas.WindowHopping, s, e})
 					}
 				}
 			}
-			st.HoppingClosed = c
+			h.HoppingClosed = c
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -171,74 +174,21 @@ func (w Windows) closing(st *schemas.ErrorRateState, now int64) []window {
 	return out
 }
 
-// recentWindows is how many closed tumbling windows Recent keeps;
-// recentZeros how many empty ones at most it ends with.
-const (
-	recentWindows = 5
-	recentZeros   = recentWindows - 3
-)
-
-// recordRecent appends the event counts of the tumbling windows closing
-// up to c (zero for windows without events) to st.Recent. A run of empty
-// windows at the end is kept to recentZeros: a silence longer than that
-// must not push the windows before it out (silentDue looks at the three
-// before the zeros).
-func (w Windows) recordRecent(st *schemas.ErrorRateState, c int64) {
-	size := w.Tumbling.Milliseconds()
-	from := st.TumblingClosed
-	if from == 0 {
-		from = floorTo(firstPane(st), size)
-	}
-	// Windows with events have panes (not pruned before they close).
-	last := from // end of the last of them
-	for _, p := range st.Panes {
-		if p.Start >= from && p.Start < c {
-			last = max(last, floorTo(p.Start, size)+size)
-		}
-	}
-	for s := max(from, last-recentWindows*size); s < min(c, last+recentZeros*size); s += size {
-		var n int64
-		for _, p := range st.Panes {
-			if p.Start >= s && p.Start < s+size {
-				n += p.Events
-			}
-		}
-		st.Recent = append(st.Recent, n)
-	}
-	z := 0
-	for z < len(st.Recent) && st.Recent[len(st.Recent)-1-z] == 0 {
-		z++
-	}
-	if z > recentZeros {
-		st.Recent = st.Recent[:len(st.Recent)-z+recentZeros]
-	}
-	if len(st.Recent) > recentWindows {
-		st.Recent = append(st.Recent[:0], st.Recent[len(st.Recent)-recentWindows:]...)
-	}
-}
-
-func firstPane(st *schemas.ErrorRateState) int64 {
-	if len(st.Panes) == 0 {
-		return 0
-	}
-	return st.Panes[0].Start
-}
-
 // prune drops panes no open window holds.
-func (w Windows) prune(st *schemas.ErrorRateState) {
-	keep := st.TumblingClosed
+func (w Windows) prune(h *schemas.PartitionHost) {
+	keep := h.TumblingClosed
 	if w.HoppingSize > 0 {
 		// The earliest open hopping window starts one advance after the
 		// latest closed one did.
-		keep = min(keep, st.HoppingClosed-w.HoppingSize.Milliseconds()+w.HoppingAdvance.Milliseconds())
+		keep = min(keep, h.HoppingClosed-w.HoppingSize.Milliseconds()+w.HoppingAdvance.Milliseconds())
 	}
 	pane := w.pane()
 	i := 0
-	for i < len(st.Panes) && st.Panes[i].Start+pane <= keep {
+	for i < len(h.Panes) && h.Panes[i].Start+pane <= keep {
 		i++
 	}
 	if i > 0 {
-		st.Panes = append(st.Panes[:0], st.Panes[i:]...)
+		h.Panes = append(h.Panes[:0], h.Panes[i:]...)
 	}
 }
 
@@ -251,10 +201,10 @@ type summary struct {
 	samples        []schemas.Sample
 }
 
-// merge merges the panes of win.
-func (w Windows) merge(st *schemas.ErrorRateState, win window) summary {
+// merge merges the panes of h in win.
+func (w Windows) merge(h *schemas.PartitionHost, win window) summary {
 	s := summary{latency: Sketch{}, signatures: map[string]*schemas.SignatureCount{}}
-	for _, p := range st.Panes {
+	for _, p := range h.Panes {
 		if p.Start < win.start || p.Start >= win.end {
 			continue
 		}
@@ -263,7 +213,8 @@ func (w Windows) merge(st *schemas.ErrorRateState, win window) summary {
 		if p.FirstError != 0 && (s.firstError == 0 || p.FirstError < s.firstError) {
 			s.firstError = p.FirstError
 		}
-		s.latency.Merge(Sketch(p.Latency))
+		// The stage wrote it; a bad sketch only loses latencies.
+		_ = s.latency.MergeBinary(p.Latency)
 		for _, sc := range p.Signatures {
 			if cur := s.signatures[sc.Signature]; cur != nil {
 				cur.Count += sc.Count
@@ -320,7 +271,10 @@ func (s summary) hostWindow(host string, win window, topSignatures, samples int)
 		if ji != jj {
 			return ji
 		}
-		return sm[i].Timestamp < sm[j].Timestamp
+		if sm[i].Timestamp != sm[j].Timestamp {
+			return sm[i].Timestamp < sm[j].Timestamp
+		}
+		return sm[i].EventID < sm[j].EventID
 	})
 	for i := 0; i < len(sm) && i < samples; i++ {
 		ts := schemas.TraceSample{TraceID: sm[i].TraceID, EventID: sm[i].EventID, Timestamp: sm[i].Timestamp,
@@ -332,4 +286,63 @@ func (s summary) hostWindow(host string, win window, topSignatures, samples int)
 		hw.Samples = append(hw.Samples, ts)
 	}
 	return hw
+}
+
+// Bounds of one pane's details; counts are never bounded.
+const (
+	maxPaneSignatures = 8
+	maxPaneSamples    = 3
+)
+
+// addSignature counts n errors of signature sig in a pane's list, bounded:
+// a signature that does not fit is counted in the pane's errors only.
+func addSignature(sigs []schemas.SignatureCount, sig, example string, n int64) []schemas.SignatureCount {
+	for i := range sigs {
+		if sigs[i].Signature == sig {
+			sigs[i].Count += n
+			return sigs
+		}
+	}
+	if len(sigs) < maxPaneSignatures {
+		sigs = append(sigs, schemas.SignatureCount{Signature: sig, Count: n, Example: clip(example, 200)})
+	}
+	return sigs
+}
+
+// addSample keeps a few samples per pane, preferring those joined with
+// their span (they name the slow call): a joined sample replaces its own
+// unjoined one, or any unjoined one. It reports whether the pane changed.
+func addSample(samples []schemas.Sample, s schemas.Sample) ([]schemas.Sample, bool) {
+	for i := range samples {
+		if samples[i].EventID == s.EventID {
+			if s.SpanService != "" && samples[i].SpanService == "" {
+				samples[i] = s
+				return samples, true
+			}
+			return samples, false
+		}
+	}
+	if len(samples) < maxPaneSamples {
+		return append(samples, s), true
+	}
+	if s.SpanService == "" {
+		return samples, false
+	}
+	for i := range samples {
+		if samples[i].SpanService == "" {
+			samples[i] = s
+			return samples, true
+		}
+	}
+	return samples, false
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
 }

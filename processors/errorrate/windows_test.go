@@ -1,443 +1,350 @@
 package errorrate_test
 
 import (
-	"fmt"
+	"bytes"
+	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/logstream/logstream/processors/errorrate"
+	"github.com/logstream/logstream/processors/exactlyonce"
+	"github.com/logstream/logstream/processors/internal/gokatest"
 	"github.com/logstream/logstream/schemas"
-	"github.com/logstream/logstream/state"
+	"github.com/logstream/logstream/topology"
+	"github.com/logstream/logstream/watermark"
 )
 
-// at is the time d after t0 (12:00:00).
-func at(d time.Duration) time.Time { return t0.Add(d) }
-
-// ms is at(d) in ms since the epoch.
-func ms(d time.Duration) int64 { return at(d).UnixMilli() }
-
-// win is a window record relative to t0, for comparisons.
-type win struct {
-	Kind, Emit     string
-	Start, End     time.Duration
-	Events, Errors int64
-}
-
-func (w win) String() string {
-	return fmt.Sprintf("%s %s [%v,%v) %d/%d", w.Emit, w.Kind, w.Start, w.End, w.Events, w.Errors)
-}
-
-func wins(ws []*schemas.HostWindow) []win {
-	out := []win{}
+func finals(ws []*schemas.HostWindow) []*schemas.HostWindow {
+	var out []*schemas.HostWindow
 	for _, w := range ws {
-		out = append(out, win{w.Kind, w.Emit, time.Duration(w.Start-t0.UnixMilli()) * time.Millisecond,
-			time.Duration(w.End-t0.UnixMilli()) * time.Millisecond, w.Events, w.Errors})
+		if w.Emit == schemas.EmitFinal {
+			out = append(out, w)
+		}
 	}
 	return out
 }
 
-func wantWins(t *testing.T, what string, got []*schemas.HostWindow, want []win) {
-	t.Helper()
-	if want == nil {
-		want = []win{}
+// TestWindowsCloseAtWatermark: a window [start, end) closes, once, when
+// the watermark reaches end + grace, with every event it holds; not
+// before.
+func TestWindowsCloseAtWatermark(t *testing.T) {
+	s := newStage(t, 1, nil)
+	for d := time.Duration(0); d < 60*time.Second; d += time.Second { // 60 events, 6 errors
+		s.consume(0, ev("web-1", d, d%(10*time.Second) == 0))
 	}
-	if g := wins(got); !reflect.DeepEqual(g, want) {
-		t.Errorf("%s:\n got  %v\n want %v", what, g, want)
+	s.consume(0, ev("web-1", 89*time.Second, false))
+	s.flush()
+	wantWins(t, "watermark 89s: nothing closes", finals(s.windows()))
+	s.consume(0, ev("web-1", 90*time.Second, false))
+	s.flush()
+	wantWins(t, "watermark 90s: 0-1m closes, and the hopping window ending with it", finals(s.windows()),
+		tumbling(0, 60, 6), hopping(-4*time.Minute, 60, 6))
+	fin := finals(s.windows())[0]
+	if fin.ErrorRate != 0.1 || fin.FirstError == nil || *fin.FirstError != ms(0) || len(fin.Signatures) != 1 || fin.Signatures[0].Count != 6 ||
+		len(fin.Samples) != 3 || fin.AsOf != ms(90*time.Second) || fin.Version == 0 {
+		t.Fatalf("final record: %+v", fin)
+	}
+	s.forget()
+	// The watermark moves on: each window closes once.
+	for _, d := range []time.Duration{100 * time.Second, 170 * time.Second} {
+		s.consume(0, ev("web-1", d, false))
+	}
+	s.flush()
+	wantWins(t, "watermark 170s", finals(s.windows()),
+		tumbling(time.Minute, 3, 0), hopping(-3*time.Minute, 63, 6))
+	if st := s.win.Stats(); st.Events.Load() != 64 || st.Late.Load() != 0 || st.Closed.Load() != 4 {
+		t.Errorf("events %d late %d closed %d", st.Events.Load(), st.Late.Load(), st.Closed.Load())
 	}
 }
 
-func tumbling(start time.Duration, events, errors int64) win {
-	return win{schemas.WindowTumbling, schemas.EmitFinal, start, start + time.Minute, events, errors}
+// TestWindowsLate: an event whose window has closed (older than the
+// watermark minus the grace) is counted late and changes nothing; one
+// within the grace is added.
+func TestWindowsLate(t *testing.T) {
+	s := newStage(t, 1, nil)
+	s.consume(0, ev("web-2", 10*time.Second, true))
+	s.consume(0, ev("web-2", 95*time.Second, false)) // closes [0, 1m)
+	s.flush()
+	wantWins(t, "first close", finals(s.windows()), tumbling(0, 1, 1), hopping(-4*time.Minute, 1, 1))
+	s.forget()
+	s.consume(0, ev("web-2", 30*time.Second, true)) // its window is closed
+	s.consume(0, ev("web-2", 70*time.Second, true)) // [1m, 2m) is open until 150 s
+	s.flush()
+	if st := s.win.Stats(); st.Late.Load() != 1 || s.state(0).Late != 1 || s.state(0).Hosts[0].Late != 1 {
+		t.Fatalf("late: stage %d state %d", st.Late.Load(), s.state(0).Late)
+	}
+	s.consume(0, ev("web-2", 151*time.Second, false))
+	s.flush()
+	wantWins(t, "the second window holds the event within the grace", finals(s.windows()),
+		tumbling(time.Minute, 2, 1), hopping(-3*time.Minute, 3, 2))
 }
 
-func hopping(start time.Duration, events, errors int64) win {
-	return win{schemas.WindowHopping, schemas.EmitFinal, start, start + 5*time.Minute, events, errors}
+// TestUpdatesForTheAlerter: each update carries the counts of the ticks
+// before the partition's watermark, once, in order of seq; a tick that
+// comes after its update (within the grace) goes in the next; a host with
+// new errors carries its window's details.
+func TestUpdatesForTheAlerter(t *testing.T) {
+	s := newStage(t, 1, nil)
+	s.consume(0, ev("web-3", 0, false))
+	s.consume(0, ev("web-3", 500*time.Millisecond, true))
+	s.consume(0, ev("web-3", 1500*time.Millisecond, false))
+	s.consume(0, ev("web-3", 2100*time.Millisecond, false)) // watermark 2.1 s: ticks 0 and 1 are complete
+	s.flush()
+	us := s.updates()
+	if len(us) != 1 {
+		t.Fatalf("%d updates", len(us))
+	}
+	u := us[0]
+	if u.Seq != 1 || u.Watermark != ms(2*time.Second) || u.Status != "time" || u.TickMs != 1000 || u.WindowMs != 60_000 || len(u.Hosts) != 1 {
+		t.Fatalf("update %+v", u)
+	}
+	want := []schemas.TickCount{{Start: ms(0), Events: 2, Errors: 1}, {Start: ms(time.Second), Events: 1}}
+	if !reflect.DeepEqual(u.Hosts[0].Ticks, want) {
+		t.Fatalf("ticks %+v, want %+v", u.Hosts[0].Ticks, want)
+	}
+	hw, err := s.set.HostWindow.Unmarshal(u.Hosts[0].Latest)
+	if err != nil || hw.Host != "web-3" || hw.Errors != 1 || len(hw.Signatures) != 1 || len(hw.Samples) != 1 {
+		t.Fatalf("details %+v %v", hw, err)
+	}
+	s.forget()
+	// A late tick (0.9 s, within the grace) and a new one.
+	s.consume(0, ev("web-3", 900*time.Millisecond, false))
+	s.consume(0, ev("web-3", 3500*time.Millisecond, false))
+	s.flush()
+	us = s.updates()
+	if len(us) != 1 || us[0].Seq != 2 || us[0].Watermark != ms(3*time.Second) {
+		t.Fatalf("second update %+v", us)
+	}
+	want = []schemas.TickCount{{Start: ms(0), Events: 1}, {Start: ms(2 * time.Second), Events: 1}}
+	if got := us[0].Hosts[0].Ticks; !reflect.DeepEqual(got, want) || len(us[0].Hosts[0].Latest) != 0 {
+		t.Fatalf("second update ticks %+v latest %d bytes, want %+v and no details (no new errors)", got, len(us[0].Hosts[0].Latest), want)
+	}
+	s.forget()
+	// Nothing new, the watermark does not cross a tick: no update.
+	s.consume(0, ev("web-3", 3600*time.Millisecond, false))
+	s.flush()
+	if us := s.updates(); len(us) != 0 {
+		t.Fatalf("update without a new tick: %+v", us[0])
+	}
 }
 
-// TestWindowBoundaries: which windows an event is in, at the edges of
-// panes and windows, and the exact finals of tumbling and hopping windows.
-func TestWindowBoundaries(t *testing.T) {
-	type in struct {
-		at  time.Duration
-		err bool
+// TestReplayOfAPartial: a partials record read again after a crash, over
+// the state its first processing wrote, counts nothing again and writes
+// exactly what it wrote; after a restart the fence drops the finals that
+// landed.
+func TestReplayOfAPartial(t *testing.T) {
+	s := newStage(t, 1, nil)
+	s.consume(0, ev("web-1", 10*time.Second, true))
+	s.flush()
+	s.consume(0, ev("web-1", 100*time.Second, false))
+	out, err := s.comb.Flush(s.wall)
+	if err != nil {
+		t.Fatal(err)
 	}
-	threeMinutes := []in{}
-	for i := 0; i < 180; i++ {
-		threeMinutes = append(threeMinutes, in{time.Duration(i) * time.Second, i%10 == 0})
+	var rec *kgo.Record
+	for _, r := range out {
+		if r.Topic == partialsT {
+			rec = r
+		}
 	}
-	for _, c := range []struct {
-		name              string
-		events            []in
-		tumbling, hopping []win
-	}{
-		{
-			// end-1ms is the old window, end the new one.
-			name:     "minute boundary",
-			events:   []in{{time.Minute - time.Millisecond, true}, {time.Minute, false}},
-			tumbling: []win{tumbling(0, 1, 1), tumbling(time.Minute, 1, 0)},
-			hopping: []win{hopping(-4*time.Minute, 1, 1), hopping(-3*time.Minute, 2, 1), hopping(-2*time.Minute, 2, 1),
-				hopping(-time.Minute, 2, 1), hopping(0, 2, 1), hopping(time.Minute, 1, 0)},
-		},
-		{
-			// 12:03:30 is in the five hopping windows starting 11:59..12:03.
-			name:     "hopping membership",
-			events:   []in{{3*time.Minute + 30*time.Second, true}},
-			tumbling: []win{tumbling(3*time.Minute, 1, 1)},
-			hopping: []win{hopping(-time.Minute, 1, 1), hopping(0, 1, 1), hopping(time.Minute, 1, 1),
-				hopping(2*time.Minute, 1, 1), hopping(3*time.Minute, 1, 1)},
-		},
-		{
-			name:     "first ms of the epoch minute",
-			events:   []in{{0, false}, {0, true}},
-			tumbling: []win{tumbling(0, 2, 1)},
-			hopping: []win{hopping(-4*time.Minute, 2, 1), hopping(-3*time.Minute, 2, 1), hopping(-2*time.Minute, 2, 1),
-				hopping(-time.Minute, 2, 1), hopping(0, 2, 1)},
-		},
-		{
-			// One event a second for three minutes, every tenth an error.
-			name:     "three minutes",
-			events:   threeMinutes,
-			tumbling: []win{tumbling(0, 60, 6), tumbling(time.Minute, 60, 6), tumbling(2*time.Minute, 60, 6)},
-			hopping: []win{hopping(-4*time.Minute, 60, 6), hopping(-3*time.Minute, 120, 12), hopping(-2*time.Minute, 180, 18),
-				hopping(-time.Minute, 180, 18), hopping(0, 180, 18), hopping(time.Minute, 120, 12), hopping(2*time.Minute, 60, 6)},
-		},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, nil)
-			for i, e := range c.events {
-				x := ev("web-1", at(e.at), e.err)
-				x.EventID = fmt.Sprint("e", i)
-				h.send(t, x)
+	first := s.partial(0, rec)
+	written := s.tab.Snapshot()
+	if len(first.Emits) != 3 { // two finals, one update
+		t.Fatalf("first processing wrote %d records", len(first.Emits))
+	}
+	same := func(what string, got, want []gokatest.Sent) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d records, want %d", what, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Topic != want[i].Topic || got[i].Key != want[i].Key || !bytes.Equal(got[i].Value.([]byte), want[i].Value.([]byte)) {
+				t.Errorf("%s: record %d differs", what, i)
 			}
-			// Stream time 12:10 closes every window ending by 12:09:30;
-			// those of 12:10 stay open.
-			h.send(t, ev("web-1", at(10*time.Minute), false))
-			ws := h.decode(t, h.windows)
-			wantWins(t, "tumbling finals", finals(ws, schemas.WindowTumbling), c.tumbling)
-			wantWins(t, "hopping finals", finals(ws, schemas.WindowHopping), c.hopping)
-			if len(ws) != len(c.tumbling)+len(c.hopping) {
-				t.Errorf("%d records on %s, want only the %d finals", len(ws), windowsT, len(c.tumbling)+len(c.hopping))
-			}
-			for i := 1; i < len(ws); i++ {
-				if ws[i].End < ws[i-1].End || ws[i].Version <= ws[i-1].Version {
-					t.Errorf("finals out of order: %v then %v", wins(ws[i-1:i]), wins(ws[i:i+1]))
+		}
+	}
+	again := s.partialAt(0, 1, rec)
+	same("replay in the same pod", again.Emits, first.Emits)
+	if !reflect.DeepEqual(s.tab.Rows, written) {
+		t.Fatal("a replay changed the state")
+	}
+	// A restart whose fence finds the first final landed: the second
+	// final and the update go out again (the alerter drops the update by
+	// its seq), the first does not.
+	l, ok, err := exactlyonce.ParseHeaders(errorrate.StageName, func(k string) []byte { return first.Emits[0].Headers[k] })
+	if err != nil || !ok {
+		t.Fatalf("fence headers: %v %v", ok, err)
+	}
+	s.restartWindows(func(context.Context, string, int32, string) (*exactlyonce.Landed, error) { return l, nil })
+	again = s.partialAt(0, 1, rec)
+	same("replay after a restart, first final landed", again.Emits, first.Emits[1:])
+	if st := s.win.Stats(); st.Replayed.Load() != 1 || st.Suppressed.Load() != 1 || st.Events.Load() != 0 {
+		t.Errorf("replayed %d suppressed %d events %d", st.Replayed.Load(), st.Suppressed.Load(), st.Events.Load())
+	}
+}
+
+// TestBadPartial: a record on the partials topic that does not decode is
+// a dead letter; the stage goes on.
+func TestBadPartial(t *testing.T) {
+	s := newStage(t, 1, nil)
+	ctx := s.partial(0, &kgo.Record{Key: []byte(topology.KeyFor(0, 1)), Value: []byte("garbage")})
+	if len(ctx.Emits) != 1 || ctx.Emits[0].Topic != topology.TopicDLQ {
+		t.Fatalf("emits %+v", ctx.Emits)
+	}
+	dl := ctx.Emits[0].Value.(*schemas.DeadLetter)
+	if dl.Stage != errorrate.StageName || dl.SourceTopic != partialsT || !bytes.Equal(dl.OriginalValue, []byte("garbage")) {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	s.consume(0, ev("web-1", 0, false))
+	s.flush()
+	if st := s.state(0); st == nil || len(st.Hosts) != 1 {
+		t.Fatal("the stage stopped after a bad record")
+	}
+}
+
+// TestUpgradeFromPerHostState: the first time a partition's state is
+// made, the previous version's per-host states of the partition are read
+// in: the window that was open keeps what it had counted, and a window
+// the previous version closed is not written again.
+func TestUpgradeFromPerHostState(t *testing.T) {
+	var s *stage
+	s = newStage(t, 1, func(c *errorrate.Config) {
+		c.Legacy = func(_ int32, fn func(key string, value []byte) bool) error {
+			for k, v := range s.tab.Rows {
+				if !fn(k, v) {
+					break
 				}
 			}
-			for _, w := range ws {
-				// As of the first event at or after its end + grace.
-				asOf := ms(10 * time.Minute)
-				for _, e := range c.events {
-					if m := ms(e.at); m >= w.End+30000 && m < asOf {
-						asOf = m
-					}
-				}
-				if w.Host != "web-1" || w.AsOf != asOf || w.ErrorRate != float64(w.Errors)/float64(w.Events) {
-					t.Errorf("final %v: host %q as of %d rate %v", wins([]*schemas.HostWindow{w}), w.Host, w.AsOf, w.ErrorRate)
-				}
-			}
-			// The tumbling finals went to the alerter as well, and
-			// nothing hopping did.
-			var up []*schemas.HostWindow
-			for _, w := range h.decode(t, h.updates) {
-				if w.Emit == schemas.EmitFinal {
-					up = append(up, w)
-				} else if w.Kind != schemas.WindowTumbling {
-					t.Errorf("%s update on %s", w.Kind, updatesT)
-				}
-			}
-			wantWins(t, "finals on "+updatesT, up, c.tumbling)
-			st := h.state(t, "web-1")
-			if st.TumblingClosed != ms(9*time.Minute) || st.HoppingClosed != ms(9*time.Minute) || st.StreamTime != ms(10*time.Minute) || st.Late != 0 {
-				t.Errorf("state: closed %d/%d stream time %d late %d", st.TumblingClosed, st.HoppingClosed, st.StreamTime, st.Late)
-			}
-			if s := h.p.Stats(); s.Closed.Load() != int64(len(ws)) || s.Events.Load() != int64(len(c.events)+1) {
-				t.Errorf("stats: closed %d events %d", s.Closed.Load(), s.Events.Load())
-			}
-		})
-	}
-}
-
-// TestCloseAtEndPlusGrace: a window closes when the host's stream time
-// reaches its end plus the grace, not a millisecond before.
-func TestCloseAtEndPlusGrace(t *testing.T) {
-	for _, grace := range []time.Duration{0, 10 * time.Second, errorrate.DefaultGrace} {
-		t.Run(grace.String(), func(t *testing.T) {
-			h := newHarness(t, func(c *errorrate.Config) {
-				c.Window = errorrate.DefaultWindows()
-				c.Window.Grace = grace
-			})
-			h.send(t, ev("web-1", at(10*time.Second), true))
-			h.send(t, ev("web-1", at(20*time.Second), false))
-			closeAt := time.Minute + grace
-			h.send(t, ev("web-1", at(closeAt-time.Millisecond), false))
-			// A timer does not close it either: in goka's tester loop
-			// records have no timestamp, so the host is never silent.
-			h.timer("web-1", state.Timer{Wall: ms(time.Hour)})
-			if ws := h.decode(t, h.windows); len(ws) != 0 {
-				t.Fatalf("closed a ms before end+grace: %v", wins(ws))
-			}
-			if st := h.state(t, "web-1"); st.TumblingClosed >= ms(time.Minute) {
-				t.Fatalf("tumbling closed up to %d", st.TumblingClosed)
-			}
-			h.send(t, ev("web-1", at(closeAt), false))
-			ws := h.decode(t, h.windows)
-			n := int64(2)
-			if grace == 0 { // 12:00:59.999 is in the window itself
-				n = 3
-			}
-			wantWins(t, "finals at end+grace", ws, []win{tumbling(0, n, 1), hopping(-4*time.Minute, n, 1)})
-			// Events after 12:01 are in the next window.
-			if grace > 0 {
-				h.send(t, ev("web-1", at(time.Minute+grace+time.Minute), false))
-				wantWins(t, "finals a minute later", h.decode(t, h.windows),
-					[]win{tumbling(time.Minute, 2, 0), hopping(-3*time.Minute, 4, 1)})
-			}
-		})
-	}
-}
-
-// TestLateEvents: an event within the grace is counted in its window; one
-// after it is late (counted in the stats and the host's state), and the
-// final already written is neither changed nor written again.
-func TestLateEvents(t *testing.T) {
-	h := newHarness(t, func(c *errorrate.Config) {
-		c.Window = errorrate.Windows{Tumbling: time.Minute, Grace: 30 * time.Second}
+			return nil
+		}
 	})
-	for i := 0; i < 10; i++ {
-		h.send(t, ev("web-1", at(time.Duration(i)*time.Second), i == 0))
+	old := &schemas.ErrorRateState{Applied: 41, StreamTime: ms(75 * time.Second), Version: 9, TumblingClosed: ms(time.Minute),
+		HoppingClosed: ms(time.Minute), Panes: []schemas.Pane{{Start: ms(time.Minute), Events: 40, Errors: 4, FirstError: ms(61 * time.Second),
+			Latency: map[int32]int64{100: 40}, Signatures: []schemas.SignatureCount{{Signature: "HTTP <num>", Count: 4, Example: "HTTP 502"}}}}}
+	b, err := s.set.ErrorRateState.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.send(t, ev("web-1", at(time.Minute+20*time.Second), false)) // stream time 12:01:20
-	h.send(t, ev("web-1", at(30*time.Second), true))              // 50 s late: within the grace
-	if ws := h.decode(t, h.windows); len(ws) != 0 {
-		t.Fatalf("finals before end+grace: %v", wins(ws))
+	s.tab.Rows["web-7"] = b
+	s.restartWindows(noTail)
+	s.consume(0, ev("web-7", 70*time.Second, true))
+	s.consume(0, ev("web-7", 30*time.Second, false)) // in the window the old version closed: late
+	s.consume(0, ev("web-7", 151*time.Second, false))
+	s.flush()
+	wantWins(t, "the open window keeps what the old version counted", finals(s.windows()),
+		tumbling(time.Minute, 41, 5), hopping(-3*time.Minute, 41, 5))
+	fin := finals(s.windows())[0]
+	if fin.Version <= 9 || fin.LatencyCount != 40 || fin.Signatures[0].Signature != "HTTP <num>" {
+		t.Fatalf("final %+v", fin)
 	}
-	h.send(t, ev("web-1", at(time.Minute+30*time.Second), false)) // closes 12:00
-	ws := h.decode(t, h.windows)
-	wantWins(t, "final", ws, []win{tumbling(0, 11, 2)})
-	first := ws[0]
-	h.decode(t, h.updates)
-
-	// Past the grace: late, for the closed window and for older ones.
-	for _, d := range []time.Duration{45 * time.Second, 59*time.Second + 999*time.Millisecond, -10 * time.Minute} {
-		h.send(t, ev("web-1", at(d), true))
-	}
-	if ws := h.decode(t, h.windows); len(ws) != 0 {
-		t.Errorf("late events wrote %v", wins(ws))
-	}
-	if ws := h.decode(t, h.updates); len(ws) != 0 {
-		t.Errorf("late events wrote updates %v", wins(ws))
-	}
-	st := h.state(t, "web-1")
-	if st.Late != 3 || h.p.Stats().Late.Load() != 3 || st.StreamTime != ms(time.Minute+30*time.Second) {
-		t.Errorf("late: state %d stats %d; stream time %d", st.Late, h.p.Stats().Late.Load(), st.StreamTime)
-	}
-	// The next window's final does not have them either, and 12:00's is
-	// not written again.
-	h.send(t, ev("web-1", at(3*time.Minute), false))
-	ws = h.decode(t, h.windows)
-	wantWins(t, "later finals", ws, []win{tumbling(time.Minute, 2, 0)})
-	if h.p.Stats().Closed.Load() != 2 || h.p.Stats().Errors.Load() != 2 {
-		t.Errorf("closed %d errors %d", h.p.Stats().Closed.Load(), h.p.Stats().Errors.Load())
-	}
-	if first.Events != 11 || first.Errors != 2 || *first.FirstError != ms(0) {
-		t.Errorf("first final changed: %+v", first)
+	st := s.state(0)
+	if !st.Migrated || st.Late != 1 || s.win.Stats().Migrated.Load() != 1 {
+		t.Fatalf("migrated %v late %d", st.Migrated, st.Late)
 	}
 }
 
-// TestUpdates: an update of the open tumbling window at most once per
-// UpdateInterval of event time, the rest flushed by a timer.
-func TestUpdates(t *testing.T) {
-	h := newHarness(t, nil)
-	for i := 0; i < 30; i++ { // 12:00:00.0 to 12:00:02.9, every 100 ms
-		h.send(t, ev("web-1", at(time.Duration(i)*100*time.Millisecond), i%10 == 5))
-	}
-	up := h.decode(t, h.updates)
-	want := []win{}
-	for _, n := range []int64{1, 11, 21} { // at 0 s, 1 s and 2 s
-		want = append(want, win{schemas.WindowTumbling, schemas.EmitUpdate, 0, time.Minute, n, n / 10})
-	}
-	wantWins(t, "updates", up, want)
-	if ws := h.decode(t, h.windows); len(ws) != 0 {
-		t.Errorf("updates went to %s: %v", windowsT, wins(ws))
-	}
-	if st := h.state(t, "web-1"); !st.Dirty || st.LastUpdate != ms(2*time.Second) {
-		t.Errorf("dirty %v last update %d", st.Dirty, st.LastUpdate)
-	}
-	// A timer flushes the pending update; a second has nothing to flush.
-	h.timer("web-1", state.Timer{Wall: t0.Add(time.Hour).UnixMilli()})
-	h.timer("web-1", state.Timer{Wall: t0.Add(time.Hour).UnixMilli()})
-	wantWins(t, "flushed", h.decode(t, h.updates), []win{{schemas.WindowTumbling, schemas.EmitUpdate, 0, time.Minute, 30, 3}})
-	if st := h.state(t, "web-1"); st.Dirty {
-		t.Error("still dirty after the flush")
-	}
-	if n := h.p.Stats().Updates.Load(); n != 4 {
-		t.Errorf("updates %d", n)
-	}
-}
-
-// TestErrorsInWindows: what counts as an error (level ERROR, HTTP 5xx, a
-// timeout message), the signatures, and the latency quantiles of a final.
-func TestErrorsInWindows(t *testing.T) {
-	h := newHarness(t, nil)
-	n := 0
-	send := func(e *schemas.LogEvent) {
-		e.Host, e.EventID, e.Timestamp = "api-1", fmt.Sprint("e", n), ms(time.Duration(n)*100*time.Millisecond)
-		n++
-		h.send(t, e)
-	}
-	// 100 healthy requests of 1..100 ms.
-	for i := 1; i <= 100; i++ {
-		send(&schemas.LogEvent{Level: schemas.LevelInfo, Message: "GET /pay 200", HTTPStatus: ptr(int32(200)), LatencyMs: ptr(float64(i))})
-	}
-	const (
-		timeout1 = "timeout after 3012 ms to 10.0.4.7:3306"
-		timeout2 = "timeout after 2990 ms to 10.0.4.9:3306"
-	)
-	firstError := ms(time.Duration(n) * 100 * time.Millisecond)
-	send(&schemas.LogEvent{Level: schemas.LevelWarn, Message: timeout1})                                  // pattern
-	send(&schemas.LogEvent{Level: schemas.LevelInfo, Message: timeout2})                                  // pattern
-	send(&schemas.LogEvent{Level: schemas.LevelError, Message: "payment declined"})                       // level
-	send(&schemas.LogEvent{Level: schemas.LevelFatal, Message: "out of memory"})                          // level
-	send(&schemas.LogEvent{Level: schemas.LevelInfo, HTTPStatus: ptr(int32(503))})                        // 5xx, no message
-	send(&schemas.LogEvent{Level: schemas.LevelInfo, Message: "GET /x 500", HTTPStatus: ptr(int32(500))}) // 5xx
-	send(&schemas.LogEvent{Level: schemas.LevelInfo, Message: "GET /x 404", HTTPStatus: ptr(int32(404))}) // not an error
-	send(&schemas.LogEvent{Level: schemas.LevelWarn, Message: "slow query"})                              // not an error
-	send(&schemas.LogEvent{Level: schemas.LevelInfo, HTTPStatus: ptr(int32(600))})                        // not an error
-	h.send(t, &schemas.LogEvent{EventID: "close", Host: "api-1", Timestamp: ms(2 * time.Minute), Message: "ok"})
-
-	tw := finals(h.decode(t, h.windows), schemas.WindowTumbling)
-	if len(tw) != 1 {
-		t.Fatalf("tumbling finals %v", wins(tw))
-	}
-	w := tw[0]
-	if w.Events != 109 || w.Errors != 6 || w.ErrorRate != 6.0/109 || w.FirstError == nil || *w.FirstError != firstError {
-		t.Errorf("events %d errors %d rate %v first error %v", w.Events, w.Errors, w.ErrorRate, w.FirstError)
-	}
-	if h.p.Stats().Errors.Load() != 6 {
-		t.Errorf("stats errors %d", h.p.Stats().Errors.Load())
-	}
-	sig := errorrate.Signature(timeout1)
-	if sig != errorrate.Signature(timeout2) {
-		t.Fatalf("two signatures: %q %q", sig, errorrate.Signature(timeout2))
-	}
-	want := []schemas.Signature{{Signature: sig, Count: 2, Example: timeout1}}
-	rest := []schemas.Signature{
-		{Signature: errorrate.Signature("payment declined"), Count: 1, Example: "payment declined"},
-		{Signature: errorrate.Signature("out of memory"), Count: 1, Example: "out of memory"},
-		{Signature: errorrate.Signature("HTTP 503"), Count: 1, Example: "HTTP 503"},
-		{Signature: errorrate.Signature("GET /x 500"), Count: 1, Example: "GET /x 500"},
-	}
-	// Ties by signature; the top five are kept.
-	for i := 1; i < len(rest); i++ {
-		for j := i; j > 0 && rest[j].Signature < rest[j-1].Signature; j-- {
-			rest[j], rest[j-1] = rest[j-1], rest[j]
+// TestUpgradeLoopRecords: events the previous version re-keyed through
+// the loop and had not processed are counted once under the partition's
+// state; those it had applied, those re-keyed twice, and those the
+// combine hop counts (at or after its starting offset) are not.
+func TestUpgradeLoopRecords(t *testing.T) {
+	s := newStage(t, 1, func(c *errorrate.Config) { c.LegacyCutoff = map[int32]int64{0: 500} })
+	old := &schemas.ErrorRateState{Applied: 10, StreamTime: ms(5 * time.Second)}
+	b, _ := s.set.ErrorRateState.Marshal(old)
+	s.tab.Rows["web-8"] = b
+	loop := func(key string, offset int64, kind string, value []byte, src string) *gokatest.Context {
+		h := goka.Headers{watermark.HeaderKind: []byte(kind)}
+		if src != "" {
+			h[errorrate.HeaderSource] = []byte(src)
 		}
+		ctx := gokatest.NewContext(goka.Group(topology.GroupErrorRate), loopT, s.tab, gokatest.Record{
+			Topic: goka.Stream(loopT), Key: key, Partition: 0, Offset: offset, Headers: h, Time: s.wall})
+		s.win.Loop(ctx, value)
+		return ctx
 	}
-	want = append(want, rest...)
-	if !reflect.DeepEqual(w.Signatures, want) {
-		t.Errorf("signatures:\n got  %+v\n want %+v", w.Signatures, want)
+	e1, _ := s.set.LogEvent.Marshal(ev("web-8", 6*time.Second, true))
+	if c := loop("web-8", 10, "event", e1, "0@3"); len(c.Loops) != 0 {
+		t.Fatal("an event the old state applied was re-keyed")
 	}
-	// Latency of the 100 requests: p50 is the 50th value (rank 49), p99
-	// the 99th (rank 98).
-	if w.LatencyCount != 100 || w.LatencyP50 == nil || w.LatencyP99 == nil {
-		t.Fatalf("latency count %d p50 %v p99 %v", w.LatencyCount, w.LatencyP50, w.LatencyP99)
+	c := loop("web-8", 11, "event", e1, "0@4")
+	if len(c.Loops) != 1 || c.Loops[0].Key != topology.KeyFor(0, 1) {
+		t.Fatalf("re-keyed %+v", c.Loops)
 	}
-	for _, q := range []struct {
-		name      string
-		got, want float64
-	}{{"p50", *w.LatencyP50, 50}, {"p95", *w.LatencyP95, 95}, {"p99", *w.LatencyP99, 99}} {
-		if d := q.got/q.want - 1; d > 0.01 || d < -0.01 {
-			t.Errorf("%s = %v, want %v within 1%%", q.name, q.got, q.want)
-		}
+	rk := c.Loops[0]
+	next := int64(100)
+	deliver := func(s2 gokatest.Sent) {
+		ctx := gokatest.NewContext(goka.Group(topology.GroupErrorRate), loopT, s.tab, gokatest.Record{
+			Topic: goka.Stream(loopT), Key: s2.Key, Partition: 0, Offset: next, Headers: s2.Headers, Time: s.wall})
+		next++
+		s.win.Loop(ctx, s2.Value)
+	}
+	deliver(rk)
+	deliver(rk) // re-keyed twice: same source offset
+	if c := loop("web-8", 12, "event", e1, "0@600"); len(c.Loops) == 1 {
+		deliver(c.Loops[0]) // at or after the cutoff: the combine hop counts it
+	}
+	if c := loop("web-8", 13, "timer", []byte(`{"stream_time":1}`), ""); len(c.Loops) != 0 || len(c.Emits) != 0 {
+		t.Fatal("a timer of the previous version did something")
+	}
+	st := s.state(0)
+	if st == nil || len(st.Hosts) != 1 || len(st.Hosts[0].Panes) != 1 || st.Hosts[0].Panes[0].Events != 1 || st.Hosts[0].Panes[0].Errors != 1 {
+		t.Fatalf("state %+v", st)
+	}
+	if ws := s.win.Stats(); ws.LegacyEvents.Load() != 1 || ws.LegacySkipped.Load() != 3 {
+		t.Errorf("legacy events %d skipped %d", ws.LegacyEvents.Load(), ws.LegacySkipped.Load())
 	}
 }
 
-// TestFutureEvents: an event further ahead than MaxFuture of the wall
-// clock, or of the host's stream time, is counted and not windowed; it
-// moves no clock.
-func TestFutureEvents(t *testing.T) {
-	h := newHarness(t, nil) // wall clock 13:00, MaxFuture 1h
-	h.send(t, ev("web-1", at(0), false))
-	h.send(t, ev("web-1", at(5*time.Second), true))
-	for _, d := range []time.Duration{
-		2*time.Hour + time.Millisecond,               // 1 ms past the wall clock + 1h
-		time.Hour + 5*time.Second + time.Millisecond, // 1 ms past the stream time + 1h
-		1000 * time.Hour,                             // far
+func TestValidate(t *testing.T) {
+	s := newStage(t, 1, nil)
+	for name, edit := range map[string]func(*errorrate.Config){
+		"no partials":                func(c *errorrate.Config) { c.Partials = "" },
+		"no codec":                   func(c *errorrate.Config) { c.UpdateCodec = nil },
+		"no fence":                   func(c *errorrate.Config) { c.Fence = nil },
+		"negative interval":          func(c *errorrate.Config) { c.UpdateInterval = -time.Second },
+		"interval not dividing pane": func(c *errorrate.Config) { c.UpdateInterval = 7 * time.Second },
+		"bad windows":                func(c *errorrate.Config) { c.Window = errorrate.Windows{Tumbling: time.Millisecond} },
 	} {
-		h.send(t, ev("web-1", at(d), true))
-	}
-	st := h.state(t, "web-1")
-	s := h.p.Stats()
-	if s.Future.Load() != 3 || st.StreamTime != ms(5*time.Second) || len(st.Panes) != 1 || st.Panes[0].Events != 2 {
-		t.Fatalf("future %d, stream time %d, panes %+v", s.Future.Load(), st.StreamTime, st.Panes)
-	}
-	if ws := h.decode(t, h.windows); len(ws) != 0 {
-		t.Fatalf("future events closed %v", wins(ws))
-	}
-	// Exactly the stream time + 1h is not future: it moves the clock.
-	h.send(t, ev("web-1", at(time.Hour+5*time.Second), true))
-	st = h.state(t, "web-1")
-	if s.Future.Load() != 3 {
-		t.Errorf("future %d, want 3", s.Future.Load())
-	}
-	if st.StreamTime != ms(time.Hour+5*time.Second) {
-		t.Errorf("stream time %d, want %d", st.StreamTime, ms(time.Hour+5*time.Second))
-	}
-	if s.Events.Load() != 3 || s.Errors.Load() != 2 {
-		t.Errorf("events %d errors %d", s.Events.Load(), s.Errors.Load())
-	}
-	// Only the non-future ones are in panes.
-	var panes []int64
-	for _, p := range st.Panes {
-		panes = append(panes, p.Start)
-	}
-	if want := []int64{ms(time.Hour)}; !reflect.DeepEqual(panes, want) {
-		t.Errorf("panes %v, want %v", panes, want)
-	}
-	wantWins(t, "finals", finals(h.decode(t, h.windows), schemas.WindowTumbling), []win{tumbling(0, 2, 1)})
-
-	// A host whose first event is far ahead of the wall clock starts no
-	// state of windows.
-	h.send(t, ev("db-1", at(3*time.Hour), false))
-	if st := h.state(t, "db-1"); st == nil || st.StreamTime != 0 || len(st.Panes) != 0 {
-		t.Errorf("state of a future host: %+v", st)
-	}
-	if s.Future.Load() != 4 {
-		t.Errorf("future %d, want 4", s.Future.Load())
+		cfg := s.topo.ErrorRateConfig(s.set)
+		cfg.Fence, cfg.Classifier = exactlyOnceFence(t), s.classifier()
+		edit(&cfg)
+		if _, err := errorrate.New(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
 
-// TestSteadyErrorRate: a noisy but healthy host, 2% errors spread evenly
-// over ten minutes: every tumbling final is exactly 0.02, every hopping
-// one over five full minutes too.
-func TestSteadyErrorRate(t *testing.T) {
-	h := newHarness(t, nil)
-	for i := 0; i < 500; i++ { // 50 events a minute, every 1.2 s; one error in 50
-		h.send(t, ev("web-1", at(time.Duration(i)*1200*time.Millisecond), i%50 == 7))
+func exactlyOnceFence(t *testing.T) *exactlyonce.Fence {
+	f, err := exactlyonce.New(exactlyonce.Config{Stage: errorrate.StageName, Outputs: []string{windowsT}, Tail: noTail,
+		PartitionOf: func(string) int32 { return 0 }})
+	if err != nil {
+		t.Fatal(err)
 	}
-	h.send(t, ev("web-1", at(11*time.Minute), false))
-	ws := h.decode(t, h.windows)
-	tw := finals(ws, schemas.WindowTumbling)
-	want := []win{}
-	for m := 0; m < 10; m++ {
-		want = append(want, tumbling(time.Duration(m)*time.Minute, 50, 1))
+	return f
+}
+
+// TestTableCodec: the table reads the partition states and the previous
+// version's per-host states alike.
+func TestTableCodec(t *testing.T) {
+	s := newStage(t, 1, nil)
+	c := topology.ErrorRateTableCodec(s.topo, s.set)
+	b, err := c.Encode(&schemas.ErrorRatePartition{Applied: 3, Status: "time"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	wantWins(t, "tumbling finals", tw, want)
-	// Hopping: the edges (11:56..11:59) have 1..4 minutes of traffic,
-	// 12:00..12:05 five.
-	want = nil
-	for m := -4; m <= 5; m++ {
-		n := int64(5)
-		if m < 0 {
-			n = int64(5 + m)
-		}
-		want = append(want, hopping(time.Duration(m)*time.Minute, 50*n, n))
+	if v, err := c.Decode(b); err != nil || v.(*schemas.ErrorRatePartition).Applied != 3 {
+		t.Fatalf("partition state: %v %v", v, err)
 	}
-	wantWins(t, "hopping finals", finals(ws, schemas.WindowHopping), want)
-	for _, w := range ws {
-		if w.ErrorRate != 0.02 {
-			t.Errorf("%s window at %d: error rate %v", w.Kind, w.Start, w.ErrorRate)
-		}
+	old, _ := s.set.ErrorRateState.Marshal(&schemas.ErrorRateState{Applied: 4})
+	if v, err := c.Decode(old); err != nil || v.(*schemas.ErrorRateState).Applied != 4 {
+		t.Fatalf("old state: %v %v", v, err)
+	}
+	if _, err := c.Decode([]byte("nope")); err == nil || !strings.Contains(err.Error(), "ErrorRatePartition") {
+		t.Fatalf("garbage: %v", err)
 	}
 }

@@ -176,10 +176,20 @@ func (f *Fence) Begin(ctx goka.Context) (*Record, error) {
 // Emit emits value to topic under key unless the same emit of this record
 // already landed; it reports whether it emitted.
 func (r *Record) Emit(topic goka.Stream, key string, value any) bool {
+	return r.EmitHeaders(topic, key, value, nil)
+}
+
+// EmitHeaders is Emit with headers of the caller's (a watermark stamp)
+// beside the fence's own.
+func (r *Record) EmitHeaders(topic goka.Stream, key string, value any, headers goka.Headers) bool {
 	out := string(topic)
 	landed, guarded := r.p.landed[out]
 	if !guarded && !r.f.guards(out) {
-		r.ctx.Emit(topic, key, value)
+		if headers != nil {
+			r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(headers))
+		} else {
+			r.ctx.Emit(topic, key, value)
+		}
 		return true
 	}
 	if r.seq == nil {
@@ -189,18 +199,26 @@ func (r *Record) Emit(topic goka.Stream, key string, value any) bool {
 	seq := r.seq[out]
 	if r.f.cfg.PartitionOf(key) != r.ctx.Partition() {
 		r.f.unguarded.Add(1)
-		r.ctx.Emit(topic, key, value)
+		if headers != nil {
+			r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(headers))
+		} else {
+			r.ctx.Emit(topic, key, value)
+		}
 		return true
 	}
 	if landed.covers(r.topic, r.offset, seq) {
 		r.f.suppressed.Add(1)
 		return false
 	}
-	r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(goka.Headers{
+	h := goka.Headers{
 		HeaderStage: []byte(r.f.cfg.Stage),
 		HeaderFrom:  []byte(r.topic + "@" + strconv.FormatInt(r.offset, 10) + "#" + strconv.Itoa(seq)),
 		HeaderPos:   []byte(encodePos(r.p.pos)),
-	}))
+	}
+	for k, v := range headers {
+		h[k] = v
+	}
+	r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(h))
 	return true
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/watermark"
 )
 
 // StageName names the stage in dead letters, logs and metrics.
@@ -20,6 +21,9 @@ const StageName = "parse"
 
 // DefaultMaxPartialBytes bounds one joined CRI line.
 const DefaultMaxPartialBytes = 1 << 20
+
+// DefaultMaxFuture is Config.MaxFuture's default.
+const DefaultMaxFuture = time.Hour
 
 // Config wires the stage. Topic names and the partitioner come from
 // topology/; the stage never spells them itself.
@@ -29,8 +33,19 @@ type Config struct {
 	// PartitionOf tells which partition of the input a key belongs to, so
 	// that the stage keeps state only for keys read where their state lives.
 	PartitionOf func(key []byte) int32
-	// RawLogs decodes Avro RawLog values.
+	// RawLogs decodes Avro RawLog values; Encode writes the LogEvents.
 	RawLogs *codecs.Codec[schemas.RawLog]
+	Encode  *codecs.Codec[schemas.LogEvent]
+	// Origins, when set, stamps every event with its input partition's
+	// event-time progress and fans the stamp out to the output partitions
+	// that have not heard it (package watermark); KeyFor names a key of
+	// an output partition, for those watermark records.
+	Origins *watermark.Origins
+	KeyFor  func(partition int32) string
+	// MaxFuture: an event further ahead of the wall clock does not move
+	// its partition's event time (a clock gone wrong must not close every
+	// window at once); 0 means DefaultMaxFuture.
+	MaxFuture time.Duration
 	// MaxPartialBytes bounds a joined CRI line; 0 means DefaultMaxPartialBytes.
 	MaxPartialBytes int
 	// Now is the clock for dead-letter times; nil means time.Now.
@@ -48,8 +63,10 @@ func (c *Config) Validate() error {
 		return errors.New("parse: Config.DeadLetters is empty")
 	case c.PartitionOf == nil:
 		return errors.New("parse: Config.PartitionOf is nil")
-	case c.RawLogs == nil:
-		return errors.New("parse: Config.RawLogs is nil")
+	case c.RawLogs == nil || c.Encode == nil:
+		return errors.New("parse: Config.RawLogs and Config.Encode must be set")
+	case c.Origins != nil && c.KeyFor == nil:
+		return errors.New("parse: Config.Origins needs Config.KeyFor")
 	case c.MaxPartialBytes < 0:
 		return errors.New("parse: Config.MaxPartialBytes is negative")
 	}
@@ -74,6 +91,9 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxFuture == 0 {
+		cfg.MaxFuture = DefaultMaxFuture
+	}
 	p := &Processor{cfg: cfg, stats: newStats()}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
@@ -91,6 +111,7 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 	raw, err := p.decode(ctx, value)
 	if err != nil {
 		p.deadLetter(ctx, value, err)
+		p.progress(ctx)
 		return
 	}
 	if cri, ok := ParseCRI(raw.Line); ok {
@@ -167,6 +188,7 @@ func (p *Processor) processCRI(ctx goka.Context, raw *schemas.RawLog, cri CRILin
 		// A replay of a part that is already in the state: applying it again
 		// would double it. The line it belongs to is emitted by its F part.
 		p.stats.Replayed.Add(1)
+		p.progress(ctx)
 		return
 	}
 	if !cri.Partial {
@@ -208,6 +230,7 @@ func (p *Processor) processCRI(ctx goka.Context, raw *schemas.RawLog, cri CRILin
 	state.Pending[raw.Source] = pend
 	ctx.SetValue(state)
 	p.stats.PartialHeld.Add(1)
+	p.progress(ctx)
 }
 
 func (p *Processor) clearPending(ctx goka.Context, state *schemas.ParseState, source string) {
@@ -234,8 +257,48 @@ func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f F
 		p.stats.Unparsed.Add(1)
 	}
 	p.stats.countFormat(f.Format)
-	ctx.Emit(p.cfg.Events, ev.EventID, ev)
+	b, err := p.cfg.Encode.Marshal(ev)
+	if err != nil {
+		// Every field is ours and every string valid UTF-8: a failure
+		// is a bug, and the line goes to the dead letters with it.
+		p.deadLetter(ctx, []byte(line), err)
+		p.progress(ctx)
+		return
+	}
+	if p.cfg.Origins == nil {
+		ctx.Emit(p.cfg.Events, ev.EventID, b)
+		p.stats.Events.Add(1)
+		return
+	}
+	target := p.cfg.PartitionOf([]byte(ev.EventID))
+	ts, hasTime := ev.Timestamp, ev.Timestamp <= p.cfg.Now().UnixMilli()+p.cfg.MaxFuture.Milliseconds()
+	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), ts, hasTime, target)
+	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(goka.Headers{watermark.HeaderStamp: watermark.Encode(stamp)}))
 	p.stats.Events.Add(1)
+	p.fanOut(ctx, stamp, due)
+}
+
+// progress notes a record that yields no event (a dead letter, a held
+// part): its offset moves its partition along, and an idle partition
+// wakes up.
+func (p *Processor) progress(ctx goka.Context) {
+	if p.cfg.Origins == nil {
+		return
+	}
+	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), 0, false, -1)
+	p.fanOut(ctx, stamp, due)
+}
+
+// fanOut writes a watermark record with stamp to each output partition due.
+func (p *Processor) fanOut(ctx goka.Context, stamp watermark.Stamp, due []int32) {
+	if len(due) == 0 {
+		return
+	}
+	v, h := watermark.Record(stamp)
+	for _, part := range due {
+		ctx.Emit(p.cfg.Events, p.cfg.KeyFor(part), v, goka.WithCtxEmitHeaders(h))
+		p.stats.Watermarks.Add(1)
+	}
 }
 
 // Event builds the LogEvent for a parsed line. Host falls back from the

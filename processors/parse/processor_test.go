@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/watermark"
 )
 
 // quiet drops goka's per-test chatter.
@@ -52,6 +54,7 @@ func newClusterHarness(t *testing.T, maxPartial int, cluster string) *harness {
 		Events: events, DeadLetters: dlq,
 		PartitionOf:     func([]byte) int32 { return 0 },
 		RawLogs:         set.RawLog,
+		Encode:          set.LogEvent,
 		MaxPartialBytes: maxPartial,
 		Now:             func() time.Time { return time.UnixMilli(1_700_000_000_000) },
 		Cluster:         cluster,
@@ -62,7 +65,7 @@ func newClusterHarness(t *testing.T, maxPartial int, cluster string) *harness {
 	tt := tester.New(t)
 	g := goka.DefineGroup(group,
 		goka.Input(in, new(codec.Bytes), p.Process),
-		goka.Output(events, set.LogEvent),
+		goka.Output(events, new(codec.Bytes)),
 		goka.Output(dlq, set.DeadLetter),
 		goka.Persist(set.ParseState),
 	)
@@ -97,7 +100,10 @@ func (h *harness) nextEvent(t *testing.T) *schemas.LogEvent {
 	if !ok {
 		t.Fatal("no event emitted")
 	}
-	ev := v.(*schemas.LogEvent)
+	ev, err := h.set.LogEvent.Unmarshal(v.([]byte))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if key != ev.EventID {
 		t.Fatalf("event keyed by %q, want its event id %q", key, ev.EventID)
 	}
@@ -268,13 +274,13 @@ func TestCRIPartialOverflowIsEmittedNotLost(t *testing.T) {
 
 func TestCRIPartialWithForeignKeyIsEmittedAlone(t *testing.T) {
 	set, _ := codecs.NewSet()
-	p, err := parse.New(parse.Config{Events: events, DeadLetters: dlq, RawLogs: set.RawLog,
+	p, err := parse.New(parse.Config{Events: events, DeadLetters: dlq, RawLogs: set.RawLog, Encode: set.LogEvent,
 		PartitionOf: func([]byte) int32 { return 7 }}) // never the tester's partition
 	if err != nil {
 		t.Fatal(err)
 	}
 	tt := tester.New(t)
-	g := goka.DefineGroup(group, goka.Input(in, new(codec.Bytes), p.Process), goka.Output(events, set.LogEvent), goka.Output(dlq, set.DeadLetter), goka.Persist(set.ParseState))
+	g := goka.DefineGroup(group, goka.Input(in, new(codec.Bytes), p.Process), goka.Output(events, new(codec.Bytes)), goka.Output(dlq, set.DeadLetter), goka.Persist(set.ParseState))
 	proc, _ := goka.NewProcessor(nil, g, goka.WithTester(tt), goka.WithLogger(quiet))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -285,8 +291,8 @@ func TestCRIPartialWithForeignKeyIsEmittedAlone(t *testing.T) {
 	if !ok {
 		t.Fatal("partial with a foreign key was dropped")
 	}
-	if ev := v.(*schemas.LogEvent); ev.Labels["cri_partial"] != "true" {
-		t.Fatalf("labels %v", ev.Labels)
+	if ev, err := set.LogEvent.Unmarshal(v.([]byte)); err != nil || ev.Labels["cri_partial"] != "true" {
+		t.Fatalf("labels %v, %v", ev, err)
 	}
 	if p.Stats().PartialUnjoinable.Load() != 1 {
 		t.Error("unjoinable counter not incremented")
@@ -314,5 +320,69 @@ func TestClusterFromLabelsOrConfig(t *testing.T) {
 	h.tt.Consume(string(in), "web-1", []byte("plain"))
 	if ev := h.nextEvent(t); ev.Cluster != "eu-west-1" {
 		t.Fatalf("cluster %q, want the configured eu-west-1", ev.Cluster)
+	}
+}
+
+// TestOriginStamps: with Origins, parse stamps every event with its input
+// partition's event-time progress (the highest event time parsed there,
+// events far ahead of the clock left out), and writes watermark records
+// to the output partitions that have not heard it.
+func TestOriginStamps(t *testing.T) {
+	set, _ := codecs.NewSet()
+	now := time.Date(2026, 11, 1, 13, 0, 0, 0, time.UTC)
+	origins := watermark.NewOrigins("raw", 2, time.Second)
+	p, err := parse.New(parse.Config{Events: events, DeadLetters: dlq, RawLogs: set.RawLog, Encode: set.LogEvent,
+		PartitionOf: func(k []byte) int32 { return int32(len(k) % 2) }, Origins: origins,
+		KeyFor: func(p int32) string { return fmt.Sprintf("~p%d", p) }, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := tester.New(t)
+	g := goka.DefineGroup(group, goka.Input(in, new(codec.Bytes), p.Process), goka.Output(events, new(codec.Bytes)),
+		goka.Output(dlq, set.DeadLetter), goka.Persist(set.ParseState))
+	proc, _ := goka.NewProcessor(nil, g, goka.WithTester(tt), goka.WithLogger(quiet))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go proc.Run(ctx)
+	q := tt.NewQueueTracker(string(events))
+	type out struct {
+		wm    bool
+		stamp string
+	}
+	next := func() []out {
+		var o []out
+		for {
+			h, _, _, ok := q.NextRawWithHeaders()
+			if !ok {
+				return o
+			}
+			o = append(o, out{string(h[watermark.HeaderKind]) == watermark.KindWatermark, string(h[watermark.HeaderStamp])})
+		}
+	}
+	line := func(ts string) []byte { return []byte(`{"ts":"` + ts + `","msg":"x` + ts + `"}`) }
+	tt.Consume(string(in), "web-1", line("2026-11-01T12:00:00Z"))
+	got := next()
+	ms := func(s string) string {
+		tm, _ := time.Parse(time.RFC3339, s)
+		return strconv.FormatInt(tm.UnixMilli(), 10)
+	}
+	if len(got) != 2 || got[0].wm || got[0].stamp != "raw/0:"+ms("2026-11-01T12:00:00Z")+":0" || !got[1].wm || got[1].stamp != got[0].stamp {
+		t.Fatalf("first record: %+v", got)
+	}
+	// Half a second later: no partition is due; an older line does not
+	// move the stamp; a line from the far future neither.
+	tt.Consume(string(in), "web-1", line("2026-11-01T12:00:00.500Z"))
+	tt.Consume(string(in), "web-1", line("2026-11-01T11:59:00Z"))
+	tt.Consume(string(in), "web-1", line("2026-11-01T15:00:00Z"))
+	got = next()
+	want := ms("2026-11-01T12:00:00Z")
+	if len(got) != 3 || got[0].stamp != "raw/0:"+ms("2026-11-01T12:00:00.500Z")+":1" || !strings.Contains(got[1].stamp, ":2") ||
+		!strings.HasPrefix(got[2].stamp, "raw/0:"+ms("2026-11-01T12:00:00.500Z")+":3") || want == "" {
+		t.Fatalf("later records: %+v", got)
+	}
+	// A second on, the other partition hears it.
+	tt.Consume(string(in), "web-1", line("2026-11-01T12:00:02Z"))
+	if got = next(); len(got) != 2 || !got[1].wm {
+		t.Fatalf("a second on: %+v", got)
 	}
 }

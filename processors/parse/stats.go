@@ -18,6 +18,7 @@ type Stats struct {
 	PartialTruncated  atomic.Int64 // CRI lines emitted early at MaxPartialBytes
 	PartialUnjoinable atomic.Int64 // CRI parts emitted alone (no usable key)
 	Replayed          atomic.Int64 // replayed parts recognised and skipped
+	Watermarks        atomic.Int64 // watermark records written (package watermark)
 
 	// formats is filled once by newStats and only read afterwards, so the
 	// hot path needs no lock.

@@ -240,7 +240,7 @@ func TestCollectorBesideParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pp, err := parse.New(parse.Config{Events: "e", DeadLetters: "d", PartitionOf: func([]byte) int32 { return 0 }, RawLogs: set.RawLog})
+	pp, err := parse.New(parse.Config{Events: "e", DeadLetters: "d", PartitionOf: func([]byte) int32 { return 0 }, RawLogs: set.RawLog, Encode: set.LogEvent})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 
 // Stats are the stage's counters.
 type Stats struct {
+	Watermarks      atomic.Int64 // watermark records written to the loop topic
+	BadStamps       atomic.Int64 // watermark stamps that did not parse (ignored)
 	Events          atomic.Int64 // events read from logs.unique
 	Spans           atomic.Int64 // spans read from the spans topic
 	Rekeyed         atomic.Int64 // events sent through the loop by trace id

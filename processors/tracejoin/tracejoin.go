@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -13,6 +14,7 @@ import (
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
+	"github.com/logstream/logstream/watermark"
 )
 
 // StageName names the stage in dead letters, logs and metrics.
@@ -44,7 +46,18 @@ type Config struct {
 	StateCodec  *codecs.Codec[schemas.TraceState]
 	PartitionOf func(key []byte) int32
 	Fence       *exactlyonce.Fence
-	Clock       *state.Clock
+	// Inputs keeps the watermark of each partition of Events; Loops that
+	// of each partition of the loop topic, which hears the first from
+	// every partition of Events: an event times out when Loops' watermark
+	// passes its time plus the window. KeyFor names a key of a loop
+	// partition, for the watermark records the stage writes there; Every
+	// is their resolution (0: watermark.DefaultEvery).
+	Inputs *watermark.Partitions
+	Loops  *watermark.Partitions
+	KeyFor func(partition int32) string
+	Every  time.Duration
+	// Partitions of the loop topic.
+	Partitions int32
 	// Window is how long (event time) an event waits for its span; 0 means
 	// DefaultWindow.
 	Window time.Duration
@@ -64,8 +77,8 @@ func (c *Config) Validate() error {
 		return errors.New("tracejoin: Config needs Events, Spans, Loop, Enriched and DeadLetters")
 	case c.EventCodec == nil || c.SpanCodec == nil || c.StateCodec == nil:
 		return errors.New("tracejoin: Config needs EventCodec, SpanCodec and StateCodec")
-	case c.PartitionOf == nil || c.Fence == nil || c.Clock == nil:
-		return errors.New("tracejoin: Config needs PartitionOf, Fence and Clock")
+	case c.PartitionOf == nil || c.Fence == nil || c.Inputs == nil || c.Loops == nil || c.KeyFor == nil || c.Partitions < 1:
+		return errors.New("tracejoin: Config needs PartitionOf, Fence, Inputs, Loops, KeyFor and Partitions")
 	case c.Window < 0 || c.MaxFuture < 0 || c.MaxEventsPerTrace < 0:
 		return errors.New("tracejoin: Window, MaxFuture and MaxEventsPerTrace must not be negative")
 	}
@@ -77,6 +90,9 @@ type Processor struct {
 	cfg   Config
 	stats *Stats
 	dlq   *deadletter.Writer
+
+	fanMu sync.Mutex
+	fans  map[int32]*watermark.Fanout // per partition of Events: what each loop partition heard
 }
 
 // New returns the stage for cfg.
@@ -96,7 +112,7 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, stats: newStats()}
+	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
 }
@@ -108,7 +124,16 @@ func (p *Processor) Stats() *Stats { return p.stats }
 func (p *Processor) Window() time.Duration { return p.cfg.Window }
 
 // Rebalance is goka's rebalance callback.
-func (p *Processor) Rebalance(goka.Assignment) { p.cfg.Fence.Reset() }
+func (p *Processor) Rebalance(a goka.Assignment) {
+	p.cfg.Fence.Reset()
+	p.fanMu.Lock()
+	p.fans = map[int32]*watermark.Fanout{}
+	p.fanMu.Unlock()
+	for part := range a {
+		p.cfg.Inputs.Reset(part)
+		p.cfg.Loops.Reset(part)
+	}
+}
 
 func (p *Processor) begin(ctx goka.Context) *exactlyonce.Record {
 	rec, err := p.cfg.Fence.Begin(ctx)
@@ -140,13 +165,29 @@ func NormalizeTraceID(s string) (string, bool) {
 
 // Event is the callback for logs.unique.
 func (p *Processor) Event(ctx goka.Context, msg any) {
-	p.stats.Events.Add(1)
 	rec := p.begin(ctx)
 	value, _ := msg.([]byte)
+	stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
+	if err != nil {
+		p.stats.BadStamps.Add(1)
+	}
+	part := ctx.Partition()
+	if string(ctx.Headers()[watermark.HeaderKind]) == watermark.KindWatermark {
+		wm, kind := p.cfg.Inputs.Observe(part, ctx.Timestamp(), stamps, false, "", 0, 0)
+		p.fanOut(ctx, p.stampOf(part, wm, kind, ctx.Offset()), -1)
+		return
+	}
+	p.stats.Events.Add(1)
 	ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
 	if !ok {
 		return
 	}
+	local := ""
+	if ev.Timestamp <= p.cfg.Now().UnixMilli()+p.cfg.MaxFuture.Milliseconds() {
+		local = watermark.Channel(string(ctx.Topic()), part)
+	}
+	wm, kind := p.cfg.Inputs.Observe(part, ctx.Timestamp(), stamps, true, local, ev.Timestamp, ctx.Offset())
+	stamp := p.stampOf(part, wm, kind, ctx.Offset())
 	tid, valid := "", false
 	if ev.TraceID != nil {
 		if tid, valid = NormalizeTraceID(*ev.TraceID); !valid {
@@ -162,10 +203,58 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		if rec.Emit(p.cfg.Enriched, key, ev) {
 			p.stats.NoTrace.Add(1)
 		}
+		p.fanOut(ctx, stamp, -1)
 		return
 	}
-	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindEvent)}))
+	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindEvent),
+		watermark.HeaderStamp: watermark.Encode(stamp)}))
 	p.stats.Rekeyed.Add(1)
+	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
+}
+
+// stampOf is what the stage vouches for partition part of Events, to the
+// loop partitions.
+func (p *Processor) stampOf(part int32, wm int64, kind watermark.Kind, seq int64) watermark.Stamp {
+	s := watermark.Stamp{Channel: watermark.Channel(string(p.cfg.Events), part), Kind: watermark.Hold, Seq: seq}
+	switch kind {
+	case watermark.Time:
+		s.Kind, s.Time = watermark.Time, wm
+	case watermark.Idle:
+		s.Kind, s.Time = watermark.Idle, wm
+	}
+	return s
+}
+
+// fanOut notes that the loop partition target got stamp (with an event;
+// -1: none) and writes it to every other loop partition that has not
+// heard it for a while.
+func (p *Processor) fanOut(ctx goka.Context, stamp watermark.Stamp, target int32) {
+	part, now := ctx.Partition(), ctx.Timestamp()
+	p.fanMu.Lock()
+	f := p.fans[part]
+	if f == nil {
+		f = &watermark.Fanout{Every: p.cfg.Every}
+		p.fans[part] = f
+	}
+	if target >= 0 {
+		f.Sent(target, stamp, now)
+	}
+	var due []int32
+	for lp := int32(0); lp < p.cfg.Partitions; lp++ {
+		if lp != target && f.Due(lp, stamp, now) {
+			f.Sent(lp, stamp, now)
+			due = append(due, lp)
+		}
+	}
+	p.fanMu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	v, h := watermark.Record(stamp)
+	for _, lp := range due {
+		ctx.Loopback(p.cfg.KeyFor(lp), v, goka.WithCtxEmitHeaders(h))
+		p.stats.Watermarks.Add(1)
+	}
 }
 
 // Span is the callback for the spans topic.
@@ -177,6 +266,9 @@ func (p *Processor) Span(ctx goka.Context, msg any) {
 	if !ok {
 		return
 	}
+	// Spans do not move the watermark (the events' does): they only show
+	// the partition is alive.
+	p.cfg.Loops.Observe(ctx.Partition(), ctx.Timestamp(), nil, true, "", 0, 0)
 	p.span(ctx, rec, value, sp)
 }
 
@@ -185,7 +277,17 @@ func (p *Processor) Span(ctx goka.Context, msg any) {
 func (p *Processor) Loop(ctx goka.Context, msg any) {
 	rec := p.begin(ctx)
 	value, _ := msg.([]byte)
-	switch string(ctx.Headers()[state.HeaderKind]) {
+	kind := string(ctx.Headers()[state.HeaderKind])
+	if kind != state.KindTimer {
+		stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
+		if err != nil {
+			p.stats.BadStamps.Add(1)
+		}
+		p.cfg.Loops.Observe(ctx.Partition(), ctx.Timestamp(), stamps, kind != watermark.KindWatermark, "", 0, 0)
+	}
+	switch kind {
+	case watermark.KindWatermark:
+		return
 	case state.KindTimer:
 		p.timer(ctx, rec, value)
 	case KindSpan:
@@ -256,7 +358,6 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 		ref.ParentSpanID = &parent
 	}
 	st.Spans = append(st.Spans, ref)
-	p.observe(ctx.Partition(), end)
 	st.LastActivity = max(st.LastActivity, end)
 	for i := range st.Events {
 		e := &st.Events[i]
@@ -294,7 +395,8 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		return
 	}
 	held := schemas.HeldEvent{EventID: ev.EventID, Timestamp: ev.Timestamp, Value: value, EmittedOffset: -1}
-	stream, future := p.observeEvent(ctx.Partition(), ev.Timestamp)
+	stream := p.cfg.Loops.StreamTime(ctx.Partition())
+	future := ev.Timestamp > p.cfg.Now().UnixMilli()+p.cfg.MaxFuture.Milliseconds()
 	status := ""
 	switch {
 	case spanForEvent(st, ev) != nil:
@@ -422,19 +524,6 @@ func (p *Processor) setApplied(st *schemas.TraceState, topic string, offset int6
 		st.AppliedSpans = max(st.AppliedSpans, offset)
 	}
 }
-
-// observeEvent moves the stream time by an event's time unless the event
-// is from the far future; it returns the stream time.
-func (p *Processor) observeEvent(partition int32, ts int64) (stream int64, future bool) {
-	stream = p.cfg.Clock.StreamTime(partition)
-	ahead := p.cfg.MaxFuture.Milliseconds()
-	if ts > p.cfg.Now().UnixMilli()+ahead || (stream > 0 && ts > stream+ahead) {
-		return stream, true
-	}
-	return p.cfg.Clock.Observe(partition, ts), false
-}
-
-func (p *Processor) observe(partition int32, ts int64) { p.observeEvent(partition, ts) }
 
 // Expired tells the sweeper whether a trace's state has work at the
 // timer's stream time: events past their window, or the trace's end.

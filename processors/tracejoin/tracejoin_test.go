@@ -20,6 +20,7 @@ import (
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
+	"github.com/logstream/logstream/watermark"
 )
 
 var quiet = log.New(io.Discard, "", 0)
@@ -49,7 +50,7 @@ func noTail(context.Context, string, int32, string) (*exactlyonce.Landed, error)
 
 // stage builds the join as the pipeline does, from a one-partition
 // topology (goka's tester has one partition).
-func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) (*tracejoin.Processor, *topology.Topology, *codecs.Set, *state.Clock) {
+func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) (*tracejoin.Processor, *topology.Topology, *codecs.Set, *watermark.Partitions) {
 	t.Helper()
 	set, err := codecs.NewSet()
 	if err != nil {
@@ -68,7 +69,9 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)
 	}
 	now := func() time.Time { return t0 }
 	cfg := topo.TraceJoinConfig(set)
-	cfg.Fence, cfg.Clock, cfg.Now, cfg.Window = fence, state.NewClock(now), now, window
+	cfg.Fence, cfg.Now, cfg.Window = fence, now, window
+	cfg.Inputs, cfg.Loops = watermark.NewPartitions(1, watermark.DefaultIdle), watermark.NewPartitions(1, watermark.DefaultIdle)
+	cfg.KeyFor, cfg.Partitions = func(p int32) string { return topology.KeyFor(p, 1) }, 1
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -76,14 +79,14 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, topo, set, cfg.Clock
+	return p, topo, set, cfg.Loops
 }
 
 type harness struct {
 	tt    *tester.Tester
 	p     *tracejoin.Processor
 	set   *codecs.Set
-	clock *state.Clock
+	clock *watermark.Partitions
 	out   *tester.QueueTracker
 	dlq   *tester.QueueTracker
 	loop  *tester.QueueTracker
@@ -437,8 +440,14 @@ func TestNoTrace(t *testing.T) {
 		}
 		wantUnenriched(t, o.ev)
 	}
-	if _, _, ok := h.loop.NextRaw(); ok {
-		t.Fatal("an event without a valid trace id was re-keyed")
+	for {
+		hd, _, _, ok := h.loop.NextRawWithHeaders()
+		if !ok {
+			break
+		}
+		if string(hd[state.HeaderKind]) != watermark.KindWatermark {
+			t.Fatal("an event without a valid trace id was re-keyed")
+		}
 	}
 	wantCounters(t, h.p, tracejoin.Snapshot{Events: 5, NoTrace: 5, InvalidTraceIDs: 3})
 }

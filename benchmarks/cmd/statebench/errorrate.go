@@ -235,7 +235,7 @@ func measureErrorRate(ctx context.Context, set *codecs.Set, cfg errorRateConfig,
 			last, moved = done, time.Now()
 		} else if time.Since(moved) > time.Minute {
 			return false, fmt.Errorf("stalled at %d of %d events counted for a minute (events %d, late %d, future %d, relooped %d, dead letters %d)",
-				done, cfg.n, es.Events.Load(), es.Late.Load(), es.Future.Load(), es.Relooped.Load(), es.DeadLetters.Load())
+				done, cfg.n, es.Events.Load(), es.Late.Load(), es.Future.Load(), es.LegacySkipped.Load(), es.DeadLetters.Load())
 		}
 		return done >= int64(cfg.n), nil
 	})
@@ -245,7 +245,7 @@ func measureErrorRate(ctx context.Context, set *codecs.Set, cfg errorRateConfig,
 		return 0, "", err
 	}
 	note := fmt.Sprintf("(windowed %d, errors %d, late %d, future %d, relooped %d, updates %d, closed %d, dead letters %d",
-		es.Events.Load(), es.Errors.Load(), es.Late.Load(), es.Future.Load(), es.Relooped.Load(), es.Updates.Load(), es.Closed.Load(), es.DeadLetters.Load())
+		es.Events.Load(), es.Errors.Load(), es.Late.Load(), es.Future.Load(), es.LegacySkipped.Load(), es.Updates.Load(), es.Closed.Load(), es.DeadLetters.Load())
 	sz, serr := errorRateStateSize(ctx, e.brokers, set)
 	if serr == nil {
 		h := float64(max(sz.hosts, 1))

@@ -89,6 +89,8 @@ type Record struct {
 	Partition int32
 	Offset    int64
 	Headers   goka.Headers
+	// Time is the record's timestamp (the zero time when unset).
+	Time time.Time
 }
 
 // Context is a goka.Context for one input record of a group. Its value is
@@ -118,7 +120,7 @@ func (c *Context) Partition() int32      { return c.rec.Partition }
 func (c *Context) Offset() int64         { return c.rec.Offset }
 func (c *Context) Group() goka.Group     { return c.group }
 func (c *Context) Headers() goka.Headers { return c.rec.Headers }
-func (c *Context) Timestamp() time.Time  { return time.Time{} }
+func (c *Context) Timestamp() time.Time  { return c.rec.Time }
 func (c *Context) Value() any {
 	v, _ := c.table.Get(c.rec.Key)
 	return v
