@@ -56,10 +56,19 @@ func SaramaConfig(t Tuning) *sarama.Config {
 	// lz4 is cheaper than goka's default snappy at our record sizes and is
 	// understood by every Kafka client.
 	cfg.Producer.Compression = sarama.CompressionLZ4
+	// A stage that writes little (the errorrate windows, the alerter)
+	// would hold each record up to goka's 100 ms before sending it, and
+	// every hop of the alert path adds that; busy stages fill a batch
+	// (BatchSize records or 64 KB) long before.
+	cfg.Producer.Flush.Frequency = 10 * time.Millisecond
 	// Some inputs are written in Kafka transactions (the errorrate
 	// stage's partials): read only what was committed. Records written
 	// outside transactions read the same either way.
 	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	// A fetch the broker holds waiting for data (sarama's default 500 ms)
+	// may not wake when a transaction commits records already written:
+	// ask again sooner.
+	cfg.Consumer.MaxWaitTime = 50 * time.Millisecond
 	return cfg
 }
 

@@ -15,7 +15,8 @@ const (
 
 // Fanout remembers what each downstream partition last heard of each
 // channel, so that a stage writes a watermark record only to partitions
-// that have not heard a channel's progress for Every of event time, or its
+// that have not heard a channel's progress past a multiple of Every of
+// event time, or its
 // idle or hold state for Resend of wall clock (a restarted reader, or one
 // resynchronising after a wake-up, needs to hear it again). Records that
 // carry a stamp anyway (data) are noted with Sent.
@@ -43,11 +44,14 @@ func (f *Fanout) Due(target int32, s Stamp, now time.Time) bool {
 		return true
 	}
 	if s.Kind == Time {
-		every := f.Every
+		every := f.Every.Milliseconds()
 		if every <= 0 {
-			every = DefaultEvery
+			every = DefaultEvery.Milliseconds()
 		}
-		return s.Time-l.time >= every.Milliseconds()
+		// Aligned to multiples of Every (the alerter's ticks, by
+		// default): a partition hears the moment a boundary is passed,
+		// not up to Every later.
+		return floorDiv(s.Time, every) != floorDiv(l.time, every)
 	}
 	resend := f.Resend
 	if resend <= 0 {
@@ -88,3 +92,11 @@ func (f *Fanout) Snapshot() FanoutState {
 
 // Restore returns to a Snapshot.
 func (f *Fanout) Restore(s FanoutState) { f.last = s.last }
+
+func floorDiv(t, step int64) int64 {
+	q := t / step
+	if t%step != 0 && t < 0 {
+		q--
+	}
+	return q
+}

@@ -74,9 +74,14 @@ const (
 	minEvents  = 20
 )
 
-// alertRulesYAML: the threshold rule alone, firing and resolving at once.
+// alertRulesYAML: the threshold rule alone, on the rate as measured (no
+// significance bound, a single error may count: the producer's own
+// reckoning of when the rule is met is the same), firing and resolving at
+// once.
 var alertRulesYAML = fmt.Sprintf(`
 min_events: %d
+min_errors: 1
+confidence: 0.5
 for: 0s
 resolve_for: 0s
 threshold: {enabled: true, fire_rate: %v, resolve_rate: 0.05}

@@ -3,17 +3,24 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/pipeline"
 	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/schemas"
@@ -22,12 +29,21 @@ import (
 
 // The errorrate stage's throughput: N LogEvents of H hosts (a share of
 // them errors) pre-produced to logs.unique, keyed by event id as dedupe
-// writes them, read by the errorrate stage alone (stages: errorrate, with
-// its defaults: 1 m tumbling and 5 m hopping windows, 30 s grace, an
-// update per host per second of event time), from its first record until
-// it has counted every event; against the raw passthrough over the same
-// records, on fresh brokers, rounds rotating their order as throughput()
-// does.
+// writes them, read by the errorrate stage alone (stages: errorrate, both
+// hops, with its defaults: 1 m tumbling and 5 m hopping windows, 30 s
+// grace, a tick a second), from its first record until its windows hop has
+// counted every event. Against two baselines over the same records, each
+// on a fresh broker, rounds rotating their order:
+//
+//   - the franz-go passthrough (consume, produce every record unchanged);
+//   - a bare goka stateful hop: a goka group reading logs.unique that
+//     reads and writes its table once per record (a counter under the
+//     record's key): goka's own cost of one stateful hop.
+//
+// Each measurement reports events/s (first record to last counted) and
+// events per CPU-second: the events over the process's user+system time
+// over the same interval (the process is the broker and the stage
+// together; the records were produced before).
 
 type errorRateConfig struct {
 	n, rounds, partitions int
@@ -90,54 +106,79 @@ func fillErrorRate(ctx context.Context, brokers []string, set *codecs.Set, cfg e
 	return p.bytes.Load(), nil
 }
 
-// errorRateThroughput runs the passthrough and the errorrate stage (per
-// storage) rounds times, rotating their order, and prints the medians.
+// erResult is one measurement: events/s, events per CPU-second, notes.
+type erResult struct {
+	rate, perCPU float64
+	note         string
+}
+
+// cpuTime is the process's user+system time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// errorRateThroughput runs the baselines and the errorrate stage (per
+// storage) rounds times, rotating their order, and prints the medians and
+// the ratios.
 func errorRateThroughput(ctx context.Context, set *codecs.Set, cfg errorRateConfig) error {
 	// Event time ends a minute before the fill: nothing is ahead of the
-	// wall clock, windows close as the stage's clock passes them.
+	// wall clock.
 	base := time.Now().Add(-cfg.span - time.Minute).UnixMilli()
-	ms := []measurement{{name: "passthrough", run: func(ctx context.Context) (float64, string, error) {
-		return measureUniquePassthrough(ctx, set, cfg, base)
-	}}}
+	type m struct {
+		name string
+		run  func(ctx context.Context) (erResult, error)
+	}
+	ms := []m{
+		{name: "passthrough", run: func(ctx context.Context) (erResult, error) { return measureUniquePassthrough(ctx, set, cfg, base) }},
+		{name: "goka stateful hop", run: func(ctx context.Context) (erResult, error) { return measureGokaHop(ctx, set, cfg, base) }},
+	}
 	for _, s := range cfg.storages {
 		s := s
-		ms = append(ms, measurement{name: "errorrate/" + s, run: func(ctx context.Context) (float64, string, error) {
+		ms = append(ms, m{name: "errorrate/" + s, run: func(ctx context.Context) (erResult, error) {
 			return measureErrorRate(ctx, set, cfg, base, s)
 		}})
 	}
-	rates := map[string][]float64{}
+	rates, cpus := map[string][]float64{}, map[string][]float64{}
 	ratios := map[string][]float64{}
 	notes := map[string]string{}
 	for r := 0; r < cfg.rounds; r++ {
-		got := map[string]float64{}
+		got := map[string]erResult{}
 		for k := range ms {
-			m := ms[(k+r)%len(ms)]
+			x := ms[(k+r)%len(ms)]
 			runtime.GC()
-			rate, note, err := m.run(ctx)
+			res, err := x.run(ctx)
 			if err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+				return fmt.Errorf("%s: %w", x.name, err)
 			}
-			got[m.name] = rate
-			rates[m.name] = append(rates[m.name], rate)
-			notes[m.name] = note
-			fmt.Fprintf(os.Stderr, "  round %d: %-18s %9.0f records/s  %s\n", r+1, m.name, rate, note)
+			got[x.name] = res
+			rates[x.name] = append(rates[x.name], res.rate)
+			cpus[x.name] = append(cpus[x.name], res.perCPU)
+			notes[x.name] = res.note
+			fmt.Fprintf(os.Stderr, "  round %d: %-18s %9.0f events/s %9.0f events/CPU-s  %s\n", r+1, x.name, res.rate, res.perCPU, res.note)
 		}
-		var line []string
-		for _, m := range ms {
-			line = append(line, fmt.Sprintf("%s %.0f", m.name, got[m.name]))
-			if m.name != "passthrough" {
-				ratios[m.name] = append(ratios[m.name], got[m.name]/got["passthrough"])
-			}
+		for _, x := range ms[2:] {
+			ratios[x.name+" rate/passthrough"] = append(ratios[x.name+" rate/passthrough"], got[x.name].rate/got["passthrough"].rate)
+			ratios[x.name+" rate/goka hop"] = append(ratios[x.name+" rate/goka hop"], got[x.name].rate/got["goka stateful hop"].rate)
+			ratios[x.name+" CPU/passthrough"] = append(ratios[x.name+" CPU/passthrough"], got[x.name].perCPU/got["passthrough"].perCPU)
+			ratios[x.name+" CPU/goka hop"] = append(ratios[x.name+" CPU/goka hop"], got[x.name].perCPU/got["goka stateful hop"].perCPU)
 		}
-		fmt.Printf("errorrate round %d: %s (records/s)\n", r+1, strings.Join(line, ", "))
+		ratios["goka stateful hop rate/passthrough"] = append(ratios["goka stateful hop rate/passthrough"], got["goka stateful hop"].rate/got["passthrough"].rate)
 	}
-	fmt.Printf("\nerrorrate throughput, median of %d rounds (%d events of %d hosts, %.0f%% errors, %s of event time, %d partitions):\n",
+	fmt.Printf("\nerrorrate throughput, median of %d rounds (%d events of %d hosts, %.0f%% errors, %s of event time, %d partitions; one process: broker and stage):\n",
 		cfg.rounds, cfg.n, cfg.hosts, cfg.errors*100, cfg.span, cfg.partitions)
-	for _, m := range ms {
-		fmt.Printf("  %-*s %10.0f records/s   %s\n", ratioIndent-2, m.name, median(rates[m.name]), notes[m.name])
+	for _, x := range ms {
+		fmt.Printf("  %-*s %10.0f events/s %10.0f events per CPU-second   %s\n", ratioIndent-2, x.name, median(rates[x.name]), median(cpus[x.name]), notes[x.name])
 	}
-	for _, m := range ms[1:] {
-		fmt.Printf("  %-*s %10.3f   (per round: %s)\n", ratioIndent-2, m.name+"/passthrough", median(ratios[m.name]), fmtList(ratios[m.name]))
+	names := []string{"goka stateful hop rate/passthrough"}
+	for _, x := range ms[2:] {
+		names = append(names, x.name+" rate/passthrough", x.name+" rate/goka hop", x.name+" CPU/passthrough", x.name+" CPU/goka hop")
+	}
+	for _, n := range names {
+		fmt.Printf("  %-*s %10.3f   (per round: %s)\n", ratioIndent+14, n, median(ratios[n]), fmtList(ratios[n]))
 	}
 	return nil
 }
@@ -145,36 +186,37 @@ func errorRateThroughput(ctx context.Context, set *codecs.Set, cfg errorRateConf
 // measureUniquePassthrough is measurePassthrough over the errorrate input
 // on logs.unique: a franz-go consumer and producer copy every record to
 // bench.passthrough, first fetch to last ack.
-func measureUniquePassthrough(ctx context.Context, set *codecs.Set, cfg errorRateConfig, base int64) (float64, string, error) {
+func measureUniquePassthrough(ctx context.Context, set *codecs.Set, cfg errorRateConfig, base int64) (erResult, error) {
 	e, err := newEnv(cfg.partitions)
 	if err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	defer e.close()
 	bytes, err := fillErrorRate(ctx, e.brokers, set, cfg, base)
 	if err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	cons, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topology.TopicUnique), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	defer cons.Close()
 	prod, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.MaxBufferedRecords(100000), kgo.ProducerLinger(time.Millisecond),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	defer prod.Close()
 	var start time.Time
+	var cpu0 time.Duration
 	read := 0
 	for read < cfg.n {
 		fs := cons.PollFetches(ctx)
 		if err := fs.Err0(); err != nil {
-			return 0, "", err
+			return erResult{}, err
 		}
 		if start.IsZero() {
-			start = time.Now()
+			start, cpu0 = time.Now(), cpuTime()
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			read++
@@ -182,110 +224,161 @@ func measureUniquePassthrough(ctx context.Context, set *codecs.Set, cfg errorRat
 		})
 	}
 	if err := prod.Flush(ctx); err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
-	return float64(cfg.n) / time.Since(start).Seconds(), fmt.Sprintf("(%.0f B/record)", float64(bytes)/float64(cfg.n)), nil
+	el, cpu := time.Since(start), cpuTime()-cpu0
+	return erResult{rate: float64(cfg.n) / el.Seconds(), perCPU: float64(cfg.n) / cpu.Seconds(),
+		note: fmt.Sprintf("(%.0f B/record, %.2f CPU-s)", float64(bytes)/float64(cfg.n), cpu.Seconds())}, nil
 }
 
-// measureErrorRate runs the errorrate stage alone over the input, from its
-// first record until it has counted every event (Events + Late + Future,
-// plus dead letters, which never reach the loop, equals N). Afterwards, outside the timing, it measures the
-// stage's state: the latest ErrorRateState of each host on the table
-// topic, the table topic's size, and the LevelDB directory.
-func measureErrorRate(ctx context.Context, set *codecs.Set, cfg errorRateConfig, base int64, kind string) (float64, string, error) {
+// measureGokaHop runs a bare goka stateful hop over the input: a group
+// reading logs.unique whose callback reads its table value and writes it
+// back plus one (a counter under the record's key: every record one state
+// read and one changelog write), from its first record to the N-th.
+func measureGokaHop(ctx context.Context, set *codecs.Set, cfg errorRateConfig, base int64) (erResult, error) {
 	e, err := newEnv(cfg.partitions)
 	if err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	defer e.close()
 	if _, err := fillErrorRate(ctx, e.brokers, set, cfg, base); err != nil {
-		return 0, "", err
+		return erResult{}, err
+	}
+	var n atomic.Int64
+	g := goka.DefineGroup("bench-goka-hop",
+		goka.Input(goka.Stream(topology.TopicUnique), new(codec.Bytes), func(ctx goka.Context, _ any) {
+			c, _ := ctx.Value().(int64)
+			ctx.SetValue(c + 1)
+			n.Add(1)
+		}),
+		goka.Persist(new(codec.Int64)),
+	)
+	proc, err := goka.NewProcessor(e.brokers, g, append(broker.ProcessorOptions(tuning()), goka.WithStorageBuilder(state.Memory()),
+		goka.WithLogger(log.New(io.Discard, "", 0)))...)
+	if err != nil {
+		return erResult{}, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- proc.Run(pctx) }()
+	defer func() { cancel(); <-done }()
+	var start time.Time
+	var cpu0 time.Duration
+	for deadline := time.Now().Add(5 * time.Minute); n.Load() < int64(cfg.n); time.Sleep(time.Millisecond) {
+		if start.IsZero() && n.Load() > 0 {
+			start, cpu0 = time.Now(), cpuTime()
+		}
+		if time.Now().After(deadline) {
+			return erResult{}, fmt.Errorf("goka hop: %d of %d records in 5 minutes", n.Load(), cfg.n)
+		}
+	}
+	el, cpu := time.Since(start), cpuTime()-cpu0
+	return erResult{rate: float64(cfg.n) / el.Seconds(), perCPU: float64(cfg.n) / cpu.Seconds(),
+		note: fmt.Sprintf("(%.2f CPU-s)", cpu.Seconds())}, nil
+}
+
+// measureErrorRate runs the errorrate stage alone over the input, from its
+// first record until its windows hop has counted every event (in a
+// window, late or far-future; plus dead letters). Afterwards, outside the
+// timing, it measures the stage's state: the latest value of each
+// partition on the table topic, the table topic's size, and the LevelDB
+// directory.
+func measureErrorRate(ctx context.Context, set *codecs.Set, cfg errorRateConfig, base int64, kind string) (erResult, error) {
+	e, err := newEnv(cfg.partitions)
+	if err != nil {
+		return erResult{}, err
+	}
+	defer e.close()
+	if _, err := fillErrorRate(ctx, e.brokers, set, cfg, base); err != nil {
+		return erResult{}, err
 	}
 	st, dir, cleanup, err := storageFor(kind)
 	if err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	defer cleanup()
 	r, err := startStage(ctx, e.brokers, e.topo, set, pipeline.Options{Stages: []string{"errorrate"}, Storage: st})
 	if err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	if cfg.cpuprofile != "" {
 		f, err := os.Create(cfg.cpuprofile + ".errorrate." + kind)
 		if err != nil {
 			r.stop()
-			return 0, "", err
+			return erResult{}, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
 			r.stop()
-			return 0, "", err
+			return erResult{}, err
 		}
 		defer pprof.StopCPUProfile()
 	}
 	es := r.p.ErrorRate().Stats()
 	var start, moved time.Time
+	var cpu0 time.Duration
 	last := int64(-1)
 	err = r.waitFor(ctx, time.Millisecond, func() (bool, error) {
 		if start.IsZero() && es.In.Load() > 0 {
-			start = time.Now()
+			start, cpu0 = time.Now(), cpuTime()
 		}
 		done := counted(es)
 		if done != last {
 			last, moved = done, time.Now()
 		} else if time.Since(moved) > time.Minute {
-			return false, fmt.Errorf("stalled at %d of %d events counted for a minute (events %d, late %d, future %d, relooped %d, dead letters %d)",
-				done, cfg.n, es.Events.Load(), es.Late.Load(), es.Future.Load(), es.LegacySkipped.Load(), es.DeadLetters.Load())
+			return false, fmt.Errorf("stalled at %d of %d events counted for a minute (events %d, late %d, future %d, dead letters %d)",
+				done, cfg.n, es.Events.Load(), es.Late.Load(), es.Future.Load(), es.DeadLetters.Load())
 		}
 		return done >= int64(cfg.n), nil
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	if err != nil {
 		r.stop()
-		return 0, "", err
+		return erResult{}, err
 	}
-	note := fmt.Sprintf("(windowed %d, errors %d, late %d, future %d, relooped %d, updates %d, closed %d, dead letters %d",
-		es.Events.Load(), es.Errors.Load(), es.Late.Load(), es.Future.Load(), es.LegacySkipped.Load(), es.Updates.Load(), es.Closed.Load(), es.DeadLetters.Load())
+	note := fmt.Sprintf("(%.2f CPU-s; windowed %d, errors %d, late %d, future %d, dead letters %d; %d transactions, %d partials, %d updates, %d windows closed",
+		cpu.Seconds(), es.Events.Load(), es.Errors.Load(), es.Late.Load(), es.Future.Load(), es.DeadLetters.Load(),
+		es.Transactions.Load(), es.Partials.Load(), es.Updates.Load(), es.Closed.Load())
 	sz, serr := errorRateStateSize(ctx, e.brokers, set)
 	if serr == nil {
-		h := float64(max(sz.hosts, 1))
-		note += fmt.Sprintf("; state: %d hosts, latest state %.1f KB/host (max %.1f KB; %.1f panes with %.0f latency buckets, %.1f kept emits of %.1f KB), table topic %d records, %.1f MB",
-			sz.hosts, sz.meanBytes/1e3, float64(sz.maxBytes)/1e3, float64(sz.panes)/h, float64(sz.buckets)/h, float64(sz.emits)/h, float64(sz.emitBytes)/h/1e3,
-			sz.tableRecords, mb(sz.tableBytes))
+		note += fmt.Sprintf("; state: %d partitions, %d hosts, latest value %.1f KB/partition (max %.1f KB), %.1f panes/host, %.0f B of latency sketch/pane, %.1f kept records/partition; table topic %d records, %.1f MB",
+			sz.partitions, sz.hosts, sz.meanBytes/1e3, float64(sz.maxBytes)/1e3, float64(sz.panes)/float64(max(sz.hosts, 1)),
+			float64(sz.sketchBytes)/float64(max(sz.panes, 1)), float64(sz.emits)/float64(max(sz.partitions, 1)), sz.tableRecords, mb(sz.tableBytes))
 	} else {
 		note += "; state: " + serr.Error()
 	}
 	if err := r.stop(); err != nil {
-		return 0, "", err
+		return erResult{}, err
 	}
 	if dir != "" {
 		if d, err := dirSize(dir); err == nil {
 			note += fmt.Sprintf(", LevelDB %.1f MB", mb(d))
 		}
 	}
-	return float64(cfg.n) / elapsed.Seconds(), note + ")", nil
+	return erResult{rate: float64(cfg.n) / elapsed.Seconds(), perCPU: float64(cfg.n) / cpu.Seconds(), note: note + ")"}, nil
 }
 
 // counted is the events the stage has dealt with: windowed, late, future
-// (each counted in one of these) or dead-lettered (never reach the loop).
+// (each counted in one of these) or dead-lettered.
 func counted(es *errorrate.Stats) int64 {
 	return es.Events.Load() + es.Late.Load() + es.Future.Load() + es.DeadLetters.Load()
 }
 
 type stateSize struct {
+	partitions   int
 	hosts        int
 	meanBytes    float64
 	maxBytes     int
 	tableRecords int64
 	tableBytes   int64
-	// Sums over the hosts' latest states: panes, kept emits and their bytes.
-	panes, buckets, emits, emitBytes int
+	// Sums over the partitions' latest states.
+	panes, sketchBytes, emits int
 }
 
 // errorRateStateSize reads the end of every partition of the errorrate
-// table topic (goka writes a host's whole state on every event) and
-// returns the size of each host's latest state, with the topic's record
-// count and bytes (kfake's DescribeLogDirs: the lz4 batches it holds).
+// table topic and returns the size of each partition's latest state, with
+// the topic's record count and bytes (kfake's DescribeLogDirs: the lz4
+// batches it holds).
 func errorRateStateSize(ctx context.Context, brokers []string, set *codecs.Set) (stateSize, error) {
 	table := topology.TableTopic(topology.GroupErrorRate)
 	a, err := newAdmin(brokers)
@@ -303,9 +396,8 @@ func errorRateStateSize(ctx context.Context, brokers []string, set *codecs.Set) 
 	ends.Each(func(o kadm.ListedOffset) {
 		out.tableRecords += o.Offset
 		if o.Offset > 0 {
-			// The last few hundred records of a partition hold the last
-			// state of each of its hosts (each host writes per event).
-			offsets[o.Partition] = kgo.NewOffset().At(max(0, o.Offset-2000))
+			// One state per partition: its last record.
+			offsets[o.Partition] = kgo.NewOffset().At(o.Offset - 1)
 			want[o.Partition] = o.Offset
 		}
 	})
@@ -320,7 +412,8 @@ func errorRateStateSize(ctx context.Context, brokers []string, set *codecs.Set) 
 		return stateSize{}, err
 	}
 	defer cl.Close()
-	latest := map[string][]byte{}
+	var sizes []int
+	total := 0
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for len(want) > 0 {
@@ -329,35 +422,24 @@ func errorRateStateSize(ctx context.Context, brokers []string, set *codecs.Set) 
 			return stateSize{}, err
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if r.Value == nil {
-				delete(latest, string(r.Key))
-			} else {
-				latest[string(r.Key)] = r.Value
+			delete(want, r.Partition)
+			st, err := set.ErrorRatePartition.Unmarshal(r.Value)
+			if err != nil {
+				return
 			}
-			if r.Offset+1 >= want[r.Partition] {
-				delete(want, r.Partition)
+			sizes = append(sizes, len(r.Value))
+			total += len(r.Value)
+			out.hosts += len(st.Hosts)
+			for _, h := range st.Hosts {
+				out.panes += len(h.Panes)
+				for _, p := range h.Panes {
+					out.sketchBytes += len(p.Latency)
+				}
 			}
+			out.emits += len(st.Emits)
 		})
 	}
-	sizes := make([]int, 0, len(latest))
-	total := 0
-	for _, v := range latest {
-		sizes = append(sizes, len(v))
-		total += len(v)
-		st, err := set.ErrorRateState.Unmarshal(v)
-		if err != nil {
-			return stateSize{}, fmt.Errorf("%s: %w", table, err)
-		}
-		out.panes += len(st.Panes)
-		for _, p := range st.Panes {
-			out.buckets += len(p.Latency)
-		}
-		out.emits += len(st.Emits)
-		for _, e := range st.Emits {
-			out.emitBytes += len(e.Value)
-		}
-	}
-	out.hosts = len(sizes)
+	out.partitions = len(sizes)
 	if len(sizes) > 0 {
 		out.meanBytes = float64(total) / float64(len(sizes))
 		out.maxBytes = slices.Max(sizes)
