@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/watermark"
 )
 
 // DefaultLookupTimeout bounds the metadata and offset lookups Run makes
@@ -118,6 +119,10 @@ type Summary struct {
 	Failed int
 	// Tombstones are records with a null value.
 	Tombstones int
+	// Watermarks are records that carry only event-time progress (logs.parsed
+	// and logs.unique hold them beside the events; package watermark):
+	// skipped, not printed, not in Records.
+	Watermarks int
 	// OutputClosed reports that Run stopped because out stopped taking
 	// writes (its reader went away).
 	OutputClosed bool
@@ -342,6 +347,12 @@ type lineWriter struct {
 func (lw *lineWriter) write(r *kgo.Record) bool {
 	if lw.err != nil {
 		return false
+	}
+	for _, h := range r.Headers {
+		if h.Key == watermark.HeaderKind && string(h.Value) == watermark.KindWatermark {
+			lw.sum.Watermarks++
+			return true
+		}
 	}
 	line, kind := lw.form.format(r)
 	if _, err := lw.w.Write(line); err != nil {

@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -16,8 +17,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/watermark"
 )
 
 const topic = "logs.parsed"
@@ -564,3 +567,42 @@ var latestLogEvent = func() string {
 	}
 	return c.Version().Label()
 }()
+
+// TestWatermarkRecordsSkipped: the watermark records beside the events
+// on logs.parsed and logs.unique are counted, not printed.
+func TestWatermarkRecordsSkipped(t *testing.T) {
+	e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := broker.EnsureTopics([]string{e.Addr()}, broker.Tuning{Replication: 1}, map[string]int{"logs.unique": 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	set, err := codecs.NewSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addr()), kgo.DefaultProduceTopic("logs.unique"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ev, _ := set.LogEvent.Marshal(&schemas.LogEvent{EventID: "a", Timestamp: 1, Host: "web-1", Message: "hello"})
+	v, h := watermark.Record(watermark.Stamp{Channel: "logs.raw/0", Kind: watermark.Time, Time: 1, Seq: 0})
+	wm := &kgo.Record{Value: v}
+	for k, x := range h {
+		wm.Headers = append(wm.Headers, kgo.RecordHeader{Key: k, Value: x})
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: ev}, wm, &kgo.Record{Value: ev}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sum, err := Run(context.Background(), Config{Brokers: []string{e.Addr()}, Topic: "logs.unique", FromBeginning: true, ExitAtEnd: true, Codecs: set}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Records != 2 || sum.Watermarks != 1 || strings.Count(out.String(), "\n") != 2 || strings.Contains(out.String(), "logs.raw/0") {
+		t.Fatalf("summary %+v, output:\n%s", sum, out.String())
+	}
+}

@@ -36,5 +36,8 @@ func runTail(ctx context.Context, cfg *Config, args []string, stdout, stderr io.
 	if sum.Failed > 0 {
 		fmt.Fprintf(stderr, "logstream tail: %d records did not decode (printed with their error)\n", sum.Failed)
 	}
+	if sum.Watermarks > 0 {
+		fmt.Fprintf(stderr, "logstream tail: %d watermark records (event-time progress, no events) skipped\n", sum.Watermarks)
+	}
 	return nil
 }
