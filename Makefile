@@ -73,7 +73,7 @@ fuzz:
 bench:
 	$(GO) run ./benchmarks/cmd/pipebench
 	$(GO) run ./benchmarks/cmd/statebench -n 100000 -ids 200000 -sweep 5s
-	$(GO) run ./benchmarks/cmd/statebench -only errorrate,alerts -er-n 20000 -alert-rate 10000
+	$(GO) run ./benchmarks/cmd/statebench -only errorrate,alerts -er-n 200000 -alert-rate 20000 -alert-intervals 1s
 	$(GO) run ./benchmarks/cmd/sinkbench -records 100000
 	$(GO) run ./benchmarks/cmd/codecbench
 	$(GO) test -run '^$$' -bench 'LogEvent' -benchmem ./codecs/

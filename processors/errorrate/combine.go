@@ -188,7 +188,6 @@ func (c *Combiner) Run(ctx context.Context) error {
 		kgo.ConsumeResetOffset(reset),
 		kgo.TransactionalID(c.cfg.TransactionalID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		// Partials are addressed to a partition by KeyFor.
 		kgo.RecordPartitioner(c.cfg.Partitioner),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression()),

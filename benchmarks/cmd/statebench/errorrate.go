@@ -20,10 +20,10 @@ import (
 
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
-	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/pipeline"
 	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/topology"
 )
 
