@@ -189,9 +189,9 @@ func New(cfg Config) (*Topology, error) {
 			{Name: LoopTopic(GroupTraceJoin), Kind: Stream, Partitions: p, Key: "trace_id",
 				Foreign: "LogEvent or Span (Avro) re-keyed by trace id, or a window timer",
 				Doc:     "trace join's repartition topic: events re-keyed by trace id, and window timers"},
-			{Name: TopicErrorRatePartials, Kind: Stream, Partitions: p, Key: "host", Record: "ErrorRatePartial",
-				Doc: "errorrate's repartition topic: partial counts per host and second from its combine hop, one record per partition and transaction, with the watermark of the logs.unique partitions counted"},
-			{Name: TableTopic(GroupErrorRate), Kind: Table, Partitions: p, Key: "host", Record: "ErrorRatePartition",
+			{Name: TopicErrorRatePartials, Kind: Stream, Partitions: p, Key: "partition", Record: "ErrorRatePartial",
+				Doc: "errorrate's repartition topic: partial counts per host and second from its combine hop, one record per partition (key ~p<n>: every host goka places on partition n) and transaction, with the watermark of the logs.unique partitions counted"},
+			{Name: TableTopic(GroupErrorRate), Kind: Table, Partitions: p, Key: "partition", Record: "ErrorRatePartition",
 				Doc: "errorrate state, one value per partition holding its hosts: open window panes, counts not yet sent to the alerter, the watermark and its inputs (ErrorRateState values of the previous version are read once, at upgrade)"},
 			{Name: LoopTopic(GroupErrorRate), Kind: Stream, Partitions: p, Key: "host",
 				Foreign: "LogEvent (Avro) re-keyed by host, by the previous version",
@@ -221,8 +221,11 @@ func New(cfg Config) (*Topology, error) {
 				Key: "any", Combiner: true, Part: "errorrate",
 				Doc: "the errorrate stage's first hop: counts events per host and second of event time from logs.unique (so that nothing waits for the join), with latency sketches, error signatures and, from logs.enriched, joined error events as sample traces; writes them per host partition with its watermark, in one Kafka transaction with its offsets"},
 			{Name: "errorrate", Group: GroupErrorRate, Inputs: []string{TopicErrorRatePartials, LoopTopic(GroupErrorRate)}, Outputs: []string{TopicHostWindows, TopicWindowUpdates, TopicDLQ},
-				Table: TableTopic(GroupErrorRate), Loop: LoopTopic(GroupErrorRate), Key: "host",
-				Doc: "merges the partial counts of each host per event-time window (tumbling and hopping, with grace); closes a window when the watermark passes its end and grace, writing it once; sends the alerter each host's counts per second up to the watermark"},
+				Table: TableTopic(GroupErrorRate), Loop: LoopTopic(GroupErrorRate), Key: "partition",
+				// The previous version's loop records, keyed by host, are
+				// re-keyed to their partition's key once, after an upgrade.
+				Rekeys: []string{LoopTopic(GroupErrorRate)},
+				Doc:    "merges the partial counts of each host per event-time window (tumbling and hopping, with grace); closes a window when the watermark passes its end and grace, writing it once; sends the alerter each host's counts per second up to the watermark"},
 			{Name: "alerter", Group: GroupAlerter, Inputs: []string{TopicWindowUpdates}, Outputs: []string{TopicAlerts, TopicDLQ},
 				Table: TableTopic(GroupAlerter), Key: "fleet",
 				Doc: "evaluates the alert rules (threshold, host against fleet median, burn rate, silent host, silent fleet) every second of event time once every errorrate partition's watermark has passed it, with significance tests and hysteresis; writes one FIRING and one RESOLVED alert per incident"},
@@ -403,15 +406,15 @@ func (t *Topology) Describe() string {
 		fmt.Fprintf(&b, "  %s\n", s.Doc)
 		for _, in := range s.Inputs {
 			tp, _ := t.Topic(in)
-			fmt.Fprintf(&b, "  input   %-16s key=%-12s partitions=%d\n", in, tp.Key, tp.Partitions)
+			fmt.Fprintf(&b, "  input   %-20s key=%-12s partitions=%d\n", in, tp.Key, tp.Partitions)
 		}
 		for _, out := range s.Outputs {
 			tp, _ := t.Topic(out)
-			fmt.Fprintf(&b, "  output  %-16s key=%-12s partitions=%d\n", out, tp.Key, tp.Partitions)
+			fmt.Fprintf(&b, "  output  %-20s key=%-12s partitions=%d\n", out, tp.Key, tp.Partitions)
 		}
 		if s.Table != "" {
 			tp, _ := t.Topic(s.Table)
-			fmt.Fprintf(&b, "  table   %-16s key=%-12s partitions=%d (compacted)\n", s.Table, tp.Key, tp.Partitions)
+			fmt.Fprintf(&b, "  table   %-20s key=%-12s partitions=%d (compacted)\n", s.Table, tp.Key, tp.Partitions)
 		} else {
 			b.WriteString("  table   none (stateless)\n")
 		}
@@ -419,7 +422,7 @@ func (t *Topology) Describe() string {
 	}
 	b.WriteString("topics\n")
 	for _, tp := range t.topics {
-		fmt.Fprintf(&b, "  %-16s %-6s partitions=%-3d replication=%d key=%s value=%s\n", tp.Name, tp.Kind, tp.Partitions, t.cfg.Replication, tp.Key, tp.valueDesc()+t.wireDesc(tp.Name))
+		fmt.Fprintf(&b, "  %-20s %-6s partitions=%-3d replication=%d key=%s value=%s\n", tp.Name, tp.Kind, tp.Partitions, t.cfg.Replication, tp.Key, tp.valueDesc()+t.wireDesc(tp.Name))
 	}
 	return b.String()
 }

@@ -206,8 +206,10 @@ func findCommand(args []string) (command, []string, bool) {
 func writeMainHelp(w io.Writer) {
 	fmt.Fprint(w, `logstream: a stream-processing engine for logs, on Kafka.
 
-Raw log lines flow through Avro-encoded Kafka topics into stateful stages
-(parse, and more to come); undecodable records land in a dead-letter topic.
+Raw log lines flow through Avro-encoded Kafka topics into stateful stages:
+parse, dedupe, the trace-span join, per-host error-rate windows in event
+time (watermarks) and the alerter; undecodable records land in a
+dead-letter topic.
 Without --brokers, run and demo start an embedded Kafka-protocol broker.
 
 Usage: logstream <command> [flags] [args]

@@ -19,8 +19,11 @@ const queryHostsLong = `Reads the errorrate stage's table (errorrate-table) and 
 (alerter-table) from every partition with goka views, waits until both are
 read to the end (at most --timeout), and prints the --top hosts with the
 worst error rate in their current tumbling window (the one holding the
-host's latest event), worst first, then every open alert (firing or
-resolving). --format json prints the JSON a running pipeline serves at
+host's latest event), worst first, marking the hosts judged silent; how
+far event time has come (the alerter's watermark, its lag behind the clock,
+and whether the input is idle: a pipeline whose input stopped shows here,
+not as host pages); then every open alert (firing or resolving).
+--format json prints the JSON a running pipeline serves at
 GET /query/hosts?top=N on its admin port (--admin-addr of 'logstream run' or
 'logstream demo'). Window sizes must be the pipeline's (--window, --hop-size,
 --hop-advance). Without --brokers it connects to --embedded-addr (a local
@@ -132,6 +135,9 @@ func writeQueryTable(w io.Writer, res query.Result, tumbling, hopping time.Durat
 		tw.Flush()
 		fmt.Fprintf(w, "%d of %d hosts, worst error rate first\n", len(res.Hosts), res.TotalHosts)
 	}
+	if wm := res.Watermark; wm != nil {
+		fmt.Fprintln(w, eventTimeLine(wm))
+	}
 	fmt.Fprintln(w)
 	if len(res.Alerts) == 0 {
 		fmt.Fprintln(w, "no open alerts")
@@ -155,6 +161,23 @@ func writeQueryTable(w io.Writer, res query.Result, tumbling, hopping time.Durat
 }
 
 func percent(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
+
+// eventTimeLine says how far event time has come: a pipeline that fell
+// behind, or whose input stopped, shows here rather than as host pages.
+func eventTimeLine(wm *query.Watermark) string {
+	at := "-"
+	if wm.At > 0 {
+		at = utc(wm.At, "2006-01-02 15:04:05") + fmt.Sprintf(" UTC, %s behind the clock", shortDuration(time.Duration(wm.LagSeconds*float64(time.Second)).Round(time.Second)))
+	}
+	parts := fmt.Sprintf("errorrate partitions: %d active, %d idle, %d holding", wm.Active, wm.Idle, wm.Holding)
+	switch wm.Status {
+	case "idle":
+		return "event time stands at " + at + ": every input is idle (no new lines), so nothing is judged and nobody is paged for silence; " + parts
+	case "hold":
+		return "event time stands at " + at + ": waiting to hear from a partition; " + parts
+	}
+	return "event time (judged up to): " + at + "; " + parts
+}
 
 func utc(ms int64, layout string) string { return time.UnixMilli(ms).UTC().Format(layout) }
 

@@ -229,3 +229,30 @@ func httpGet(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// A pipeline whose input stopped says so in the table, instead of paging.
+func TestQueryTableSaysWhereEventTimeStands(t *testing.T) {
+	at := time.Date(2026, 12, 7, 3, 10, 0, 0, time.UTC).UnixMilli()
+	cases := []struct {
+		wm   query.Watermark
+		want []string
+	}{
+		{query.Watermark{At: at, LagSeconds: 2.4, Status: "time", Active: 6}, []string{"judged up to): 2026-12-07 03:10:00 UTC, 2s behind the clock", "6 active, 0 idle, 0 holding"}},
+		{query.Watermark{At: at, LagSeconds: 600, Status: "idle", Idle: 6}, []string{"stands at 2026-12-07 03:10:00 UTC, 10m behind", "every input is idle", "0 active, 6 idle"}},
+		{query.Watermark{At: at, Status: "hold", Active: 5, Holding: 1}, []string{"waiting to hear from a partition", "5 active, 0 idle, 1 holding"}},
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		writeQueryTable(&b, query.Result{Watermark: &c.wm}, time.Minute, 0)
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: %q not in\n%s", c.wm.Status, w, b.String())
+			}
+		}
+	}
+	var b bytes.Buffer
+	writeQueryTable(&b, query.Result{}, time.Minute, 0)
+	if strings.Contains(b.String(), "event time") {
+		t.Errorf("no watermark known, yet:\n%s", b.String())
+	}
+}

@@ -34,10 +34,17 @@
 // partitioner) is rerouted through the loop topic to its id's partition;
 // it then follows the records already there.
 //
-// Event time. Stream time is the highest event time seen on a partition.
-// An event more than MaxFuture (default 1 h) ahead of the wall clock or of
-// the stream time is passed on but does not move the stream time (it
-// would expire every id at once), and its id is kept as if it happened at
-// the stream time; it is counted as future. An event older than the stream
-// time minus the TTL is counted as late: a repeat of it may have expired.
+// Event time. The TTL runs on the watermark (package watermark), not on
+// the highest event time seen: the partition's watermark is the minimum of
+// the parse origins' progress stamped on the events it reads, so a parse
+// partition that runs ahead during a backlog cannot expire ids whose
+// repeats are still queued behind a slower one. The stage relays the
+// stamps: every event it writes carries the stamps of the event it read
+// (a dropped repeat's stamps go out on a watermark-only record), and it
+// forwards the watermark-only records of logs.parsed, so logs.unique
+// carries the parse origins' progress on to the join and to errorrate. An
+// event more than MaxFuture (default 1 h) ahead of the wall clock is passed
+// on but moves nothing, and its id is kept as if it happened at the
+// watermark; it is counted as future. An event older than the watermark
+// minus the TTL is counted as late: a repeat of it may have expired.
 package dedupe

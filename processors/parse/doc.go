@@ -36,6 +36,19 @@
 // the output partitions: their relative order is not kept downstream. Each
 // event carries its own event time, which later stages use instead.
 //
+// Event time starts here (package watermark). Each partition of logs.raw
+// is an origin whose progress is the highest event time parsed from it;
+// every event written carries that progress in its ls-wm header, and an
+// output partition that has not heard an origin for a second of event time
+// gets a watermark-only record (header ls-kind=wm) with it, so that every
+// downstream partition learns every origin's progress. An event more than
+// MaxFuture (default 1 h) ahead of the wall clock is passed on but does
+// not move its origin's progress; an old event moves nothing either. A
+// Punctuator declares an origin idle when it is caught up and has had no
+// record for the idle timeout (wall clock, default 5 s): idle origins stop
+// holding the watermark back, and when every origin is idle event time
+// stands still.
+//
 // Guarantee: at-least-once, like goka. A replayed record yields an event
 // with the same event_id (the id is a hash of host, source, time and line,
 // or the producer's own id), so a replay is recognisable downstream; a

@@ -22,17 +22,28 @@
 // its span_id, or the root span for an event without one) is in the state
 // leaves at once, enriched with the span's service, operation, duration
 // and status and the trace's root operation (when the root span has
-// arrived): join_status joined. Otherwise it waits until the partition's
-// stream time passes its event time plus the join window (default 30 s),
-// or until its span arrives. At the window's end a timer (from the
-// sweeper, through the loop topic) releases it unenriched with join_status
-// timeout: an event is never dropped. A partition that receives nothing
-// for one window of wall-clock time releases everything it holds, so a
-// silent source does not hold events back. An event older than the stream
-// time minus the window (late) or far in the future leaves at once if its
-// span is not there. A trace's state is deleted one window after its last
-// activity, once everything that touched it is committed: join state is
-// bounded by the window.
+// arrived): join_status joined. Otherwise it waits until the watermark
+// of its loop partition passes its event time plus the join window
+// (default 30 s), or until its span arrives. At the window's end a timer
+// (from the sweeper, through the loop topic) releases it unenriched with
+// join_status timeout: an event is never dropped. An event older than the
+// watermark minus the window (late) or far in the future leaves at once if
+// its span is not there. A trace's state is deleted one window after its
+// last activity, once everything that touched it is committed: join state
+// is bounded by the window.
+//
+// Watermarks (package watermark). Each partition of logs.unique has the
+// watermark of the parse origins stamped on its events; the stage stamps
+// every event it re-keys with its input partition's watermark and sends a
+// watermark-only record to every loop partition that has not heard it for
+// a second of event time, so a loop partition's watermark is the minimum
+// over all of logs.unique: one input partition that runs ahead in a
+// backlog cannot time out events still queued on another. Spans do not
+// move the watermark. Idle origins (a source that stopped) drop out of the
+// minimum upstream, so a quiet source does not hold events back; when
+// every source is idle the watermark stands still and events wait for
+// their span. logs.enriched carries no stamps: errorrate counts events
+// from logs.unique and takes only sample traces from logs.enriched.
 //
 // Exactly-once. State changes are applied once: the state remembers the
 // last offset of the spans topic and of the loop topic applied to it, and

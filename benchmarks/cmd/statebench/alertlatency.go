@@ -38,8 +38,11 @@ import (
 // For every FIRING alert on the alerts topic:
 //   - processing latency: the alert record's Kafka timestamp minus the
 //     wall time at which the producer sent the first event of that host
-//     stamped At (At is the host's stream time at the update that decided
-//     the alert, so that event is the one that made the update);
+//     stamped At or later (At is the tick of event time the alerter judged
+//     the alert at: it judges a tick once the watermark of every errorrate
+//     partition has passed it, which events stamped at or after it do; at
+//     these rates the host's first such event is within a millisecond of
+//     the deciding one);
 //   - condition latency: the alert's Kafka timestamp minus the send time
 //     of the event after which the host's window, as the producer counts
 //     it, first met the rule (includes waiting for the next update: the
