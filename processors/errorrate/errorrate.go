@@ -212,20 +212,33 @@ type run struct {
 	offset int64
 }
 
-// Partial is the callback for the partials topic.
-func (p *Processor) Partial(ctx goka.Context, msg any) {
+// begin starts the processing of an input record whose topic's last
+// applied offset applied picks from the state; it returns nil when there
+// is nothing to apply (a replay, rewritten from state, or a fence error).
+func (p *Processor) begin(ctx goka.Context, applied func(*schemas.ErrorRatePartition) *int64) *run {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
 		ctx.Fail(err)
-		return
+		return nil
 	}
 	st := p.load(ctx)
 	r := &run{p: p, ctx: ctx, rec: rec, st: st, topic: string(ctx.Topic()), offset: ctx.Offset()}
-	if r.offset <= st.Applied {
+	last := applied(st)
+	if r.offset <= *last {
 		r.replay()
+		return nil
+	}
+	*last = r.offset
+	return r
+}
+
+// Partial is the callback for the partials topic.
+func (p *Processor) Partial(ctx goka.Context, msg any) {
+	r := p.begin(ctx, func(st *schemas.ErrorRatePartition) *int64 { return &st.Applied })
+	if r == nil {
 		return
 	}
-	st.Applied = r.offset
+	st := r.st
 	value, _ := msg.([]byte)
 	partial, err := p.cfg.PartialCodec.Unmarshal(value)
 	if err != nil {

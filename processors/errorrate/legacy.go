@@ -95,18 +95,11 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 // rekeyed counts an event (or takes a sample) the previous version
 // re-keyed, under its partition's state.
 func (p *Processor) rekeyed(ctx goka.Context, value []byte, kind string) {
-	rec, err := p.cfg.Fence.Begin(ctx)
-	if err != nil {
-		ctx.Fail(err)
+	r := p.begin(ctx, func(st *schemas.ErrorRatePartition) *int64 { return &st.AppliedLoop })
+	if r == nil {
 		return
 	}
-	st := p.load(ctx)
-	r := &run{p: p, ctx: ctx, rec: rec, st: st, topic: string(ctx.Topic()), offset: ctx.Offset()}
-	if r.offset <= st.AppliedLoop {
-		r.replay()
-		return
-	}
-	st.AppliedLoop = r.offset
+	st := r.st
 	ev, err := p.cfg.EventCodec.Unmarshal(value)
 	if err != nil {
 		p.dlq.Emit(ctx, value, err)
