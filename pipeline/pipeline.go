@@ -201,6 +201,7 @@ func New(opts Options) (*Pipeline, error) {
 		}
 		dc := t.DedupeConfig(set)
 		p.dedupeWM = watermark.NewPartitions(n, idle)
+		p.dedupeWM.Expect(topology.TopicRaw) // parse's origins
 		dc.Fence, dc.Watermarks, dc.KeyFor, dc.Every = fence, p.dedupeWM, keyFor, opts.Watermark.Every
 		dc.TTL, dc.MaxFuture, dc.CacheEntries = opts.Dedupe.TTL, opts.Dedupe.MaxFuture, opts.Dedupe.CacheEntries
 		dp, err := dedupe.New(dc)
@@ -224,8 +225,13 @@ func New(opts Options) (*Pipeline, error) {
 			return nil, err
 		}
 		jc := t.TraceJoinConfig(set)
+		// Inputs hear parse's origins; the loop hears the stage itself,
+		// one channel per partition of logs.unique.
 		p.joinWM = watermark.NewPartitions(n, idle)
-		jc.Fence, jc.Inputs, jc.Loops = fence, watermark.NewPartitions(n, idle), p.joinWM
+		p.joinWM.Expect(topology.TopicUnique)
+		inputs := watermark.NewPartitions(n, idle)
+		inputs.Expect(topology.TopicRaw)
+		jc.Fence, jc.Inputs, jc.Loops = fence, inputs, p.joinWM
 		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
 		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
 		jp, err := tracejoin.New(jc)

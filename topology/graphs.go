@@ -164,6 +164,9 @@ func (t *Topology) ErrorRateConfig(set *codecs.Set) errorrate.Config {
 		UpdateCodec:  wired(t, TopicWindowUpdates, set.WindowUpdate),
 		StateCodec:   wired(t, TableTopic(GroupErrorRate), set.ErrorRatePartition),
 		LegacyCodec:  set.ErrorRateState,
+		// The combine hop stamps partials with its partitions of
+		// logs.unique as channels.
+		StampTopic: TopicUnique,
 	}
 }
 
@@ -174,6 +177,7 @@ func (t *Topology) ErrorRateCombineConfig(set *codecs.Set) errorrate.CombineConf
 	return errorrate.CombineConfig{
 		Group:           GroupErrorRateCombine,
 		Events:          TopicUnique,
+		Origins:         TopicRaw,
 		Joined:          TopicEnriched,
 		Partials:        TopicErrorRatePartials,
 		DeadLetters:     TopicDLQ,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Headers. HeaderKind's value KindWatermark marks a record that carries
@@ -166,4 +167,18 @@ func decodeOne(p string) (Stamp, error) {
 		s.Kind, s.Time = Time, t
 	}
 	return s, nil
+}
+
+// Future reports whether an event at eventTime (ms) is further than
+// maxFuture ahead of the time its record was written: record, the record's
+// timestamp, or now when the record has none. The record's time, not the
+// wall clock, so that a backlog read hours later decides as live traffic
+// did; the earlier of the two, so that a producer that stamps records
+// with the event's own time cannot vouch for a clock gone wrong.
+func Future(eventTime int64, record, now time.Time, maxFuture time.Duration) bool {
+	ref := now
+	if record.UnixMilli() > 0 && record.Before(now) {
+		ref = record
+	}
+	return eventTime > ref.UnixMilli()+maxFuture.Milliseconds()
 }

@@ -17,6 +17,10 @@ type Tracker struct {
 	// a stamp from one partition of a topic says every partition of it
 	// feeds this one (re-keying spreads each over all).
 	groups map[string]bool
+	// expect, when set, is the one topic whose stamps count: a stray
+	// stamp of another (a record mirrored from elsewhere) must not make
+	// its partitions expected, holding the watermark for ever.
+	expect string
 	wm     int64
 	wokeAt int64 // ms; when a channel woke while every other one was idle
 }
@@ -35,12 +39,27 @@ func NewTracker(n int32, idle time.Duration) *Tracker {
 	return &Tracker{n: n, idle: idle, ch: map[string]*channel{}, groups: map[string]bool{}}
 }
 
+// Expect makes topic the only one whose stamps count.
+func (t *Tracker) Expect(topic string) { t.expect = topic }
+
 // Observe applies stamps received at wall-clock time at (a record's
 // timestamp, so that a replay decides the same).
 func (t *Tracker) Observe(at time.Time, stamps ...Stamp) {
 	for _, s := range stamps {
-		if topic, _, ok := SplitChannel(s.Channel); ok {
+		topic, _, ok := SplitChannel(s.Channel)
+		if !ok || t.expect != "" && topic != t.expect {
+			continue
+		}
+		if !t.groups[topic] {
 			t.groups[topic] = true
+			// The stream carries stamps now (the first records of an
+			// upgrade, say, did not): its partitions' own event times
+			// stop counting, or the first would hold it for ever.
+			for name, c := range t.ch {
+				if c.local {
+					delete(t.ch, name)
+				}
+			}
 		}
 		t.apply(s, false, at)
 		// Every step counts: stamps read together with idle ones must
@@ -52,8 +71,12 @@ func (t *Tracker) Observe(at time.Time, stamps ...Stamp) {
 // ObserveLocal applies an event time read from a record that carried no
 // stamp: the partition it was read from is its own channel (its highest
 // event time seen, as Kafka Streams' stream time), and does not make the
-// topic's other partitions expected.
+// topic's other partitions expected. Once the stream carries stamps, a
+// record without (or with a stamp that did not parse) moves nothing.
 func (t *Tracker) ObserveLocal(channelName string, eventTime, seq int64, at time.Time) {
+	if len(t.groups) > 0 {
+		return
+	}
 	t.apply(Stamp{Channel: channelName, Kind: Time, Time: eventTime, Seq: seq}, true, at)
 	t.Watermark()
 }
@@ -260,11 +283,12 @@ func (t *Tracker) Restore(s State) {
 // Partitions keeps one Tracker per partition of a stage's input, safe for
 // the stage's partition goroutines and its sweeper at once.
 type Partitions struct {
-	n    int32
-	idle time.Duration
-	now  func() time.Time
-	mu   sync.Mutex
-	m    map[int32]*partTracker
+	n      int32
+	idle   time.Duration
+	expect string
+	now    func() time.Time
+	mu     sync.Mutex
+	m      map[int32]*partTracker
 }
 
 type partTracker struct {
@@ -282,9 +306,18 @@ func (p *Partitions) get(partition int32) *partTracker {
 	t := p.m[partition]
 	if t == nil {
 		t = &partTracker{t: NewTracker(p.n, p.idle), lastData: p.now()}
+		t.t.Expect(p.expect)
 		p.m[partition] = t
 	}
 	return t
+}
+
+// Expect makes topic the only one whose stamps count (Tracker.Expect);
+// call it before the first Observe.
+func (p *Partitions) Expect(topic string) {
+	p.mu.Lock()
+	p.expect = topic
+	p.mu.Unlock()
 }
 
 // Do runs fn with partition's tracker, under the lock.

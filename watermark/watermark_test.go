@@ -214,3 +214,59 @@ func TestOrigins(t *testing.T) {
 		t.Fatalf("woken: every partition hears it: %v", due)
 	}
 }
+
+// An upgrade's first records carry no stamps: the partition's own event
+// time stands in until stamps come, and then stops counting (else the
+// last unstamped record would hold the watermark for ever). A record
+// without a stamp, or with one that did not parse, moves nothing after.
+func TestLocalChannelGivesWayToStamps(t *testing.T) {
+	tr := NewTracker(2, time.Second)
+	tr.Expect("logs.raw")
+	tr.ObserveLocal("logs.unique/0", ts(10), 1, w0)
+	if wm, k := tr.Watermark(); wm != ts(10) || k != Time {
+		t.Fatalf("unstamped stream: %d %v", wm, k)
+	}
+	tr.Observe(w0, stampOf(0, Time, 30, 5), stampOf(1, Time, 40, 5))
+	if wm, k := tr.Watermark(); wm != ts(30) || k != Time {
+		t.Fatalf("stamps came: %d %v, want the stamps' minimum", wm, k)
+	}
+	tr.ObserveLocal("logs.unique/0", ts(20), 2, w0)
+	tr.Observe(w0, stampOf(0, Time, 60, 6), stampOf(1, Time, 50, 6))
+	if wm, _ := tr.Watermark(); wm != ts(50) {
+		t.Fatalf("an unstamped record in a stamped stream held it: %d", wm)
+	}
+}
+
+// A stamp of a topic the tracker does not expect (a record mirrored from
+// another pipeline) is ignored: it must not make that topic's partitions
+// expected and hold the watermark.
+func TestStrayStampIgnored(t *testing.T) {
+	tr := NewTracker(2, time.Second)
+	tr.Expect("logs.raw")
+	tr.Observe(w0, stampOf(0, Time, 10, 1), stampOf(1, Time, 12, 1), Stamp{Channel: "other.topic/0", Kind: Time, Time: ts(1), Seq: 1})
+	if wm, k := tr.Watermark(); wm != ts(10) || k != Time {
+		t.Fatalf("%d %v", wm, k)
+	}
+	if _, _, holding := tr.Status(); holding != 0 {
+		t.Fatalf("holding %d", holding)
+	}
+}
+
+func TestFutureAgainstTheRecordTime(t *testing.T) {
+	record, now := w0, w0.Add(5*time.Hour) // a backlog read five hours on
+	ahead := w0.Add(2 * time.Hour).UnixMilli()
+	if !Future(ahead, record, now, time.Hour) {
+		t.Error("two hours ahead of its record is future, however late it is read")
+	}
+	if Future(w0.Add(30*time.Minute).UnixMilli(), record, now, time.Hour) {
+		t.Error("half an hour ahead is not")
+	}
+	// A producer that stamps records with the event's time vouches for
+	// nothing: the wall clock bounds it.
+	if !Future(ahead, time.UnixMilli(ahead), w0, time.Hour) {
+		t.Error("record stamped with the event's own time")
+	}
+	if !Future(ahead, time.Time{}, w0, time.Hour) {
+		t.Error("no record time: the wall clock")
+	}
+}

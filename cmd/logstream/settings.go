@@ -278,7 +278,7 @@ var (
 		parse: intIn(0, 1<<30, func(c *Config, n int) { c.DedupeCache = n })}
 	sJoinWindow = setting{name: "join-window", env: "LOGSTREAM_JOIN_WINDOW", def: "30s", usage: "how long (event time) an event waits for its trace span before it leaves unenriched (join_status timeout)",
 		parse: durationIn(100*time.Millisecond, 24*time.Hour, func(c *Config, d time.Duration) { c.JoinWindow = d })}
-	sMaxFuture = setting{name: "max-future", env: "LOGSTREAM_MAX_FUTURE", def: "1h", usage: "an event further than this ahead of the clock or of its partition's stream time is passed on but does not move event time",
+	sMaxFuture = setting{name: "max-future", env: "LOGSTREAM_MAX_FUTURE", def: "1h", usage: "an event further than this ahead of when its record was written (the wall clock at the latest) is passed on, counted as future, and does not move event time",
 		parse: durationIn(time.Second, 30*24*time.Hour, func(c *Config, d time.Duration) { c.MaxFuture = d })}
 )
 

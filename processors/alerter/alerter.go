@@ -225,14 +225,15 @@ func addPending(hv *schemas.HostView, t schemas.TickCount) {
 	hv.Pending[i] = t
 }
 
-// judgeUpTo judges every tick up to the watermark wm.
+// judgeUpTo judges every tick up to the watermark wm, less the rules'
+// judge delay.
 func (a *apply) judgeUpTo(wm int64) {
 	st := a.st
 	tick := st.TickMs
 	if tick <= 0 || st.WindowMs <= 0 {
 		return
 	}
-	upto := floorTo(wm, tick)
+	upto := floorTo(wm-a.p.cfg.Rules.JudgeDelay.Milliseconds(), tick)
 	if st.Tick == 0 {
 		// The first judgment: start at the first counts there are, not
 		// at the epoch.

@@ -18,13 +18,16 @@
 // Judging in event time. The stage's watermark is the minimum over the
 // errorrate partitions' (an idle partition drops out, as in package
 // watermark). Counts wait as pending ticks until the watermark passes
-// them; then every tick up to the watermark is judged in order, every host
-// as of the same point of event time, the fleet rule first. So a
+// them by the rules' judge_delay (1 s: lines of one logs.raw partition
+// may be that far out of order, from shippers sending in batches); then
+// every tick up to there is judged in order, every host as of the same
+// point of event time, the fleet rule first. So a
 // fleet-wide spike is fleet-wide before any host page can fire, a host's
 // partition that runs ahead cannot page early, and a replay at any speed
 // judges the same ticks with the same counts as live traffic: the same
-// alerts. Counts that come after their tick was judged (within the grace,
-// late) are added to the windows and counted (late_ticks).
+// alerts. Counts that come after their tick was judged (out of order by
+// more than the delay, within the grace) are added to the windows from
+// the next tick on and counted (late_ticks).
 //
 // Rules (rules.go, `logstream rules`): threshold, host_vs_fleet,
 // fleet_wide, burn_rate, host_silent and its fleet form. Evidence:

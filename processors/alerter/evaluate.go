@@ -33,7 +33,7 @@ func z(confidence float64) float64 { return math.Sqrt2 * math.Erfinv(2*confidenc
 // wilson returns the Wilson score interval of errors in events at the
 // normal quantile z: the bounds of the true error rate that these counts
 // are consistent with. Unlike the rate itself it knows how much evidence
-// there is: 1 error in 20 events gives [0.0005, 0.33] at 99%, 50 in 250
+// there is: 1 error in 20 events gives [0.007, 0.28] at 99%, 50 in 250
 // gives [0.14, 0.27].
 func wilson(errors, events int64, z float64) (lo, hi float64) {
 	if events <= 0 {

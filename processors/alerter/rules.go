@@ -24,7 +24,7 @@ type Rules struct {
 	MinErrors int64 `yaml:"min_errors"`
 	// Confidence of the one-sided Wilson score interval a host rule fires
 	// on: the host's rate is taken as its lower bound, so that a window of
-	// 20 events with one error (5%) is not "5%" but "at least 0.05%".
+	// 20 events with one error (5%) is not "5%" but "at least 0.7%".
 	Confidence float64 `yaml:"confidence"`
 	// For is how long (event time) a condition must hold before the
 	// incident fires; ResolveFor how long the resolve condition must hold
@@ -32,6 +32,16 @@ type Rules struct {
 	// durations are the hysteresis that keeps an alert from flapping.
 	For        time.Duration `yaml:"for"`
 	ResolveFor time.Duration `yaml:"resolve_for"`
+	// JudgeDelay is how far (event time) the fleet's watermark must be
+	// past a tick before the tick is judged. A partition of logs.raw
+	// carries several hosts, whose shippers send in batches: an event may
+	// come after later events of other hosts (up to a shipper's flush
+	// interval). The watermark follows the newest line, so without the
+	// delay such an event could miss its tick's judgment or make it,
+	// depending on how partitions interleave: live and replay would judge
+	// different counts. Events up to JudgeDelay out of order are judged as
+	// they would be live; later ones count from the next tick on.
+	JudgeDelay time.Duration `yaml:"judge_delay"`
 
 	Threshold   ThresholdRule `yaml:"threshold"`
 	HostVsFleet FleetRule     `yaml:"host_vs_fleet"`
@@ -111,17 +121,21 @@ type SilentRule struct {
 // rules` prints it as a starting point.
 const DefaultRulesYAML = `# logstream alert rules. Every rule judges a host's tumbling window
 # (default 1 minute) as of every tick (default 1 second) of event time,
-# once every errorrate partition's watermark has passed the tick: all
-# hosts are judged at the same point of event time, so a fleet-wide spike
-# is seen as fleet-wide before any host could page, and a replay judges
-# exactly as live traffic did. An alert can fire before its window closes.
+# once every errorrate partition's watermark has passed the tick by
+# judge_delay: all hosts are judged at the same point of event time, so a
+# fleet-wide spike is seen as fleet-wide before any host could page, and a
+# replay judges exactly as live traffic did. An alert can fire before its
+# window closes.
 min_events: 20     # a window with fewer events is not judged (neither fires nor resolves)
 min_errors: 5      # a host rule fires only on a window with at least this many errors
 confidence: 0.99   # and only when the Wilson score lower bound of the host's error rate
                    # (one-sided, at this confidence) clears the rule's level: 1 error in
-                   # 20 events is "at least 0.05%", not 5%; 50 in 250 is "at least 14%"
+                   # 20 events is "at least 0.7%", not 5%; 50 in 250 is "at least 15%"
 for: 20s           # a condition must hold this long (event time) to fire
 resolve_for: 2m    # and its resolve condition this long to resolve
+judge_delay: 1s    # a tick is judged once the watermark is this far past it: events this
+                   # far out of order in their logs.raw partition (shippers batching
+                   # several hosts' lines) are judged alike live and in a replay
 
 threshold:         # the host's error rate alone
   enabled: true
@@ -216,8 +230,8 @@ func (r Rules) Validate() error {
 		return fmt.Errorf("min_errors: %d, must be at least 1", r.MinErrors)
 	case r.Confidence < 0.5 || r.Confidence >= 1:
 		return fmt.Errorf("confidence: %v must be in [0.5, 1): 0.5 judges the rate as measured, 0.99 on its lower bound at 99%%", r.Confidence)
-	case r.For < 0 || r.ResolveFor < 0:
-		return errors.New("for and resolve_for must not be negative")
+	case r.For < 0 || r.ResolveFor < 0 || r.JudgeDelay < 0:
+		return errors.New("for, resolve_for and judge_delay must not be negative")
 	}
 	if r.Threshold.Enabled {
 		if err := rate("threshold.fire_rate", r.Threshold.FireRate); err != nil {

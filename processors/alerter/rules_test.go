@@ -14,7 +14,7 @@ import (
 func TestDefaultRules(t *testing.T) {
 	r := alerter.DefaultRules()
 	want := alerter.Rules{
-		MinEvents: 20, MinErrors: 5, Confidence: 0.99, For: 20 * time.Second, ResolveFor: 2 * time.Minute,
+		MinEvents: 20, MinErrors: 5, Confidence: 0.99, For: 20 * time.Second, ResolveFor: 2 * time.Minute, JudgeDelay: time.Second,
 		Threshold:   alerter.ThresholdRule{Enabled: true, FireRate: 0.10, ResolveRate: 0.05},
 		HostVsFleet: alerter.FleetRule{Enabled: true, Ratio: 3, MinDelta: 0.05, MinPeers: 2, ResolveRatio: 1.5, ResolveDelta: 0.02},
 		FleetWide:   alerter.FleetWideRule{Enabled: true, Fraction: 0.6, MinHosts: 3},
@@ -38,7 +38,8 @@ func TestParseRulesErrors(t *testing.T) {
 		{"slo above 1", "burn_rate:\n  slo: 1.5\n", "burn_rate.slo: 1.5"},
 		{"rate above 1", "threshold: {fire_rate: 2, resolve_rate: 0.05}\n", "threshold.fire_rate: 2"},
 		{"min_events 0", "min_events: 0\n", "min_events"},
-		{"negative for", "for: -1s\n", "for and resolve_for"},
+		{"negative for", "for: -1s\n", "for, resolve_for and judge_delay"},
+		{"negative judge delay", "judge_delay: -1s\n", "judge_delay must not be negative"},
 		{"bad duration", "for: soon\n", "soon"},
 		{"fleet_wide without threshold", "threshold: {enabled: false}\n", "fleet_wide"},
 		{"no burn windows", "burn_rate: {windows: []}\n", "burn_rate: no windows"},

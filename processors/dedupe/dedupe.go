@@ -364,7 +364,7 @@ func (p *Processor) store(ctx goka.Context, id string, st *schemas.DedupeState) 
 func (p *Processor) eventTime(ctx goka.Context, stamps []watermark.Stamp, ts int64) int64 {
 	partition := ctx.Partition()
 	now := p.cfg.Now().UnixMilli()
-	if ts > now+p.cfg.MaxFuture.Milliseconds() {
+	if watermark.Future(ts, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture) {
 		p.stats.Future.Add(1)
 		wm, _ := p.cfg.Watermarks.Observe(partition, ctx.Timestamp(), stamps, true, "", 0, 0)
 		if wm == 0 {

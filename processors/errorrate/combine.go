@@ -36,9 +36,12 @@ type CombineConfig struct {
 	Group           string
 	TransactionalID string
 	Events          string // logs.unique: every event, counted
-	Joined          string // logs.enriched: joined error events, for samples
-	Partials        string // the hop's output
-	DeadLetters     string
+	// Origins is the topic whose stamps Events carries (logs.raw: parse's
+	// origins); stamps of any other topic are ignored. "": any.
+	Origins     string
+	Joined      string // logs.enriched: joined error events, for samples
+	Partials    string // the hop's output
+	DeadLetters string
 	// Partitions of Partials (every pipeline topic has as many);
 	// PartitionOf places a host there as goka does, KeyFor names a key of
 	// a partition, and Partitioner places keys as goka does
@@ -279,7 +282,9 @@ func (c *Combiner) Assign(partitions ...int32) {
 	now := c.cfg.Now()
 	for _, p := range partitions {
 		if c.parts[p] == nil {
-			c.parts[p] = &inPart{tracker: watermark.NewTracker(c.cfg.Partitions, c.cfg.Idle), last: -1, lastWall: now}
+			tr := watermark.NewTracker(c.cfg.Partitions, c.cfg.Idle)
+			tr.Expect(c.cfg.Origins)
+			c.parts[p] = &inPart{tracker: tr, last: -1, lastWall: now}
 		}
 	}
 }
@@ -437,9 +442,11 @@ func (c *Combiner) record(r *kgo.Record) {
 		c.deadLetter(r, err)
 		return
 	}
-	if len(stamps) > 0 {
+	future := watermark.Future(ev.Timestamp, r.Timestamp, c.cfg.Now(), c.cfg.MaxFuture)
+	switch {
+	case len(stamps) > 0:
 		part.tracker.Observe(at, stamps...)
-	} else {
+	case !future:
 		part.tracker.ObserveLocal(watermark.Channel(c.cfg.Events, r.Partition), ev.Timestamp, r.Offset, at)
 	}
 	host := strings.TrimSpace(ev.Host)
@@ -450,7 +457,7 @@ func (c *Combiner) record(r *kgo.Record) {
 		return
 	}
 	h := c.b.host(host)
-	if ev.Timestamp > c.cfg.Now().UnixMilli()+c.cfg.MaxFuture.Milliseconds() {
+	if future {
 		// A clock gone wrong: counted, never windowed, never moves time.
 		h.future++
 		c.stats.Future.Add(1)

@@ -49,7 +49,10 @@ const (
 
 // Config wires the windows hop. Topic names come from topology/.
 type Config struct {
-	Partials    goka.Stream // the combine hop's output
+	Partials goka.Stream // the combine hop's output
+	// StampTopic is the topic the combine hop names its channels by (its
+	// input, logs.unique); stamps of any other topic are ignored. "": any.
+	StampTopic  string
 	Loop        goka.Stream // the group's loop topic: the previous version's records
 	Windows     goka.Stream // hosts.error-rate
 	Updates     goka.Stream // the alerter's input
@@ -254,20 +257,27 @@ func (p *Processor) Partial(ctx goka.Context, msg any) {
 	for i := range partial.Hosts {
 		r.apply(&partial.Hosts[i])
 	}
-	tr := tracker(st, p.cfg.Partitions, p.cfg.Idle)
+	tr := tracker(st, p.cfg.Partitions, p.cfg.Idle, p.cfg.StampTopic)
 	tr.Observe(ctx.Timestamp(), stamps...)
 	r.advance(tr)
 	st.Watermark = trackerState(tr)
 	r.finish()
 }
 
-// host returns the partition's entry for name, adding it if need be.
-func hostOf(st *schemas.ErrorRatePartition, name string) *schemas.PartitionHost {
+// hostOf returns the partition's entry for name, adding it if need be:
+// a new host (or one forgotten) starts with the windows the partition's
+// watermark has closed marked closed, so that an old count for it is late
+// as it would be for a host the partition knew.
+func hostOf(st *schemas.ErrorRatePartition, w Windows, name string) *schemas.PartitionHost {
 	i := sort.Search(len(st.Hosts), func(i int) bool { return st.Hosts[i].Host >= name })
 	if i == len(st.Hosts) || st.Hosts[i].Host != name {
 		st.Hosts = append(st.Hosts, schemas.PartitionHost{})
 		copy(st.Hosts[i+1:], st.Hosts[i:])
-		st.Hosts[i] = schemas.PartitionHost{Host: name}
+		h := schemas.PartitionHost{Host: name}
+		if wm := st.Watermark.Watermark; wm != 0 {
+			w.closing(&h, wm)
+		}
+		st.Hosts[i] = h
 	}
 	return &st.Hosts[i]
 }
@@ -277,7 +287,7 @@ func hostOf(st *schemas.ErrorRatePartition, name string) *schemas.PartitionHost 
 func (r *run) apply(ph *schemas.PartialHost) {
 	w := r.p.cfg.Window
 	st := r.st
-	h := hostOf(st, ph.Host)
+	h := hostOf(st, w, ph.Host)
 	st.Future += ph.Future
 	for _, t := range ph.Ticks {
 		if w.late(h, t.Start) {
@@ -499,8 +509,9 @@ func (r *run) finish() {
 }
 
 // tracker restores a partition's watermark tracker.
-func tracker(st *schemas.ErrorRatePartition, n int32, idle time.Duration) *watermark.Tracker {
+func tracker(st *schemas.ErrorRatePartition, n int32, idle time.Duration, expect string) *watermark.Tracker {
 	tr := watermark.NewTracker(n, idle)
+	tr.Expect(expect)
 	tr.Restore(FromSchema(st.Watermark))
 	return tr
 }

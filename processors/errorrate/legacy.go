@@ -42,7 +42,7 @@ func (p *Processor) migrate(partition int32, st *schemas.ErrorRatePartition) {
 		if err != nil {
 			return true // not a state of the previous version
 		}
-		h := hostOf(st, key)
+		h := hostOf(st, p.cfg.Window, key)
 		h.Version = max(h.Version, old.Version)
 		h.TumblingClosed, h.HoppingClosed = old.TumblingClosed, old.HoppingClosed
 		h.LastEvent, h.Late = old.StreamTime, old.Late
@@ -112,7 +112,7 @@ func (p *Processor) rekeyed(ctx goka.Context, value []byte, kind string) {
 		r.finish()
 		return
 	}
-	h := hostOf(st, host)
+	h := hostOf(st, p.cfg.Window, host)
 	ph := schemas.PartialHost{Host: host}
 	switch kind {
 	case legacyKindEvent:
@@ -132,7 +132,7 @@ func (p *Processor) rekeyed(ctx goka.Context, value []byte, kind string) {
 			}
 			h.Sources[sp] = so
 		}
-		if ev.Timestamp > p.cfg.Now().UnixMilli()+p.cfg.MaxFuture.Milliseconds() {
+		if watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture) {
 			ph.Future = 1
 			break
 		}
@@ -168,6 +168,6 @@ func (p *Processor) rekeyed(ctx goka.Context, value []byte, kind string) {
 		return
 	}
 	r.apply(&ph)
-	r.advance(tracker(st, p.cfg.Partitions, p.cfg.Idle))
+	r.advance(tracker(st, p.cfg.Partitions, p.cfg.Idle, p.cfg.StampTopic))
 	r.finish()
 }

@@ -84,6 +84,28 @@ func TestWindowsLate(t *testing.T) {
 		tumbling(time.Minute, 2, 1), hopping(-3*time.Minute, 3, 2))
 }
 
+// TestWindowsLateForANewHost: a host the partition has not seen is late
+// by the same watermark as one it knows: its old count must not open (and
+// at once close) windows the watermark passed long ago.
+func TestWindowsLateForANewHost(t *testing.T) {
+	s := newStage(t, 1, nil)
+	s.consume(0, ev("web-1", 10*time.Second, false))
+	s.consume(0, ev("web-1", 5*time.Minute, false)) // the watermark at 5 min
+	s.flush()
+	s.forget()
+	s.consume(0, ev("web-9", 20*time.Second, true)) // its window closed at 90 s
+	s.consume(0, ev("web-9", 4*time.Minute+50*time.Second, true))
+	s.flush()
+	if st := s.win.Stats(); st.Late.Load() != 1 || st.Events.Load() != 3 {
+		t.Fatalf("late %d events %d, want 1 and 3", st.Late.Load(), st.Events.Load())
+	}
+	for _, w := range finals(s.windows()) {
+		if w.Host == "web-9" {
+			t.Errorf("a window of the new host closed at once: %+v", w)
+		}
+	}
+}
+
 // TestUpdatesForTheAlerter: each update carries the counts of the ticks
 // before the partition's watermark, once, in order of seq; a tick that
 // comes after its update (within the grace) goes in the next; a host with

@@ -271,7 +271,7 @@ func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f F
 		return
 	}
 	target := p.cfg.PartitionOf([]byte(ev.EventID))
-	ts, hasTime := ev.Timestamp, ev.Timestamp <= p.cfg.Now().UnixMilli()+p.cfg.MaxFuture.Milliseconds()
+	ts, hasTime := ev.Timestamp, !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), ts, hasTime, target)
 	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(goka.Headers{watermark.HeaderStamp: watermark.Encode(stamp)}))
 	p.stats.Events.Add(1)

@@ -40,9 +40,13 @@
 // over all of logs.unique: one input partition that runs ahead in a
 // backlog cannot time out events still queued on another. Spans do not
 // move the watermark. Idle origins (a source that stopped) drop out of the
-// minimum upstream, so a quiet source does not hold events back; when
-// every source is idle the watermark stands still and events wait for
-// their span. logs.enriched carries no stamps: errorrate counts events
+// minimum upstream, so a quiet source does not hold events back. When
+// every source is idle the watermark stands still; a loop partition that
+// has had no event for one join window of wall clock then releases what
+// it holds (timeout), so that events do not wait for ever when the input
+// stops. That release is the one join decision made on the wall clock: a
+// replay of the same lines without the pause may join an event that timed
+// out live. logs.enriched carries no stamps: errorrate counts events
 // from logs.unique and takes only sample traces from logs.enriched.
 //
 // Exactly-once. State changes are applied once: the state remembers the

@@ -183,7 +183,7 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		return
 	}
 	local := ""
-	if ev.Timestamp <= p.cfg.Now().UnixMilli()+p.cfg.MaxFuture.Milliseconds() {
+	if !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture) {
 		local = watermark.Channel(string(ctx.Topic()), part)
 	}
 	wm, kind := p.cfg.Inputs.Observe(part, ctx.Timestamp(), stamps, true, local, ev.Timestamp, ctx.Offset())
@@ -396,7 +396,7 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 	held := schemas.HeldEvent{EventID: ev.EventID, Timestamp: ev.Timestamp, Value: value, EmittedOffset: -1}
 	stream := p.cfg.Loops.StreamTime(ctx.Partition())
-	future := ev.Timestamp > p.cfg.Now().UnixMilli()+p.cfg.MaxFuture.Milliseconds()
+	future := watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	status := ""
 	switch {
 	case spanForEvent(st, ev) != nil:

@@ -40,6 +40,8 @@ type Line struct {
 	Error   bool
 	Message string
 	TraceID string
+
+	sent time.Time // when its shipper sends it (Config.ShipperFlush)
 }
 
 // Mode is how the lines reach the stages.
@@ -74,6 +76,11 @@ type Config struct {
 	// Chunk is the records a backlog stage takes from one partition at a
 	// time; 0: 500.
 	Chunk int
+	// ShipperFlush, when set, sends each host's lines as a shipper does:
+	// in a batch every ShipperFlush (each host at its own phase), so that
+	// in a partition of logs.raw a line may follow later lines of other
+	// hosts by up to ShipperFlush. 0: every line when it happens.
+	ShipperFlush time.Duration
 }
 
 // Result is what a run wrote.
@@ -83,6 +90,9 @@ type Result struct {
 	Finals []*schemas.HostWindow
 	Stats  *errorrate.Stats
 	Ticks  int64
+	// LateTicks are the counts the alerter got after their tick was
+	// judged (alerter.Stats.LateTicks).
+	LateTicks int64
 	// Watermarks are the windows hop's partitions' final watermarks.
 	Watermarks map[int32]string
 }
@@ -146,12 +156,30 @@ func Run(cfg Config, lines []Line, mode Mode) (*Result, error) {
 		return nil, err
 	}
 	sorted := append([]Line(nil), lines...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time.Before(sorted[j].Time) })
+	for i := range sorted {
+		sorted[i].sent = sorted[i].Time
+		if f := cfg.ShipperFlush; f > 0 {
+			h := sha256.Sum256([]byte(sorted[i].Host))
+			phase := time.Duration(uint64(h[0])<<8|uint64(h[1])) % f
+			t := sorted[i].Time.Add(-phase)
+			sorted[i].sent = t.Truncate(f).Add(f + phase)
+		}
+	}
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if !a.sent.Equal(b.sent) {
+			return a.sent.Before(b.sent)
+		}
+		if a.Host != b.Host {
+			return a.Host < b.Host // one batch after the other
+		}
+		return a.Time.Before(b.Time)
+	})
 	if len(sorted) == 0 {
 		return s.res, nil
 	}
-	s.last = sorted[len(sorted)-1].Time
-	s.wall = sorted[0].Time
+	s.last = sorted[len(sorted)-1].sent
+	s.wall = sorted[0].sent
 	if mode == Backlog {
 		s.wall = s.last.Add(time.Minute)
 	}
@@ -231,6 +259,7 @@ func Run(cfg Config, lines []Line, mode Mode) (*Result, error) {
 		}
 	}
 	s.res.Ticks = s.alrt.Stats().Ticks.Load()
+	s.res.LateTicks = s.alrt.Stats().LateTicks.Load()
 	sort.SliceStable(s.res.Finals, func(i, j int) bool {
 		a, b := s.res.Finals[i], s.res.Finals[j]
 		if a.Host != b.Host {
@@ -244,20 +273,20 @@ func Run(cfg Config, lines []Line, mode Mode) (*Result, error) {
 	return s.res, nil
 }
 
-// live delivers each line at its time; every 250 ms of it the combine hop
-// flushes and the hops after it catch up.
+// live delivers each line when its shipper sends it; every 250 ms the
+// combine hop flushes and the hops after it catch up.
 func (s *sim) live(lines []Line) error {
 	flushEvery := 250 * time.Millisecond
-	next := lines[0].Time.Add(flushEvery)
+	next := lines[0].sent.Add(flushEvery)
 	for _, l := range lines {
-		for !l.Time.Before(next) {
+		for !l.sent.Before(next) {
 			s.wall = next
 			if err := s.drain(); err != nil {
 				return err
 			}
 			next = next.Add(flushEvery)
 		}
-		s.wall = l.Time
+		s.wall = l.sent
 		r := topology.Partition([]byte(l.Host), s.n)
 		s.parse(r)
 	}
@@ -382,7 +411,7 @@ func (s *sim) punctuate() {
 		left := s.rawAt[r] < len(s.raw[r])
 		if left && s.mode == Live {
 			// Live, a line in the future is not in the topic yet.
-			left = !s.raw[r][s.rawAt[r]].Time.After(s.wall)
+			left = !s.raw[r][s.rawAt[r]].sent.After(s.wall)
 		}
 		return last, !left
 	})
@@ -506,9 +535,9 @@ func (s *sim) alert(n int) {
 
 // AlertKey is what two runs' alerts must agree on.
 func AlertKey(a *schemas.Alert) string {
-	return fmt.Sprintf("%s %s %s %s [%s, %s) at %s", a.State, a.Scope, a.Host, a.Rule,
+	return fmt.Sprintf("%s %s %s %s [%s, %s) at %s: %d errors in %d events", a.State, a.Scope, a.Host, a.Rule,
 		time.UnixMilli(a.WindowStart).UTC().Format(time.TimeOnly), time.UnixMilli(a.WindowEnd).UTC().Format(time.TimeOnly),
-		time.UnixMilli(a.At).UTC().Format(time.TimeOnly))
+		time.UnixMilli(a.At).UTC().Format(time.TimeOnly), a.Errors, a.Events)
 }
 
 // WindowKey is what two runs' final windows must agree on.
