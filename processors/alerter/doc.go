@@ -37,8 +37,10 @@
 //     one-sided Wilson score lower bound of the host's error rate (at
 //     confidence) clears the rule's level (the fire rate, or the peers'
 //     median times the ratio and plus the delta): a rate that is high only
-//     because the window is small does not page. Resolving uses the
-//     observed rate against the resolve levels;
+//     because the window is small does not page. A rule resolves once the
+//     same bound is under its resolve level (no longer significantly
+//     failing), so a new window's first few events, an error among them
+//     by chance, do not restart the resolve_for wait;
 //   - fleet_wide counts a host as over only on the same evidence.
 //
 // Silence, in event time: a host that had steady traffic (min_events in

@@ -125,13 +125,16 @@ func (a *apply) observe(hv *schemas.HostView, now int64, peers peerRates) observ
 		if significant && o.low >= t.FireRate {
 			o.fire = append(o.fire, RuleThreshold)
 		}
-		o.clears[RuleThreshold] = o.rate < t.ResolveRate
+		// Clear unless the host is still significantly over the resolve
+		// level: a window just begun (20 events, 1 error: 5%) is no
+		// evidence that the host is still failing.
+		o.clears[RuleThreshold] = o.low < t.ResolveRate
 	}
 	if f := r.HostVsFleet; f.Enabled && o.peers >= f.MinPeers {
 		if significant && o.low >= f.Ratio*o.median && o.low-o.median >= f.MinDelta {
 			o.fire = append(o.fire, RuleHostVsFleet)
 		}
-		o.clears[RuleHostVsFleet] = o.rate < f.ResolveRatio*o.median || o.rate-o.median < f.ResolveDelta
+		o.clears[RuleHostVsFleet] = o.low < f.ResolveRatio*o.median || o.low-o.median < f.ResolveDelta
 	}
 	if b := r.BurnRate; b.Enabled {
 		budget := 1 - b.SLO
@@ -187,6 +190,17 @@ func (a *apply) sumSince(hv *schemas.HostView, from int64) (events, errors int64
 		errors += hv.TErrors
 	}
 	return events, errors
+}
+
+// failing reports whether a rule the incident fired on judged this window
+// and found its resolve condition false.
+func (o observation) failing(rules []string) bool {
+	for _, r := range rules {
+		if c, judged := o.clears[r]; judged && !c {
+			return true
+		}
+	}
+	return false
 }
 
 // clear reports whether the resolve condition of every rule the incident
@@ -328,7 +342,9 @@ func (a *apply) step(scope, host string, inc *schemas.Incident, o observation, b
 		}
 	case schemas.IncidentResolving:
 		switch {
-		case len(o.fire) > 0 || o.judged && !o.clear(inc.Rules):
+		case len(o.fire) > 0 || o.failing(inc.Rules):
+			// Failing again. A rule that could not judge this tick
+			// neither resolves nor sends the incident back to firing.
 			inc.State, inc.Since = schemas.IncidentFiring, o.now
 		case o.clear(inc.Rules) && o.now-inc.Since >= r.ResolveFor.Milliseconds():
 			a.resolve(inc, o.now, o)

@@ -148,6 +148,14 @@ func TestReplayEqualsLiveIncident(t *testing.T) {
 	if len(fire.Signatures) == 0 || !strings.Contains(fire.Signatures[0].Signature, "timeout") || len(fire.Samples) == 0 {
 		t.Errorf("the page lacks the signature or a sample trace: %+v %+v", fire.Signatures, fire.Samples)
 	}
+	// Resolved once the window after the recovery has shown it for
+	// resolve_for (2 m): the first ticks of a new window (a few events, an
+	// error among them by chance) do not start the wait again.
+	if delay := time.UnixMilli(res.Alerts[1].At).Sub(simT0.Add(9 * time.Minute)); delay > 3*time.Minute+10*time.Second {
+		t.Errorf("resolved %s after the recovery (event time), want within 3m10s", delay)
+	}
+	t.Logf("paged %s after the incident began, resolved %s after it ended (event time)",
+		time.UnixMilli(fire.At).Sub(simT0.Add(4*time.Minute)), time.UnixMilli(res.Alerts[1].At).Sub(simT0.Add(9*time.Minute)))
 }
 
 func TestReplayEqualsLiveSilentHost(t *testing.T) {

@@ -132,7 +132,8 @@ confidence: 0.99   # and only when the Wilson score lower bound of the host's er
                    # (one-sided, at this confidence) clears the rule's level: 1 error in
                    # 20 events is "at least 0.7%", not 5%; 50 in 250 is "at least 15%"
 for: 20s           # a condition must hold this long (event time) to fire
-resolve_for: 2m    # and its resolve condition this long to resolve
+resolve_for: 2m    # and its resolve condition this long to resolve (a rule resolves once
+                   # the same lower bound is under its resolve level)
 judge_delay: 1s    # a tick is judged once the watermark is this far past it: events this
                    # far out of order in their logs.raw partition (shippers batching
                    # several hosts' lines) are judged alike live and in a replay
