@@ -279,35 +279,14 @@ func bucketsToNative(m map[int32]int64) map[string]any {
 }
 
 func paneToNative(p *schemas.Pane) map[string]any {
-	latency := bucketsToNative(p.Latency)
-	signatures := make([]any, len(p.Signatures))
-	for i, s := range p.Signatures {
-		signatures[i] = map[string]any{
-			"signature": s.Signature,
-			"count":     s.Count,
-			"example":   s.Example,
-		}
-	}
-	samples := make([]any, len(p.Samples))
-	for i, s := range p.Samples {
-		samples[i] = map[string]any{
-			"trace_id":         s.TraceID,
-			"event_id":         s.EventID,
-			"timestamp":        s.Timestamp,
-			"message":          s.Message,
-			"span_service":     s.SpanService,
-			"span_operation":   s.SpanOperation,
-			"span_duration_us": s.SpanDurationUs,
-		}
-	}
 	return map[string]any{
 		"start":       p.Start,
 		"events":      p.Events,
 		"errors":      p.Errors,
 		"first_error": p.FirstError,
-		"latency":     latency,
-		"signatures":  signatures,
-		"samples":     samples,
+		"latency":     bucketsToNative(p.Latency),
+		"signatures":  signatureCountsToNative(p.Signatures),
+		"samples":     samplesToNative(p.Samples),
 	}
 }
 
@@ -344,24 +323,8 @@ func paneFromNative(r *fields) schemas.Pane {
 		Errors:     r.int64("errors"),
 		FirstError: r.int64("first_error"),
 		Latency:    r.bucketCounts("latency"),
-		Signatures: records(r, "signatures", func(s *fields) schemas.SignatureCount {
-			return schemas.SignatureCount{
-				Signature: s.str("signature"),
-				Count:     s.int64("count"),
-				Example:   s.str("example"),
-			}
-		}),
-		Samples: records(r, "samples", func(s *fields) schemas.Sample {
-			return schemas.Sample{
-				TraceID:        s.str("trace_id"),
-				EventID:        s.str("event_id"),
-				Timestamp:      s.int64("timestamp"),
-				Message:        s.str("message"),
-				SpanService:    s.str("span_service"),
-				SpanOperation:  s.str("span_operation"),
-				SpanDurationUs: s.int64("span_duration_us"),
-			}
-		}),
+		Signatures: records(r, "signatures", signatureCountFromNative),
+		Samples:    records(r, "samples", sampleFromNative),
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 // written (one per partition and transaction, or per tick), so the map
 // converters' cost does not matter here.
 
-// ---- TickCount, SignatureCount, Sample, WatermarkState (shared) ----
+// ---- TickCount, SignatureCount, Sample, WatermarkState (shared; the
+// previous version's ErrorRateState panes use the same two details) ----
 
 func ticksToNative(ts []schemas.TickCount) []any {
 	out := make([]any, len(ts))
