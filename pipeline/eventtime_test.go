@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -102,41 +101,6 @@ func fleetOptions(t *testing.T, addr string, stages ...string) Options {
 		Logger:    zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
 		Watermark: WatermarkOptions{Idle: 2 * time.Second},
 		ClientID:  "fleet",
-	}
-}
-
-// pod is a running Pipeline.
-type pod struct {
-	p      *Pipeline
-	cancel func()
-	done   chan error
-}
-
-func startPod(t *testing.T, opts Options) *pod {
-	t.Helper()
-	p, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.EnsureTopics(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer rcancel()
-	if err := p.WaitReady(rctx); err != nil {
-		t.Fatal(err)
-	}
-	return &pod{p: p, cancel: cancel, done: done}
-}
-
-func (p *pod) stop(t *testing.T) {
-	t.Helper()
-	p.cancel()
-	if err := <-p.done; err != nil && !errors.Is(err, context.Canceled) {
-		t.Errorf("pod: %v", err)
 	}
 }
 

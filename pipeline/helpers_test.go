@@ -55,6 +55,22 @@ func startStackWith(t *testing.T, partitions int, edit func(*Options)) *testStac
 	if edit != nil {
 		edit(&opts)
 	}
+	pd := startPod(t, opts)
+	t.Cleanup(func() { pd.stop(t) })
+	return &testStack{addr: e.Addr(), pipe: pd.p, set: set, topo: topo}
+}
+
+// pod is a running Pipeline.
+type pod struct {
+	p      *Pipeline
+	cancel func()
+	done   chan error
+}
+
+// startPod runs a Pipeline with opts until it is ready; stop it with
+// stop.
+func startPod(t *testing.T, opts Options) *pod {
+	t.Helper()
 	p, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -65,18 +81,22 @@ func startStackWith(t *testing.T, partitions int, edit func(*Options)) *testStac
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("pipeline: %v", err)
-		}
-	})
+	pd := &pod{p: p, cancel: cancel, done: done}
 	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer rcancel()
 	if err := p.WaitReady(rctx); err != nil {
+		pd.stop(t)
 		t.Fatal(err)
 	}
-	return &testStack{addr: e.Addr(), pipe: p, set: set, topo: topo}
+	return pd
+}
+
+func (p *pod) stop(t *testing.T) {
+	t.Helper()
+	p.cancel()
+	if err := <-p.done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("pod: %v", err)
+	}
 }
 
 // consumeAll reads topics from the start until want records arrived or
