@@ -21,8 +21,12 @@ type Tracker struct {
 	// stamp of another (a record mirrored from elsewhere) must not make
 	// its partitions expected, holding the watermark for ever.
 	expect string
-	wm     int64
-	wokeAt int64 // ms; when a channel woke while every other one was idle
+	// complete: every expected channel has been heard. It stays so (a
+	// channel never becomes unknown again) until a group is added or the
+	// channels are replaced, and spares missing() its walk on every record.
+	complete bool
+	wm       int64
+	wokeAt   int64 // ms; when a channel woke while every other one was idle
 }
 
 type channel struct {
@@ -43,8 +47,12 @@ func NewTracker(n int32, idle time.Duration) *Tracker {
 func (t *Tracker) Expect(topic string) { t.expect = topic }
 
 // Observe applies stamps received at wall-clock time at (a record's
-// timestamp, so that a replay decides the same).
-func (t *Tracker) Observe(at time.Time, stamps ...Stamp) {
+// timestamp, so that a replay decides the same), and returns the
+// watermark after them.
+func (t *Tracker) Observe(at time.Time, stamps ...Stamp) (int64, Kind) {
+	applied := false
+	var wm int64
+	var k Kind
 	for _, s := range stamps {
 		topic, _, ok := SplitChannel(s.Channel)
 		if !ok || t.expect != "" && topic != t.expect {
@@ -52,6 +60,7 @@ func (t *Tracker) Observe(at time.Time, stamps ...Stamp) {
 		}
 		if !t.groups[topic] {
 			t.groups[topic] = true
+			t.complete = false
 			// The stream carries stamps now (the first records of an
 			// upgrade, say, did not): its partitions' own event times
 			// stop counting, or the first would hold it for ever.
@@ -64,8 +73,13 @@ func (t *Tracker) Observe(at time.Time, stamps ...Stamp) {
 		t.apply(s, false, at)
 		// Every step counts: stamps read together with idle ones must
 		// move the watermark before their channels go quiet.
-		t.Watermark()
+		wm, k = t.Watermark()
+		applied = true
 	}
+	if !applied {
+		return t.Watermark()
+	}
+	return wm, k
 }
 
 // ObserveLocal applies an event time read from a record that carried no
@@ -73,12 +87,11 @@ func (t *Tracker) Observe(at time.Time, stamps ...Stamp) {
 // event time seen, as Kafka Streams' stream time), and does not make the
 // topic's other partitions expected. Once the stream carries stamps, a
 // record without (or with a stamp that did not parse) moves nothing.
-func (t *Tracker) ObserveLocal(channelName string, eventTime, seq int64, at time.Time) {
-	if len(t.groups) > 0 {
-		return
+func (t *Tracker) ObserveLocal(channelName string, eventTime, seq int64, at time.Time) (int64, Kind) {
+	if len(t.groups) == 0 {
+		t.apply(Stamp{Channel: channelName, Kind: Time, Time: eventTime, Seq: seq}, true, at)
 	}
-	t.apply(Stamp{Channel: channelName, Kind: Time, Time: eventTime, Seq: seq}, true, at)
-	t.Watermark()
+	return t.Watermark()
 }
 
 // MarkIdle declares a local channel idle (the caller measured it: no
@@ -158,6 +171,9 @@ func (t *Tracker) allIdle() bool {
 
 // missing reports whether an expected channel has never been heard.
 func (t *Tracker) missing() bool {
+	if t.complete {
+		return false
+	}
 	for g := range t.groups {
 		for p := int32(0); p < t.n; p++ {
 			c := t.ch[Channel(g, p)]
@@ -166,6 +182,7 @@ func (t *Tracker) missing() bool {
 			}
 		}
 	}
+	t.complete = true
 	return false
 }
 
@@ -271,6 +288,7 @@ func (t *Tracker) State() State {
 func (t *Tracker) Restore(s State) {
 	t.ch = map[string]*channel{}
 	t.groups = map[string]bool{}
+	t.complete = false
 	for _, c := range s.Channels {
 		t.ch[c.Channel] = &channel{kind: c.Kind, time: c.Time, seq: c.Seq, local: c.Local}
 	}
@@ -335,14 +353,14 @@ func (p *Partitions) Observe(partition int32, at time.Time, stamps []Stamp, data
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := p.get(partition)
-	switch {
-	case len(stamps) > 0:
-		t.t.Observe(at, stamps...)
-	case data && local != "":
-		t.t.ObserveLocal(local, eventTime, seq, at)
-	}
 	if data {
 		t.lastData = p.now()
+	}
+	switch {
+	case len(stamps) > 0:
+		return t.t.Observe(at, stamps...)
+	case data && local != "":
+		return t.t.ObserveLocal(local, eventTime, seq, at)
 	}
 	return t.t.Watermark()
 }
