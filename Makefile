@@ -69,8 +69,10 @@ fuzz:
 		done; \
 	done
 
-## bench: raw passthrough vs parse stage on the embedded broker, resolved vs plain decode, plus codec benchmarks.
-bench:
+## bench: the whole pipeline and the peer job (parse+dedupe+errorrate) on 1M lines against a franz-go passthrough chain, raw passthrough vs parse stage on the embedded broker, resolved vs plain decode, plus codec benchmarks.
+bench: build
+	$(GO) run ./benchmarks/cmd/pipebench -full -records 1000000 -bin $(BIN)/logstream
+	$(GO) run ./benchmarks/cmd/pipebench -full -records 1000000 -bin $(BIN)/logstream -stages parse,dedupe,errorrate
 	$(GO) run ./benchmarks/cmd/pipebench
 	$(GO) run ./benchmarks/cmd/statebench -n 100000 -ids 200000 -sweep 5s
 	$(GO) run ./benchmarks/cmd/statebench -only errorrate,alerts -er-n 200000 -alert-rate 20000 -alert-intervals 1s

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/logstream/logstream/codecs"
@@ -150,6 +151,11 @@ type Topology struct {
 // TableTopic returns the goka group-table topic of a group (goka's own
 // naming rule, "<group>-table").
 func TableTopic(group string) string { return group + "-table" }
+
+// BenchHopTopic names hop i (1, 2, ...) of the benchmark's passthrough
+// chain: the whole-pipeline baseline copies logs.raw through these. They
+// are not part of the pipeline.
+func BenchHopTopic(i int) string { return "bench.hop-" + strconv.Itoa(i) }
 
 // LoopTopic returns the goka loop topic of a group ("<group>-loop").
 func LoopTopic(group string) string { return group + "-loop" }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,8 +32,37 @@ func main() {
 	n := flag.Int("records", 300000, "records to write to logs.raw and process")
 	partitions := flag.Int("partitions", 6, "partitions of every topic")
 	rounds := flag.Int("rounds", 1, "measure each side this many times (interleaved) and report the best")
+	full := flag.Bool("full", false, "run every stage a `logstream run` runs (or -stages) over the records, until every group's lag is 0 and every window is final, against a franz-go passthrough chain of -hops hops")
+	stages := flag.String("stages", "parse,spans,dedupe,tracejoin,errorrate,alerter", "with -full: the stages to run; several sets separated by ';' run one after the other, each on a fresh broker (e.g. 'parse;parse,dedupe' to see what dedupe adds)")
+	hops := flag.Int("hops", 0, "with -full: hops of the passthrough baseline; 0 means one per stage an event passes (parse, dedupe, tracejoin, errorrate: 4 for every stage)")
+	bin := flag.String("bin", "", "with -full: the logstream binary; empty builds ./cmd/logstream")
+	timeout := flag.Duration("timeout", 20*time.Minute, "with -full: give up on a side after this long")
+	child := flag.Bool("passthrough-child", false, "internal: run the passthrough chain (the baseline's own process)")
+	brokers := flag.String("brokers", "", "internal: with -passthrough-child, the broker")
 	flag.Parse()
-	if err := run(*n, *partitions, *rounds); err != nil {
+	var err error
+	switch {
+	case *child:
+		err = passthroughChild([]string{*brokers}, *hops, *n)
+	case *full:
+		var sets [][]string
+		for _, set := range strings.Split(*stages, ";") {
+			sets = append(sets, strings.Split(set, ","))
+		}
+		h := *hops
+		if h <= 0 {
+			// One hop per stage an event passes in the largest set.
+			for _, s := range []string{"parse", "dedupe", "tracejoin", "errorrate"} {
+				if slices.Contains(sets[len(sets)-1], s) {
+					h++
+				}
+			}
+		}
+		err = runFull(fullConfig{n: *n, partitions: *partitions, sets: sets, hops: max(h, 1), bin: *bin, timeout: *timeout})
+	default:
+		err = run(*n, *partitions, *rounds)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pipebench:", err)
 		os.Exit(1)
 	}
