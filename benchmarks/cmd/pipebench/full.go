@@ -16,6 +16,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +31,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/benchmarks/loadgen"
@@ -48,6 +52,41 @@ type fullConfig struct {
 	hops    int
 	bin     string
 	timeout time.Duration
+	// profile, when set, is where a CPU profile of the pipeline's process
+	// is written: profileFor long, from two seconds after it starts.
+	profile    string
+	profileFor time.Duration
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return ""
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// profile fetches a CPU profile from the pipeline's admin port.
+func profile(addr, path string, d time.Duration) {
+	time.Sleep(2 * time.Second)
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipebench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode == http.StatusOK {
+		err = os.WriteFile(path, b, 0o644)
+	} else if err == nil {
+		err = fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipebench: profile:", err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "pipebench: CPU profile of the pipeline written to %s\n", path)
 }
 
 // fillStats describes what fillFull wrote.
@@ -166,8 +205,9 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 	if err := broker.EnsureTopics(brokers, tun, streams, topo.TablePartitions()); err != nil {
 		return fs, pipe, pass, err
 	}
-	withSpans := slices.Contains(stages, "tracejoin") || slices.Contains(stages, "spans")
-	if fs, err = fillFull(ctx, brokers, set, cfg.n, cfg.partitions, withSpans); err != nil {
+	// The same input for every set, spans included, whether they are read
+	// or not.
+	if fs, err = fillFull(ctx, brokers, set, cfg.n, cfg.partitions); err != nil {
 		return fs, pipe, pass, err
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -222,8 +262,13 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 		}
 		return true, nil
 	}
+	admin := ""
+	if cfg.profile != "" {
+		admin = freeAddr()
+		go profile(admin, cfg.profile, cfg.profileFor)
+	}
 	run := exec.Command(cfg.bin, "run", "--brokers", e.Addr(), "--partitions", strconv.Itoa(cfg.partitions),
-		"--stages", strings.Join(stages, ","), "--admin-addr", "", "--log-level", "warn", "--log-format", "json")
+		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json")
 	pipe, err = measureChild(ctx, run, done, func() string { return strings.Join(stages, ",") + " lag: " + lastLag }, cfg.timeout)
 	if err != nil {
 		return fs, pipe, pass, fmt.Errorf("pipeline: %w (last lag: %s)", err, lastLag)
@@ -247,7 +292,7 @@ func runtimeProcs() int {
 // traced lines to otlp.spans as OTLP exports of 100 lines each, and then a
 // closing line on every partition of logs.raw an hour of event time later,
 // so that event time passes every window and every join wait.
-func fillFull(ctx context.Context, brokers []string, set *codecs.Set, n, partitions int, withSpans bool) (fillStats, error) {
+func fillFull(ctx context.Context, brokers []string, set *codecs.Set, n, partitions int) (fillStats, error) {
 	var fs fillStats
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(topology.Partitioner()), kgo.MaxBufferedRecords(100000))
 	if err != nil {
@@ -294,9 +339,7 @@ func fillFull(ctx context.Context, brokers []string, set *codecs.Set, n, partiti
 			}
 			if l.TraceID != "" {
 				fs.traced++
-				if withSpans {
-					batch = append(batch, gen.SpansFor(l)...)
-				}
+				batch = append(batch, gen.SpansFor(l)...)
 			}
 		}
 		fs.lines++
@@ -377,6 +420,10 @@ func groupLag(ctx context.Context, adm *kadm.Client, groups []groupInputs, trans
 			return 0, "", err
 		}
 		offs, err := adm.FetchOffsets(ctx, g.group)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			// Not started yet: nothing committed.
+			offs, err = kadm.OffsetResponses{}, nil
+		}
 		if err != nil {
 			return 0, "", err
 		}

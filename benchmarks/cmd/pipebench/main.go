@@ -37,6 +37,8 @@ func main() {
 	hops := flag.Int("hops", 0, "with -full: hops of the passthrough baseline; 0 means one per stage an event passes (parse, dedupe, tracejoin, errorrate: 4 for every stage)")
 	bin := flag.String("bin", "", "with -full: the logstream binary; empty builds ./cmd/logstream")
 	timeout := flag.Duration("timeout", 20*time.Minute, "with -full: give up on a side after this long")
+	prof := flag.String("cpuprofile", "", "with -full: write a CPU profile of the pipeline's process (from its admin port) to this file")
+	profFor := flag.Duration("cpuprofile-for", 20*time.Second, "with -full: how long the CPU profile runs")
 	child := flag.Bool("passthrough-child", false, "internal: run the passthrough chain (the baseline's own process)")
 	brokers := flag.String("brokers", "", "internal: with -passthrough-child, the broker")
 	flag.Parse()
@@ -58,7 +60,7 @@ func main() {
 				}
 			}
 		}
-		err = runFull(fullConfig{n: *n, partitions: *partitions, sets: sets, hops: max(h, 1), bin: *bin, timeout: *timeout})
+		err = runFull(fullConfig{n: *n, partitions: *partitions, sets: sets, hops: max(h, 1), bin: *bin, timeout: *timeout, profile: *prof, profileFor: *profFor})
 	default:
 		err = run(*n, *partitions, *rounds)
 	}
