@@ -43,6 +43,8 @@ type Config struct {
 	Rate        int
 	Seed        uint64
 	SummaryJSON string
+	DrainStall  time.Duration
+	DrainLimit  time.Duration
 
 	Host   string
 	Follow bool
@@ -167,6 +169,10 @@ var (
 			c.Duration = d
 			return nil
 		}}
+	sDrainStall = setting{name: "drain-stall", env: "LOGSTREAM_DRAIN_STALL", def: "1m", usage: "demo: give up waiting for the stages to catch up once their backlog has not shrunk for this long (then name the groups behind and exit 1)",
+		parse: durationIn(time.Second, 24*time.Hour, func(c *Config, d time.Duration) { c.DrainStall = d })}
+	sDrainLimit = setting{name: "drain-limit", env: "LOGSTREAM_DRAIN_LIMIT", def: "10m", usage: "demo: longest wait for the stages to catch up, however steadily their backlog shrinks",
+		parse: durationIn(time.Second, 24*time.Hour, func(c *Config, d time.Duration) { c.DrainLimit = d })}
 	sRate = setting{name: "rate", env: "LOGSTREAM_RATE", def: "2000", usage: "log lines per second the demo's fleet writes",
 		parse: intIn(1, 10000000, func(c *Config, n int) { c.Rate = n })}
 	sSeed = setting{name: "seed", env: "LOGSTREAM_SEED", def: "1", usage: "seed of the demo's load generator",
