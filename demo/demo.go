@@ -41,8 +41,10 @@ import (
 
 // Config configures a demo run.
 type Config struct {
-	Duration time.Duration // how long the fleet writes
-	Rate     int           // lines per second
+	// Duration is how long the fleet writes: Rate × Duration records,
+	// paced at Rate (longer when the machine cannot keep the pace).
+	Duration time.Duration
+	Rate     int // lines per second
 	Seed     uint64
 	// PlainEvery sends every n-th line as plain text instead of Avro (0: never).
 	PlainEvery int
@@ -300,7 +302,11 @@ type genCounters struct {
 func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g *genCounters, start time.Time) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	end := start.Add(cfg.Duration)
+	// The fleet writes Rate × Duration records, paced at Rate. A machine
+	// that cannot keep that pace takes longer, rather than writing fewer:
+	// the replay's event time (the incident and the recovery) is spread
+	// over the records, and fewer records would end the replay early.
+	total := int64(cfg.Duration.Seconds() * float64(cfg.Rate))
 	var n int64
 	// A retrying shipper re-sends the very record it sent: keep the
 	// recent records by line, for the repeats.
@@ -311,11 +317,10 @@ func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g
 	sent := map[uint64]record{}
 	var order []uint64
 	for {
-		now := time.Now()
-		if !now.Before(end) {
+		if n >= total {
 			return nil
 		}
-		due := int64(now.Sub(start).Seconds() * float64(cfg.Rate))
+		due := min(int64(time.Since(start).Seconds()*float64(cfg.Rate)), total)
 		var batch []schemas.Span
 		for ; n < due; n++ {
 			line := gen.Next()

@@ -160,7 +160,7 @@ var (
 		}}
 	sStateDir = setting{name: "state-dir", env: "LOGSTREAM_STATE_DIR", usage: "directory for local table stores (LevelDB); empty keeps them in memory, rebuilt from Kafka at start",
 		parse: func(c *Config, v string) error { c.StateDir = v; return nil }}
-	sDuration = setting{name: "duration", env: "LOGSTREAM_DURATION", def: "60s", usage: "how long the demo generates load before it drains and exits",
+	sDuration = setting{name: "duration", env: "LOGSTREAM_DURATION", def: "60s", usage: "how long the demo's fleet writes at --rate before the demo drains and exits (it writes rate × duration lines, taking longer if the machine cannot keep the pace)",
 		parse: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 || d > 24*time.Hour {
