@@ -109,33 +109,25 @@ func spanDuration(us *int64) string {
 }
 
 // catchUp waits until every alert on the topic has been read.
-func (w *alertWatch) catchUp(ctx context.Context, timeout time.Duration) error {
-	adm := w.d.Admin
-	deadline := time.Now().Add(timeout)
-	for {
-		ends, err := adm.ListEndOffsets(ctx, topology.TopicAlerts)
+func (w *alertWatch) catchUp(ctx context.Context, p Drain) error {
+	p.Progress = nil
+	return p.Wait(ctx, "the alerts reader", func(ctx context.Context) Backlog {
+		ends, err := w.d.Admin.ListEndOffsets(ctx, topology.TopicAlerts)
 		if err == nil {
-			behind := false
-			w.mu.Lock()
-			ends.Each(func(o kadm.ListedOffset) {
-				if o.Offset > w.read[o.Partition] {
-					behind = true
-				}
-			})
-			w.mu.Unlock()
-			if !behind {
-				return nil
-			}
+			err = ends.Error()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: alerts not read within %s", timeout)
+		if err != nil {
+			return Backlog{Err: "alerts end offsets: " + err.Error()}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		var behind int64
+		w.mu.Lock()
+		ends.Each(func(o kadm.ListedOffset) { behind += max(o.Offset-w.read[o.Partition], 0) })
+		w.mu.Unlock()
+		if behind == 0 {
+			return Backlog{}
 		}
-	}
+		return Backlog{Lags: []GroupLag{{Group: "the demo's alerts reader", Topic: topology.TopicAlerts, Records: behind}}}
+	})
 }
 
 func (w *alertWatch) stop() {

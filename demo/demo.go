@@ -41,8 +41,10 @@ import (
 
 // Config configures a demo run.
 type Config struct {
-	Duration time.Duration // how long the fleet writes
-	Rate     int           // lines per second
+	// Duration is how long the fleet writes: Rate × Duration records,
+	// paced at Rate (longer when the machine cannot keep the pace).
+	Duration time.Duration
+	Rate     int // lines per second
 	Seed     uint64
 	// PlainEvery sends every n-th line as plain text instead of Avro (0: never).
 	PlainEvery int
@@ -64,8 +66,8 @@ type Config struct {
 	// Alerts receives each alert as it reaches the alerts topic (nil: not
 	// printed).
 	Alerts io.Writer
-	// DrainTimeout bounds the wait for the stages to catch up at the end.
-	DrainTimeout time.Duration
+	// Drain bounds the wait for the stages to catch up at the end.
+	Drain Drain
 	// Status receives the live status line; Terminal rewrites it in place.
 	Status   io.Writer
 	Terminal bool
@@ -74,7 +76,7 @@ type Config struct {
 // DefaultConfig is what `logstream demo` runs without flags.
 func DefaultConfig() Config {
 	return Config{Duration: 60 * time.Second, Rate: 2000, Seed: 1, PlainEvery: 10, CorruptEvery: 997,
-		DuplicateRatio: 0.03, DropSpansEvery: 40, DrainTimeout: 2 * time.Minute,
+		DuplicateRatio: 0.03, DropSpansEvery: 40, Drain: DefaultDrain(),
 		Replay:   18 * time.Minute,
 		Incident: Incident{Host: "web-3", From: 5 * time.Minute, To: 10 * time.Minute}}
 }
@@ -100,8 +102,15 @@ type Summary struct {
 	Join             JoinSummary      `json:"join"`
 	ErrorRate        ErrorRateSummary `json:"errorrate"`
 	Accounted        bool             `json:"accounted"`
-	Incident         IncidentSummary  `json:"incident"`
-	Alerts           []AlertSummary   `json:"alerts"`
+	// Unaccounted says which counts do not add up when Accounted is false.
+	Unaccounted []string `json:"unaccounted,omitempty"`
+	// Drained is whether the stages caught up before the summary was
+	// taken; when not, Behind is what was left, and the counts are where
+	// the stages stood when the demo gave up.
+	Drained  bool            `json:"drained"`
+	Behind   *Backlog        `json:"behind,omitempty"`
+	Incident IncidentSummary `json:"incident"`
+	Alerts   []AlertSummary  `json:"alerts"`
 	// S3Objects are the objects the S3 writer wrote to the embedded store
 	// (filled in by the command that ran the writer).
 	S3Objects []S3Object `json:"s3_objects"`
@@ -211,8 +220,9 @@ type Deps struct {
 	Join    *tracejoin.Stats
 	// ErrorRate is the errorrate stage's counters.
 	ErrorRate *errorrate.Stats
-	// Lag returns each stage group's consumer lag.
-	Lag func(ctx context.Context) (map[string]int64, error)
+	// Lag returns each stage group's consumer lag per topic, from the
+	// broker's committed and end offsets.
+	Lag func(ctx context.Context) ([]GroupLag, error)
 	// Watermarks returns the watermark records the stages wrote, by
 	// topic.
 	Watermarks func() map[string]int64
@@ -223,9 +233,6 @@ type Deps struct {
 func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 	if cfg.Rate <= 0 || cfg.Duration <= 0 {
 		return nil, errors.New("demo: rate and duration must be positive")
-	}
-	if cfg.DrainTimeout == 0 {
-		cfg.DrainTimeout = 2 * time.Minute
 	}
 	start := time.Now()
 	lcfg := loadgen.Config{Seed: cfg.Seed, Start: start.UTC(), DuplicateRatio: cfg.DuplicateRatio}
@@ -264,20 +271,23 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 		return nil, ctx.Err()
 	}
 	if drainErr == nil {
-		drainErr = watch.catchUp(ctx, cfg.DrainTimeout)
+		drainErr = watch.catchUp(ctx, cfg.Drain)
 	}
 	sum, err := summarize(ctx, d, &g, time.Since(start))
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(drainErr, err)
 	}
 	sum.Incident = inc
 	sum.Alerts = watch.summaries()
 	if drainErr != nil {
+		if de := (*DrainError)(nil); errors.As(drainErr, &de) {
+			sum.Behind = &de.Backlog
+		}
 		return sum, drainErr
 	}
+	sum.Drained = true
 	if !sum.Accounted {
-		return sum, fmt.Errorf("demo: records unaccounted for: %d generated, parse read %d; dedupe read %d, passed %d, dropped %d; the join emitted %d",
-			sum.Generated.Records-sum.Generated.Failed, sum.Stages[0].RecordsIn, sum.Dedupe.In, sum.Dedupe.Unique, sum.Dedupe.DuplicatesDropped, sum.Join.Enriched)
+		return sum, fmt.Errorf("demo: records unaccounted for: %s", strings.Join(sum.Unaccounted, "; "))
 	}
 	return sum, nil
 }
@@ -285,12 +295,18 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 type genCounters struct {
 	records, avro, plain, corrupt, failed, dups, spans, spansDropped, spansFailed atomic.Int64
 	incident                                                                      *IncidentSummary
+	// backlog is the drain's last measure, for the status line.
+	backlog atomic.Pointer[Backlog]
 }
 
 func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g *genCounters, start time.Time) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	end := start.Add(cfg.Duration)
+	// The fleet writes Rate × Duration records, paced at Rate. A machine
+	// that cannot keep that pace takes longer, rather than writing fewer:
+	// the replay's event time (the incident and the recovery) is spread
+	// over the records, and fewer records would end the replay early.
+	total := int64(cfg.Duration.Seconds() * float64(cfg.Rate))
 	var n int64
 	// A retrying shipper re-sends the very record it sent: keep the
 	// recent records by line, for the repeats.
@@ -301,11 +317,10 @@ func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g
 	sent := map[uint64]record{}
 	var order []uint64
 	for {
-		now := time.Now()
-		if !now.Before(end) {
+		if n >= total {
 			return nil
 		}
-		due := int64(now.Sub(start).Seconds() * float64(cfg.Rate))
+		due := min(int64(time.Since(start).Seconds()*float64(cfg.Rate)), total)
 		var batch []schemas.Span
 		for ; n < due; n++ {
 			line := gen.Next()
@@ -409,67 +424,48 @@ func encode(cfg Config, set *codecs.Set, line loadgen.Line, n int64) ([]byte, ki
 	return b, kindAvro, nil
 }
 
-// drain waits until the parse stage has read every record written.
+// drain waits until the parse stage has read every record written, every
+// stage group has committed the ends of its input topics, and the join
+// has released the events whose spans never came; for as long as that
+// backlog keeps shrinking (cfg.Drain).
 func drain(ctx context.Context, cfg Config, d Deps, g *genCounters) error {
 	want := g.records.Load() - g.failed.Load()
-	deadline := time.Now().Add(cfg.DrainTimeout)
-	for d.Parse.In.Load() < want {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: stages did not drain within %s: %d of %d records read", cfg.DrainTimeout, d.Parse.In.Load(), want)
+	p := cfg.Drain
+	p.Progress = func(b Backlog) { g.backlog.Store(&b) }
+	return p.Wait(ctx, "the stages", func(ctx context.Context) Backlog {
+		b := Backlog{Unread: max(want-d.Parse.In.Load(), 0)}
+		if d.Lag == nil {
+			return b
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	// Let in-flight emits land so topic end offsets match the counters, and
-	// let the join release the events whose spans never came.
-	if d.Lag == nil {
-		return nil
-	}
-	var behind string
-	for {
+		// In-flight emits must land too, so that topic end offsets match
+		// the counters.
 		lags, err := d.Lag(ctx)
-		behind = ""
 		if err != nil {
-			behind = "consumer lag unknown: " + err.Error()
-		} else {
-			var groups []string
-			for g, n := range lags {
-				if n > 0 {
-					groups = append(groups, fmt.Sprintf("%s %s records behind", g, comma(n)))
-				}
-			}
-			sort.Strings(groups)
-			behind = strings.Join(groups, ", ")
-			if behind == "" {
-				if held := joinHeld(ctx, d); held > 0 {
-					behind = fmt.Sprintf("the trace join still holds %s events waiting for their spans", comma(held))
-				}
+			b.Err = "consumer lag: " + err.Error()
+			return b
+		}
+		for _, l := range lags {
+			if l.Records > 0 {
+				b.Lags = append(b.Lags, l)
 			}
 		}
-		if behind == "" {
-			return nil
+		if b.Held, err = joinHeld(ctx, d); err != nil {
+			b.Err = "events held by the join: " + err.Error()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: stages did not drain within %s: %s", cfg.DrainTimeout, behind)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return b
+	})
 }
 
 // joinHeld returns how many events dedupe passed have not left the join
-// yet (-1 when the offsets cannot be read). logs.unique also holds the
-// watermark records dedupe passed on; logs.enriched holds events only.
-func joinHeld(ctx context.Context, d Deps) int64 {
+// yet. logs.unique also holds the watermark records dedupe passed on;
+// logs.enriched holds events only.
+func joinHeld(ctx context.Context, d Deps) (int64, error) {
 	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicUnique, topology.TopicEnriched)
+	if err == nil {
+		err = ends.Error()
+	}
 	if err != nil {
-		return -1
+		return 0, err
 	}
 	var unique, enriched int64
 	ends.Each(func(o kadm.ListedOffset) {
@@ -479,7 +475,9 @@ func joinHeld(ctx context.Context, d Deps) int64 {
 			enriched += o.Offset
 		}
 	})
-	return unique - d.Dedupe.Watermarks.Load() - enriched
+	// dedupe counts a watermark record before it lands: clamp the
+	// moment between.
+	return max(unique-d.Dedupe.Watermarks.Load()-enriched, 0), nil
 }
 
 func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duration) (*Summary, error) {
@@ -515,14 +513,19 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 		StageSummary{Name: tracejoin.StageName, RecordsIn: js.Events + js.Spans, RecordsOut: js.Joined + js.Timeouts + js.NoTrace + js.DeadLetters, DeadLetters: js.DeadLetters},
 	)
 	s.DeadLetters += sp.DeadLetters + ds.DeadLetters + js.DeadLetters
-	errorRateOK := true
+	var errorRate []string
 	if e := d.ErrorRate; e != nil {
 		// Every event passed by dedupe is read by the errorrate stage and
 		// counted in a window, or as late, far-future or a dead letter.
 		s.ErrorRate = ErrorRateSummary{In: e.In.Load(), Events: e.Events.Load(), Errors: e.Errors.Load(), Late: e.Late.Load(),
 			Future: e.Future.Load(), WindowsClosed: e.Closed.Load(), Updates: e.Updates.Load()}
 		s.DeadLetters += e.DeadLetters.Load()
-		errorRateOK = e.In.Load() == ds.Unique && e.Events.Load()+e.Late.Load()+e.Future.Load()+e.DeadLetters.Load() == e.In.Load()
+		if e.In.Load() != ds.Unique {
+			errorRate = append(errorRate, fmt.Sprintf("errorrate read %s of the %s events dedupe passed", comma(e.In.Load()), comma(ds.Unique)))
+		}
+		if n := e.Events.Load() + e.Late.Load() + e.Future.Load() + e.DeadLetters.Load(); n != e.In.Load() {
+			errorRate = append(errorRate, fmt.Sprintf("errorrate read %s events but counted %s (in windows, late, far-future, dead letters)", comma(e.In.Load()), comma(n)))
+		}
 	}
 	ends, err := d.Admin.ListEndOffsets(ctx, topology.TopicRaw, topology.TopicParsed, topology.TopicDLQ,
 		topology.TopicUnique, topology.TopicEnriched, topology.TopicOTLPSpans, topology.TopicSpans)
@@ -541,10 +544,22 @@ func summarize(ctx context.Context, d Deps, g *genCounters, elapsed time.Duratio
 	// passed or dropped as a repeat by dedupe; every event passed leaves
 	// the join once.
 	lines := s.Generated.Records - s.Generated.Failed
-	s.Accounted = st.RecordsIn == lines &&
-		st.RecordsIn == p.Events.Load()+p.DeadLetters.Load()+p.PartialHeld.Load()+p.Replayed.Load() &&
-		ds.In == p.Events.Load() && ds.In == ds.Unique+ds.Duplicates+ds.DeadLetters &&
-		s.Topics[topology.TopicUnique]-s.WatermarkRecords[topology.TopicUnique] == ds.Unique && s.Join.Enriched == ds.Unique && errorRateOK
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			s.Unaccounted = append(s.Unaccounted, fmt.Sprintf(format, args...))
+		}
+	}
+	out := p.Events.Load() + p.DeadLetters.Load() + p.PartialHeld.Load() + p.Replayed.Load()
+	check(st.RecordsIn == lines, "parse read %s of the %s records written", comma(st.RecordsIn), comma(lines))
+	check(st.RecordsIn == out, "parse read %s records but accounts for %s (events, dead letters, CRI parts held, replays)", comma(st.RecordsIn), comma(out))
+	check(ds.In == p.Events.Load(), "dedupe read %s of the %s events parse emitted", comma(ds.In), comma(p.Events.Load()))
+	check(ds.In == ds.Unique+ds.Duplicates+ds.DeadLetters, "dedupe read %s events but passed %s, dropped %s and dead-lettered %s",
+		comma(ds.In), comma(ds.Unique), comma(ds.Duplicates), comma(ds.DeadLetters))
+	unique := s.Topics[topology.TopicUnique] - s.WatermarkRecords[topology.TopicUnique]
+	check(unique == ds.Unique, "%s holds %s events, dedupe passed %s", topology.TopicUnique, comma(unique), comma(ds.Unique))
+	check(s.Join.Enriched == ds.Unique, "%s holds %s events, dedupe passed %s", topology.TopicEnriched, comma(s.Join.Enriched), comma(ds.Unique))
+	s.Unaccounted = append(s.Unaccounted, errorRate...)
+	s.Accounted = len(s.Unaccounted) == 0
 	return s, nil
 }
 
@@ -578,6 +593,9 @@ func startStatus(ctx context.Context, cfg Config, d Deps, g *genCounters, start 
 				line := fmt.Sprintf("[%3.0fs] generated %s · parse in %s (%s/s) → %s events, %s dead letters",
 					now.Sub(start).Seconds(), comma(g.records.Load()), comma(in), comma(int64(rate)),
 					comma(d.Parse.Events.Load()), comma(d.Parse.DeadLetters.Load()))
+				if b := g.backlog.Load(); b != nil {
+					line = fmt.Sprintf("[%3.0fs] draining: %s records left; %s", now.Sub(start).Seconds(), comma(b.Total()), b.top(2))
+				}
 				if cfg.Terminal {
 					fmt.Fprintf(cfg.Status, "\r\033[K%s", line)
 				} else {
@@ -650,10 +668,16 @@ func (s *Summary) Text() string {
 	for _, a := range s.Alerts {
 		fmt.Fprintf(&b, "    %-8s %-6s rule %-13s at %s, %.0fs after the first bad event: %s\n", a.State, a.Host, a.Rule, a.At, a.DelaySeconds, a.Summary)
 	}
-	if s.Accounted {
+	if !s.Drained {
+		behind := "unknown"
+		if s.Behind != nil {
+			behind = s.Behind.String()
+		}
+		fmt.Fprintf(&b, "  NOT DRAINED: the stages did not catch up, and the counts above are where they stood: %s\n", behind)
+	} else if s.Accounted {
 		b.WriteString("  every generated record is accounted for: one event, one dead letter, or a CRI part joined into its line;\n  every event passed dedupe or was dropped as a repeat, and every event passed left the join exactly once\n")
 	} else {
-		b.WriteString("  WARNING: records are unaccounted for\n")
+		fmt.Fprintf(&b, "  WARNING: records are unaccounted for: %s\n", strings.Join(s.Unaccounted, "; "))
 	}
 	return b.String()
 }

@@ -72,6 +72,7 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 
 	dc := demo.DefaultConfig()
 	dc.Duration, dc.Rate, dc.Seed = cfg.Duration, cfg.Rate, cfg.Seed
+	dc.Drain.Stall, dc.Drain.Limit = cfg.DrainStall, cfg.DrainLimit
 	dc.Status, dc.Alerts = stderr, stdout
 	if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		dc.Terminal = true
@@ -92,13 +93,9 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			Dedupe:     s.pipe.Dedupe().Stats(),
 			Join:       s.pipe.TraceJoin().Stats(),
 			Watermarks: s.pipe.WatermarkRecords,
-			Lag: func(ctx context.Context) (map[string]int64, error) {
+			Lag: func(ctx context.Context) ([]demo.GroupLag, error) {
 				ls, err := lag.Lag(ctx)
-				total := map[string]int64{}
-				for _, l := range ls {
-					total[l.Group] += l.Lag
-				}
-				return total, err
+				return groupLags(ls), err
 			},
 		})
 		demoErr <- err
@@ -116,7 +113,7 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if sum != nil {
 		// The writers copy what the pipeline wrote: wait for them, then
 		// list the objects, before the broker stops.
-		if serr := sinkWriters.finish(ctx, s.adm, sum, &sinkText, 2*time.Minute); serr != nil && err == nil {
+		if serr := sinkWriters.finish(ctx, s.adm, sum, &sinkText, dc.Drain); serr != nil && err == nil {
 			err = serr
 		}
 	}
@@ -132,4 +129,22 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		}
 	}
 	return err
+}
+
+// groupLags adds up partition lags per group and topic, in the order the
+// collector returns them.
+func groupLags(ls []admin.PartitionLag) []demo.GroupLag {
+	var out []demo.GroupLag
+	at := map[[2]string]int{}
+	for _, l := range ls {
+		k := [2]string{l.Group, l.Topic}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, demo.GroupLag{Group: l.Group, Topic: l.Topic})
+		}
+		out[i].Records += l.Lag
+	}
+	return out
 }

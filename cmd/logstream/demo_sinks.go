@@ -108,13 +108,14 @@ func (d *demoSinks) start(name, group string, r *sinks.Runner) {
 	d.writers = append(d.writers, w)
 }
 
-// finish waits until every writer has committed the ends of its topics,
-// stops them, and lists the objects written.
-func (d *demoSinks) finish(ctx context.Context, adm *kadm.Client, sum *demo.Summary, out io.Writer, timeout time.Duration) error {
+// finish waits until every writer has committed the ends of its topics
+// (for as long as it makes progress, within drain's limits), stops them,
+// and lists the objects written.
+func (d *demoSinks) finish(ctx context.Context, adm *kadm.Client, sum *demo.Summary, out io.Writer, drain demo.Drain) error {
 	defer d.store.Close()
 	var firstErr error
 	for _, w := range d.writers {
-		if err := waitCaughtUp(ctx, adm, w, timeout); err != nil && firstErr == nil {
+		if err := waitCaughtUp(ctx, adm, w, drain); err != nil && firstErr == nil {
 			firstErr = err
 		}
 		w.cancel()
@@ -162,41 +163,59 @@ func (d *demoSinks) finish(ctx context.Context, adm *kadm.Client, sum *demo.Summ
 
 // waitCaughtUp waits until w's group has committed every partition's end
 // offset of its topics.
-func waitCaughtUp(ctx context.Context, adm *kadm.Client, w *demoWriter, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ends, err := adm.ListEndOffsets(ctx, topology.SinkTopics...)
-		if err == nil {
-			committed, cerr := adm.FetchOffsets(ctx, w.group)
-			if cerr == nil {
-				behind := int64(0)
-				ends.Each(func(e kadm.ListedOffset) {
-					c, ok := committed.Lookup(e.Topic, e.Partition)
-					at := int64(0)
-					if ok {
-						at = c.At
-					}
-					if e.Offset > at {
-						behind += e.Offset - at
-					}
-				})
-				if behind == 0 {
-					return nil
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("sink %s: %d records still unwritten after %s", w.name, behind, timeout)
-				}
-			}
-		}
+func waitCaughtUp(ctx context.Context, adm *kadm.Client, w *demoWriter, drain demo.Drain) error {
+	drain.Progress = nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stopped error
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		// A writer that stops cannot catch up: end the wait.
 		select {
 		case err := <-w.done:
+			stopped = fmt.Errorf("sink %s stopped before it caught up: %v", w.name, err)
 			w.done <- err // for finish
-			return fmt.Errorf("sink %s stopped before it caught up: %v", w.name, err)
+			cancel()
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
 		}
+	}()
+	err := drain.Wait(ctx, "sink "+w.name, func(ctx context.Context) demo.Backlog {
+		ends, err := adm.ListEndOffsets(ctx, topology.SinkTopics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return demo.Backlog{Err: "end offsets: " + err.Error()}
+		}
+		committed, err := adm.FetchOffsets(ctx, w.group)
+		if err != nil {
+			return demo.Backlog{Err: "committed offsets of " + w.group + ": " + err.Error()}
+		}
+		behind := map[string]int64{}
+		ends.Each(func(e kadm.ListedOffset) {
+			at := int64(0)
+			if c, ok := committed.Lookup(e.Topic, e.Partition); ok {
+				at = c.At
+			}
+			if e.Offset > at {
+				behind[e.Topic] += e.Offset - at
+			}
+		})
+		var b demo.Backlog
+		for _, t := range topology.SinkTopics {
+			if behind[t] > 0 {
+				b.Lags = append(b.Lags, demo.GroupLag{Group: w.group, Topic: t, Records: behind[t]})
+			}
+		}
+		return b
+	})
+	cancel()
+	<-watching
+	if stopped != nil {
+		return stopped
 	}
+	return err
 }
 
 // checkChains checks that each partition's objects cover its offsets from

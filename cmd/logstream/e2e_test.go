@@ -2,28 +2,43 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/logstream/logstream/broker"
+	"github.com/logstream/logstream/processors/tracejoin"
+	"github.com/logstream/logstream/schemas"
 )
 
 // The demo runs end to end on the embedded broker, exits 0 by itself, its
 // JSON summary accounts for every record, and it pages for web-3's
 // incident, once when it starts and once when it ends, and for nothing else.
+//
+// Everything asserted holds however busy the machine is: a slow machine
+// makes the demo drain longer, not lose or double records. What depends
+// on the CPU is left out: how many events find their span within the join
+// window (the spans stage falling behind the events turns joins into
+// timeouts), so the join is checked for deciding every event once, not
+// for its hit rate.
 func TestDemoEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for a few seconds")
 	}
 	sum := filepath.Join(t.TempDir(), "summary.json")
 	s3dir := t.TempDir()
-	var out, errb bytes.Buffer
+	// The stages log from their own goroutines.
+	var out, errb syncBuffer
 	code := runMain([]string{"demo", "--duration", "10s", "--rate", "2000", "--partitions", "3",
 		"--embedded-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--summary-json", sum, "--log-format", "json",
-		"--s3-dir", s3dir},
+		"--s3-dir", s3dir,
+		// A busy machine drains longer; a drain that does not finish
+		// fails here with the groups behind, inside make test's timeout.
+		"--drain-limit", "4m"},
 		&out, &errb, env(nil))
 	if code != 0 {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
@@ -57,11 +72,13 @@ func TestDemoEndToEnd(t *testing.T) {
 			RecordsIn   int64 `json:"records_in"`
 			RecordsOut  int64 `json:"records_out"`
 			DeadLetters int64 `json:"dead_letters"`
+			Held        int64 `json:"held_partials"`
 		}
 		Topics      map[string]int64
 		Watermarks  map[string]int64 `json:"watermark_records"`
 		DeadLetters int64            `json:"dead_letters"`
 		Accounted   bool
+		Drained     bool
 		Alerts      []struct {
 			Host, State, Rule, Scope string
 			Delay                    float64 `json:"delay_seconds"`
@@ -81,7 +98,11 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Accounted || len(s.Stages) != 4 || s.Stages[0].Name != "parse" || s.Generated.Records < 2000 {
+	t.Logf("demo ran %.1fs: %d records generated; join: %d joined, %d timed out (hit rate %.2f, not asserted: it depends on the CPU)",
+		s.Duration, s.Generated.Records, s.Join.Joined, s.Join.Timeouts, s.Join.HitRate)
+	// The fleet writes rate × duration lines, however long that takes: the
+	// replay must reach web-3's recovery.
+	if !s.Accounted || !s.Drained || len(s.Stages) != 4 || s.Stages[0].Name != "parse" || s.Generated.Records != 2000*10 {
 		t.Fatalf("summary: %s", b)
 	}
 	st := s.Stages[0]
@@ -95,11 +116,10 @@ func TestDemoEndToEnd(t *testing.T) {
 		s.Dedupe.Unique != s.Dedupe.In-s.Dedupe.Duplicates || s.Topics["logs.unique"]-s.Watermarks["logs.unique"] != s.Dedupe.Unique {
 		t.Fatalf("dedupe does not add up: %s", b)
 	}
-	// Joins made: most traced events found their span; every event left
-	// the join once.
-	if s.Join.Joined == 0 || s.Join.HitRate < 0.9 || s.Join.Spans == 0 || s.Generated.Spans == 0 ||
-		s.Join.Joined+s.Join.Timeouts+s.Join.NoTrace != s.Dedupe.Unique || s.Join.Enriched != s.Dedupe.Unique ||
-		s.Topics["spans"] != s.Generated.Spans {
+	// Every event left the join once, and every span the fleet sent
+	// reached the join's input.
+	if s.Join.Spans == 0 || s.Generated.Spans == 0 || s.Topics["spans"] != s.Generated.Spans ||
+		s.Join.Joined+s.Join.Timeouts+s.Join.NoTrace != s.Dedupe.Unique || s.Join.Enriched != s.Dedupe.Unique {
 		t.Fatalf("join does not add up: %s", b)
 	}
 	if !strings.Contains(out.String(), "duplicates dropped") || !strings.Contains(out.String(), "join hit rate") {
@@ -120,6 +140,49 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if want := s.Topics["logs.enriched"] + 2; inS3 != want || len(s.S3Objects) == 0 {
 		t.Errorf("S3 objects hold %d records in %d objects, want %d (logs.enriched and 2 alerts)", inS3, len(s.S3Objects), want)
+	}
+	// The events themselves, as the S3 writer stored them: each once, each
+	// with the join's decision. A line is an event here, a dead letter, a
+	// CRI part held for its line, or a repeat dedupe dropped; nothing else.
+	var keys []string
+	for _, o := range s.S3Objects {
+		if o.Topic == "logs.enriched" {
+			keys = append(keys, o.Key)
+		}
+	}
+	events := readEnriched(t, filepath.Join(s3dir, "logstream-demo"), keys)
+	ids := map[string]bool{}
+	status := map[string]int64{}
+	for _, ev := range events {
+		if ids[ev.EventID] {
+			t.Errorf("event %s is twice in logs.enriched", ev.EventID)
+		}
+		ids[ev.EventID] = true
+		status[ev.JoinStatus]++
+		traced := false
+		if ev.TraceID != nil {
+			_, traced = tracejoin.NormalizeTraceID(*ev.TraceID)
+		}
+		enriched := ev.SpanService != "" || ev.SpanDurationUs != nil
+		switch {
+		case ev.JoinStatus == schemas.JoinJoined && traced && ev.SpanService != "" && ev.SpanDurationUs != nil,
+			ev.JoinStatus == schemas.JoinTimeout && traced && !enriched,
+			ev.JoinStatus == schemas.JoinNoTrace && !traced && !enriched:
+		default:
+			t.Errorf("event %s (trace id %v): join_status %q with span service %q", ev.EventID, ev.TraceID, ev.JoinStatus, ev.SpanService)
+		}
+	}
+	if int64(len(events)) != s.Dedupe.Unique || int64(len(ids)) != s.Dedupe.Unique {
+		t.Errorf("logs.enriched in S3: %d events, %d distinct; dedupe passed %d", len(events), len(ids), s.Dedupe.Unique)
+	}
+	if status[schemas.JoinJoined] != s.Join.Joined || status[schemas.JoinTimeout] != s.Join.Timeouts ||
+		status[schemas.JoinNoTrace] != s.Join.NoTrace || status[schemas.JoinJoined]+status[schemas.JoinTimeout] == 0 {
+		t.Errorf("join statuses in logs.enriched %v; the join counted %d joined, %d timeouts, %d without a trace",
+			status, s.Join.Joined, s.Join.Timeouts, s.Join.NoTrace)
+	}
+	if lines := int64(len(ids)) + s.Topics["logs.dlq"] + st.Held + s.Dedupe.Duplicates; lines != s.Generated.Records {
+		t.Errorf("%d records generated; %d distinct events + %d dead letters + %d CRI parts held + %d repeats dropped = %d",
+			s.Generated.Records, len(ids), s.Topics["logs.dlq"], st.Held, s.Dedupe.Duplicates, lines)
 	}
 	if !strings.Contains(out.String(), "is in exactly one object") {
 		t.Errorf("demo did not confirm the S3 chains:\n%s", out.String())
@@ -145,6 +208,44 @@ func TestDemoEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), ">>> ALERT FIRING  web-3") || !strings.Contains(out.String(), ">>> ALERT RESOLVED  web-3") {
 		t.Errorf("demo did not print the alerts as they came:\n%s", out.String())
 	}
+}
+
+// enrichedEvent is what the demo test reads of a LogEvent in S3.
+type enrichedEvent struct {
+	EventID        string  `json:"event_id"`
+	TraceID        *string `json:"trace_id"`
+	JoinStatus     string  `json:"join_status"`
+	SpanService    string  `json:"span_service"`
+	SpanDurationUs *int64  `json:"span_duration_us"`
+}
+
+// readEnriched decodes the LogEvents of the S3 writer's gzip NDJSON
+// objects under dir.
+func readEnriched(t *testing.T, dir string, keys []string) []enrichedEvent {
+	t.Helper()
+	var out []enrichedEvent
+	for _, k := range keys {
+		f, err := os.Open(filepath.Join(dir, k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		dec := json.NewDecoder(zr)
+		for {
+			var ev enrichedEvent
+			if err := dec.Decode(&ev); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			out = append(out, ev)
+		}
+		f.Close()
+	}
+	return out
 }
 
 // ingest sends a file's lines to a broker given with --brokers.

@@ -30,7 +30,10 @@ lines from a payment-gateway fleet of five hosts (web-1 ... web-5) behind a
 load balancer. A one-line status refreshes every second. After --duration
 the generator stops, the stages drain what is left, and a final summary is
 printed (per stage records in and out, dead letters, alerts). Exits 0 when
-every generated line was accounted for.
+every generated line was accounted for. The drain waits as long as the
+stages' backlog keeps shrinking (--drain-stall, within --drain-limit);
+when it gives up, it names each consumer group behind, by topic and
+records, and exits 1.
 
 The S3 writer ('logstream sink s3') runs beside the pipeline against an
 embedded S3-compatible store that keeps its objects under --s3-dir
@@ -39,7 +42,7 @@ committed every record of logs.enriched and alerts, and lists the objects
 (the summary JSON's s3_objects: key, records, partition, first and last
 offset). With --openobserve-url (and its user and password) set, the
 OpenObserve writer runs too.`,
-			settings: append(append([]setting(nil), pipelineSettings...), sDuration, sRate, sSeed, sSummaryJSON, sDemoS3Dir,
+			settings: append(append([]setting(nil), pipelineSettings...), sDuration, sRate, sSeed, sSummaryJSON, sDemoS3Dir, sDrainStall, sDrainLimit,
 				sOpenObserveURL, sOpenObserveOrg, sOpenObserveStream, sOpenObserveUser, sOpenObservePassword)},
 		{name: "run", short: "Run the pipeline's stages until interrupted (a consumer-group pod).",
 			long: `Runs every stage as a member of its consumer group; start more pods to

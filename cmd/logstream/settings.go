@@ -43,6 +43,8 @@ type Config struct {
 	Rate        int
 	Seed        uint64
 	SummaryJSON string
+	DrainStall  time.Duration
+	DrainLimit  time.Duration
 
 	Host   string
 	Follow bool
@@ -158,7 +160,7 @@ var (
 		}}
 	sStateDir = setting{name: "state-dir", env: "LOGSTREAM_STATE_DIR", usage: "directory for local table stores (LevelDB); empty keeps them in memory, rebuilt from Kafka at start",
 		parse: func(c *Config, v string) error { c.StateDir = v; return nil }}
-	sDuration = setting{name: "duration", env: "LOGSTREAM_DURATION", def: "60s", usage: "how long the demo generates load before it drains and exits",
+	sDuration = setting{name: "duration", env: "LOGSTREAM_DURATION", def: "60s", usage: "how long the demo's fleet writes at --rate before the demo drains and exits (it writes rate × duration lines, taking longer if the machine cannot keep the pace)",
 		parse: func(c *Config, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 || d > 24*time.Hour {
@@ -167,6 +169,10 @@ var (
 			c.Duration = d
 			return nil
 		}}
+	sDrainStall = setting{name: "drain-stall", env: "LOGSTREAM_DRAIN_STALL", def: "1m", usage: "demo: give up waiting for the stages to catch up once their backlog has not shrunk for this long (then name the groups behind and exit 1)",
+		parse: durationIn(time.Second, 24*time.Hour, func(c *Config, d time.Duration) { c.DrainStall = d })}
+	sDrainLimit = setting{name: "drain-limit", env: "LOGSTREAM_DRAIN_LIMIT", def: "10m", usage: "demo: longest wait for the stages to catch up, however steadily their backlog shrinks",
+		parse: durationIn(time.Second, 24*time.Hour, func(c *Config, d time.Duration) { c.DrainLimit = d })}
 	sRate = setting{name: "rate", env: "LOGSTREAM_RATE", def: "2000", usage: "log lines per second the demo's fleet writes",
 		parse: intIn(1, 10000000, func(c *Config, n int) { c.Rate = n })}
 	sSeed = setting{name: "seed", env: "LOGSTREAM_SEED", def: "1", usage: "seed of the demo's load generator",
