@@ -35,6 +35,8 @@ func NewRawLog(opts ...Option) (*Codec[schemas.RawLog], error) {
 	return newCodec(schemas.NameRawLog, converter[schemas.RawLog]{
 		toNative:   rawLogToNative,
 		fromNative: rawLogFromNative,
+		appendBody: appendRawLog,
+		readBody:   readRawLog,
 		size: func(v *schemas.RawLog) int {
 			return len(v.Host) + len(v.Source) + len(v.Line) + 3*5 + 10 + stringMapSize(v.Labels)
 		},
@@ -73,6 +75,8 @@ func NewLogEvent(opts ...Option) (*Codec[schemas.LogEvent], error) {
 	return newCodec(schemas.NameLogEvent, converter[schemas.LogEvent]{
 		toNative:   logEventToNative,
 		fromNative: logEventFromNative,
+		appendBody: appendLogEvent,
+		readBody:   readLogEvent,
 		size: func(v *schemas.LogEvent) int {
 			return len(v.EventID) + len(v.Host) + len(v.Service) + len(v.Message) +
 				len(v.Source) + len(v.Format) + len(v.Cluster) + 7*5 + 10 + 2 +
