@@ -425,3 +425,98 @@ func FuzzTypedRawLog(f *testing.F) {
 func FuzzTypedLogEvent(f *testing.F) {
 	fuzzTyped(f, mustSet(f).LogEvent, randLogEvent, fullLogEvent(), goldenLogEvent())
 }
+
+func randSpan(r *rand.Rand) *schemas.Span {
+	return &schemas.Span{
+		TraceID: randString(r), SpanID: randString(r), ParentSpanID: randOpt(r, randString), Service: randString(r),
+		Operation: randString(r), Start: randLong(r), DurationUs: randLong(r),
+		Status: schemas.SpanStatus(r.IntN(len(spanStatusSymbols))), Host: randString(r), Attributes: randStringMap(r),
+	}
+}
+
+func randDeadLetter(r *rand.Rand) *schemas.DeadLetter {
+	return &schemas.DeadLetter{
+		OriginalKey: randBytes(r), OriginalValue: randBytes(r), SourceTopic: randString(r), SourcePartition: randInt(r),
+		SourceOffset: randLong(r), Stage: randString(r), Error: randString(r), Time: randLong(r),
+	}
+}
+
+func randParseState(r *rand.Rand) *schemas.ParseState {
+	v := &schemas.ParseState{}
+	switch r.IntN(4) {
+	case 0:
+		return v
+	case 1:
+		v.Pending = map[string]schemas.PendingLine{}
+		return v
+	}
+	v.Pending = map[string]schemas.PendingLine{}
+	for range r.IntN(4) + 1 {
+		v.Pending[randString(r)] = schemas.PendingLine{Stream: randString(r), Time: randLong(r), Content: randString(r),
+			Parts: randInt(r), LastOffset: randLong(r)}
+	}
+	return v
+}
+
+func randDedupeState(r *rand.Rand) *schemas.DedupeState {
+	return &schemas.DedupeState{FirstTopic: randString(r), FirstOffset: randLong(r), FirstSeen: randLong(r),
+		LastInputOffset: randLong(r), LastLoopOffset: randLong(r)}
+}
+
+func randTraceState(r *rand.Rand) *schemas.TraceState {
+	v := &schemas.TraceState{LastActivity: randLong(r), AppliedSpans: randLong(r), AppliedLoop: randLong(r)}
+	if r.IntN(4) == 0 {
+		v.Spans = []schemas.SpanRef{}
+	}
+	for range r.IntN(5) {
+		v.Spans = append(v.Spans, schemas.SpanRef{SpanID: randString(r), ParentSpanID: randOpt(r, randString),
+			Service: randString(r), Operation: randString(r), DurationUs: randLong(r), Status: randString(r), End: randLong(r)})
+	}
+	for range r.IntN(5) {
+		v.Events = append(v.Events, schemas.HeldEvent{EventID: randString(r), Timestamp: randLong(r), Value: randBytes(r),
+			EmittedTopic: randString(r), EmittedOffset: randLong(r)})
+	}
+	return v
+}
+
+func TestTypedSpan(t *testing.T) {
+	testTyped(t, mustSet(t).Span, randSpan, fullSpan(), goldenSpan(), &schemas.Span{})
+}
+
+func TestTypedDeadLetter(t *testing.T) {
+	testTyped(t, mustSet(t).DeadLetter, randDeadLetter, fullDeadLetter(), goldenDeadLetter(), &schemas.DeadLetter{},
+		&schemas.DeadLetter{OriginalKey: []byte{}, OriginalValue: []byte{}})
+}
+
+func TestTypedParseState(t *testing.T) {
+	testTyped(t, mustSet(t).ParseState, randParseState, fullParseState(), goldenParseState(), &schemas.ParseState{})
+}
+
+func TestTypedDedupeState(t *testing.T) {
+	testTyped(t, mustSet(t).DedupeState, randDedupeState, &schemas.DedupeState{},
+		&schemas.DedupeState{FirstTopic: "logs.parsed", FirstOffset: 1, FirstSeen: 2, LastInputOffset: 3, LastLoopOffset: -1})
+}
+
+func TestTypedTraceState(t *testing.T) {
+	testTyped(t, mustSet(t).TraceState, randTraceState, benchTraceState(t), &schemas.TraceState{})
+}
+
+func FuzzTypedSpan(f *testing.F) {
+	fuzzTyped(f, mustSet(f).Span, randSpan, fullSpan(), goldenSpan())
+}
+
+func FuzzTypedDeadLetter(f *testing.F) {
+	fuzzTyped(f, mustSet(f).DeadLetter, randDeadLetter, fullDeadLetter(), goldenDeadLetter())
+}
+
+func FuzzTypedParseState(f *testing.F) {
+	fuzzTyped(f, mustSet(f).ParseState, randParseState, fullParseState(), goldenParseState())
+}
+
+func FuzzTypedDedupeState(f *testing.F) {
+	fuzzTyped(f, mustSet(f).DedupeState, randDedupeState, &schemas.DedupeState{FirstTopic: "logs.parsed", LastLoopOffset: -1})
+}
+
+func FuzzTypedTraceState(f *testing.F) {
+	fuzzTyped(f, mustSet(f).TraceState, randTraceState, benchTraceState(f))
+}
