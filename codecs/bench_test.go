@@ -1,6 +1,7 @@
 package codecs
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/hamba/avro/v2"
@@ -59,10 +60,14 @@ func benchTraceState(tb testing.TB) *schemas.TraceState {
 }
 
 func benchPaths[T any](b *testing.B, c *Codec[T], v *T) {
-	for _, p := range []struct {
+	paths := []struct {
 		name string
 		c    *Codec[T]
-	}{{"typed", c}, {"goavro", goavroPath(c)}} {
+	}{{"typed", c}, {"goavro", goavroPath(c)}}
+	if !c.typed {
+		paths = paths[1:]
+	}
+	for _, p := range paths {
 		data, err := p.c.Marshal(v)
 		if err != nil {
 			b.Fatal(err)
@@ -117,6 +122,42 @@ func BenchmarkDedupeState(b *testing.B) {
 }
 
 func BenchmarkTraceState(b *testing.B) { benchPaths(b, mustSet(b).TraceState, benchTraceState(b)) }
+
+// The errorrate stage's and the alerter's records are written once per
+// tick or transaction, not per event; these show what they cost.
+
+func BenchmarkHostWindow(b *testing.B) { benchPaths(b, mustSet(b).HostWindow, fullHostWindow()) }
+
+func BenchmarkWindowUpdate(b *testing.B) { benchPaths(b, mustSet(b).WindowUpdate, fullWindowUpdate()) }
+
+func BenchmarkErrorRatePartial(b *testing.B) {
+	benchPaths(b, mustSet(b).ErrorRatePartial, fullErrorRatePartial())
+}
+
+// BenchmarkErrorRatePartition uses a state of statebench's size (about 35
+// KB: four hosts of three panes with a 474-byte sketch each, 60 ticks, 30
+// records kept for replays).
+func BenchmarkErrorRatePartition(b *testing.B) {
+	v := fullErrorRatePartition()
+	pane := v.Hosts[0].Panes[0]
+	pane.Latency = make([]byte, 474)
+	v.Hosts = nil
+	for h := range 4 {
+		host := schemas.PartitionHost{Host: fmt.Sprintf("web-%d", h), Sources: map[int32]int64{0: 77, 5: 90_001}}
+		for range 3 {
+			host.Panes = append(host.Panes, pane)
+		}
+		for t := range 60 {
+			host.Ticks = append(host.Ticks, schemas.TickCount{Start: int64(t) * 1000, Events: 100, Errors: 5})
+		}
+		v.Hosts = append(v.Hosts, host)
+	}
+	for i := range 30 {
+		v.Emits = append(v.Emits, schemas.PartitionEmit{Input: "errorrate-partials", Offset: int64(i), Topic: "hosts.error-rate",
+			Key: "web-3", Value: make([]byte, 800)})
+	}
+	benchPaths(b, mustSet(b).ErrorRatePartition, v)
+}
 
 // hambaLogEvent mirrors schemas.LogEvent with hamba's tags (the level as
 // its symbol).
