@@ -24,6 +24,8 @@ func NewHostWindow(opts ...Option) (*Codec[schemas.HostWindow], error) {
 	return newCodec(schemas.NameHostWindow, converter[schemas.HostWindow]{
 		toNative:   hostWindowToNative,
 		fromNative: hostWindowFromNative,
+		appendBody: appendHostWindow,
+		readBody:   readHostWindow,
 		size: func(v *schemas.HostWindow) int {
 			return len(v.Host) + len(v.Kind) + len(v.Emit) + 3*5 + 7*10 + 8 + 3*9 + 11 + 2*2 +
 				signaturesSize(v.Signatures) + traceSamplesSize(v.Samples)

@@ -520,3 +520,161 @@ func FuzzTypedDedupeState(f *testing.F) {
 func FuzzTypedTraceState(f *testing.F) {
 	fuzzTyped(f, mustSet(f).TraceState, randTraceState, benchTraceState(f))
 }
+
+// randSlice is nil, empty or n random items.
+func randSlice[E any](r *rand.Rand, max int, f func(*rand.Rand) E) []E {
+	switch r.IntN(4) {
+	case 0:
+		return nil
+	case 1:
+		return []E{}
+	}
+	out := make([]E, r.IntN(max)+1)
+	for i := range out {
+		out[i] = f(r)
+	}
+	return out
+}
+
+func randTick(r *rand.Rand) schemas.TickCount {
+	return schemas.TickCount{Start: randLong(r), Events: randLong(r), Errors: randLong(r)}
+}
+
+func randSignatureCount(r *rand.Rand) schemas.SignatureCount {
+	return schemas.SignatureCount{Signature: randString(r), Count: randLong(r), Example: randString(r)}
+}
+
+func randSample(r *rand.Rand) schemas.Sample {
+	return schemas.Sample{TraceID: randString(r), EventID: randString(r), Timestamp: randLong(r), Message: randString(r),
+		SpanService: randString(r), SpanOperation: randString(r), SpanDurationUs: randLong(r)}
+}
+
+func randBuckets(r *rand.Rand) map[int32]int64 {
+	switch r.IntN(4) {
+	case 0:
+		return nil
+	case 1:
+		return map[int32]int64{}
+	}
+	m := map[int32]int64{}
+	for range r.IntN(5) + 1 {
+		m[randInt(r)] = randLong(r)
+	}
+	return m
+}
+
+func randErrorRatePartial(r *rand.Rand) *schemas.ErrorRatePartial {
+	return &schemas.ErrorRatePartial{Hosts: randSlice(r, 3, func(r *rand.Rand) schemas.PartialHost {
+		return schemas.PartialHost{Host: randString(r), Ticks: randSlice(r, 4, randTick), Future: randLong(r),
+			Panes: randSlice(r, 3, func(r *rand.Rand) schemas.PartialPane {
+				return schemas.PartialPane{Start: randLong(r), FirstError: randLong(r), Latency: randBytes(r),
+					Signatures: randSlice(r, 3, randSignatureCount), Samples: randSlice(r, 3, randSample)}
+			})}
+	})}
+}
+
+func randErrorRatePartition(r *rand.Rand) *schemas.ErrorRatePartition {
+	return &schemas.ErrorRatePartition{
+		Applied: randLong(r), AppliedLoop: randLong(r),
+		Watermark: schemas.WatermarkState{
+			Channels: randSlice(r, 3, func(r *rand.Rand) schemas.WatermarkChannel {
+				return schemas.WatermarkChannel{Channel: randString(r), Kind: randString(r), Time: randLong(r), Seq: randLong(r), Local: r.IntN(2) == 0}
+			}),
+			Groups: randSlice(r, 3, randString), Watermark: randLong(r), WokeAt: randLong(r),
+		},
+		SentTick: randLong(r), Seq: randLong(r), Status: randString(r), StatusAt: randLong(r), Late: randLong(r),
+		Future: randLong(r), LateSamples: randLong(r), Migrated: r.IntN(2) == 0,
+		Hosts: randSlice(r, 3, func(r *rand.Rand) schemas.PartitionHost {
+			return schemas.PartitionHost{Host: randString(r), Version: randLong(r), TumblingClosed: randLong(r),
+				HoppingClosed: randLong(r), LastEvent: randLong(r), Late: randLong(r), Dirty: r.IntN(2) == 0,
+				Panes: randSlice(r, 3, func(r *rand.Rand) schemas.PartitionPane {
+					return schemas.PartitionPane{Start: randLong(r), Events: randLong(r), Errors: randLong(r),
+						FirstError: randLong(r), Latency: randBytes(r), Signatures: randSlice(r, 3, randSignatureCount),
+						Samples: randSlice(r, 3, randSample)}
+				}),
+				Ticks: randSlice(r, 4, randTick), Sources: randBuckets(r)}
+		}),
+		Emits: randSlice(r, 3, func(r *rand.Rand) schemas.PartitionEmit {
+			return schemas.PartitionEmit{Input: randString(r), Offset: randLong(r), Topic: randString(r), Key: randString(r), Value: randBytes(r)}
+		}),
+	}
+}
+
+func randWindowUpdate(r *rand.Rand) *schemas.WindowUpdate {
+	return &schemas.WindowUpdate{Partition: randInt(r), Seq: randLong(r), Watermark: randLong(r), Status: randString(r),
+		TickMs: randLong(r), WindowMs: randLong(r), Hosts: randSlice(r, 3, func(r *rand.Rand) schemas.HostTicks {
+			return schemas.HostTicks{Host: randString(r), Ticks: randSlice(r, 4, randTick), Latest: randBytes(r)}
+		})}
+}
+
+func randHostWindow(r *rand.Rand) *schemas.HostWindow {
+	return &schemas.HostWindow{
+		Host: randString(r), Kind: randString(r), Start: randLong(r), End: randLong(r), Emit: randString(r),
+		Version: randLong(r), AsOf: randLong(r), Events: randLong(r), Errors: randLong(r), ErrorRate: randDouble(r),
+		LatencyCount: randLong(r), LatencyP50: randOpt(r, randDouble), LatencyP95: randOpt(r, randDouble),
+		LatencyP99: randOpt(r, randDouble), FirstError: randOpt(r, randLong),
+		Signatures: randSlice(r, 3, func(r *rand.Rand) schemas.Signature {
+			return schemas.Signature{Signature: randString(r), Count: randLong(r), Example: randString(r)}
+		}),
+		Samples: randSlice(r, 3, func(r *rand.Rand) schemas.TraceSample {
+			return schemas.TraceSample{TraceID: randString(r), EventID: randString(r), Timestamp: randLong(r),
+				Message: randString(r), SpanService: randString(r), SpanOperation: randString(r),
+				SpanDurationUs: randOpt(r, randLong)}
+		}),
+	}
+}
+
+func TestTypedErrorRatePartial(t *testing.T) {
+	testTyped(t, mustSet(t).ErrorRatePartial, randErrorRatePartial, fullErrorRatePartial(), &schemas.ErrorRatePartial{})
+}
+
+func TestTypedErrorRatePartition(t *testing.T) {
+	testTyped(t, mustSet(t).ErrorRatePartition, randErrorRatePartition, fullErrorRatePartition(), &schemas.ErrorRatePartition{})
+}
+
+func TestTypedWindowUpdate(t *testing.T) {
+	testTyped(t, mustSet(t).WindowUpdate, randWindowUpdate, fullWindowUpdate(), &schemas.WindowUpdate{})
+}
+
+func TestTypedHostWindow(t *testing.T) {
+	testTyped(t, mustSet(t).HostWindow, randHostWindow, fullHostWindow(), &schemas.HostWindow{})
+}
+
+// TestTypedBucketKeys: a sources key that is not a canonical decimal int32
+// is malformed on both paths.
+func TestTypedBucketKeys(t *testing.T) {
+	c := mustSet(t).ErrorRatePartition
+	v := &schemas.ErrorRatePartition{Hosts: []schemas.PartitionHost{{Host: "h", Sources: map[int32]int64{7: 1}}}}
+	good := mustBytes(c.Marshal(v))
+	i := bytes.Index(good, []byte{2, '7', 2})
+	if i < 0 {
+		t.Fatalf("no key 7 in %x", good)
+	}
+	for _, key := range []string{"7", "07", "+7", "-0", "x", "2147483648", ""} {
+		data := cat(good[:i], str(key), good[i+2:])
+		checkDifferential(t, c, data)
+		_, err := c.Unmarshal(data)
+		if key == "7" && err != nil {
+			t.Fatalf("the unchanged record: %v", err)
+		}
+		if key != "7" && !errors.Is(err, ErrMalformed) {
+			t.Errorf("key %q: %v", key, err)
+		}
+	}
+}
+
+func FuzzTypedErrorRatePartial(f *testing.F) {
+	fuzzTyped(f, mustSet(f).ErrorRatePartial, randErrorRatePartial, fullErrorRatePartial())
+}
+
+func FuzzTypedErrorRatePartition(f *testing.F) {
+	fuzzTyped(f, mustSet(f).ErrorRatePartition, randErrorRatePartition, fullErrorRatePartition())
+}
+
+func FuzzTypedWindowUpdate(f *testing.F) {
+	fuzzTyped(f, mustSet(f).WindowUpdate, randWindowUpdate, fullWindowUpdate())
+}
+
+func FuzzTypedHostWindow(f *testing.F) {
+	fuzzTyped(f, mustSet(f).HostWindow, randHostWindow, fullHostWindow())
+}
