@@ -275,7 +275,11 @@ func (c *Codec[T]) Marshal(v *T) ([]byte, error) {
 	if v == nil {
 		return nil, fmt.Errorf("codecs: encode %s: nil %T", c.name, v)
 	}
-	return c.MarshalAppend(make([]byte, 0, headerLen+c.conv.size(v)), v)
+	out, err := c.MarshalAppend(make([]byte, 0, headerLen+c.conv.size(v)), v)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // MarshalAppend appends the encoding of v, as Marshal makes it, to dst and

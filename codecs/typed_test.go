@@ -678,3 +678,29 @@ func FuzzTypedWindowUpdate(f *testing.F) {
 func FuzzTypedHostWindow(f *testing.F) {
 	fuzzTyped(f, mustSet(f).HostWindow, randHostWindow, fullHostWindow())
 }
+
+// TestTypedEncodeErrors: a value the schema cannot hold fails as on the
+// goavro path, Marshal returns nil and MarshalAppend dst unchanged.
+func TestTypedEncodeErrors(t *testing.T) {
+	s := mustSet(t)
+	ev := &schemas.LogEvent{Level: 99}
+	sp := &schemas.Span{Status: -1}
+	for name, marshal := range map[string]func(dst []byte) ([]byte, error){
+		"LogEvent":        func(dst []byte) ([]byte, error) { return s.LogEvent.MarshalAppend(dst, ev) },
+		"LogEvent goavro": func(dst []byte) ([]byte, error) { return goavroPath(s.LogEvent).MarshalAppend(dst, ev) },
+		"Span":            func(dst []byte) ([]byte, error) { return s.Span.MarshalAppend(dst, sp) },
+		"Span goavro":     func(dst []byte) ([]byte, error) { return goavroPath(s.Span).MarshalAppend(dst, sp) },
+	} {
+		dst := []byte("kept")
+		out, err := marshal(dst)
+		if err == nil || !bytes.Equal(out, dst) {
+			t.Errorf("%s: %x, %v", name, out, err)
+		}
+	}
+	if b, err := s.LogEvent.Marshal(ev); err == nil || b != nil {
+		t.Errorf("Marshal: %x, %v", b, err)
+	}
+	if b, err := s.Span.Marshal(sp); err == nil || b != nil {
+		t.Errorf("Marshal: %x, %v", b, err)
+	}
+}
