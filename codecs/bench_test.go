@@ -159,6 +159,25 @@ func BenchmarkErrorRatePartition(b *testing.B) {
 	benchPaths(b, mustSet(b).ErrorRatePartition, v)
 }
 
+// BenchmarkAlerterState uses the alerter's state for 20 hosts, each with
+// its latest HostWindow and an hour of minutes.
+func BenchmarkAlerterState(b *testing.B) {
+	s := mustSet(b)
+	v := fullAlerterStateV2()
+	host := v.Hosts[0]
+	host.Latest = mustBytes(s.HostWindow.Marshal(fullHostWindow()))
+	host.Minutes = nil
+	for m := range 60 {
+		host.Minutes = append(host.Minutes, schemas.Minute{Start: int64(m) * 60_000, Events: 1000, Errors: 12})
+	}
+	v.Hosts = nil
+	for h := range 20 {
+		host.Host = fmt.Sprintf("web-%d", h)
+		v.Hosts = append(v.Hosts, host)
+	}
+	benchPaths(b, s.AlerterState, v)
+}
+
 // hambaLogEvent mirrors schemas.LogEvent with hamba's tags (the level as
 // its symbol).
 type hambaLogEvent struct {

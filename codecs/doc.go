@@ -27,24 +27,29 @@
 // schemas a SchemaSource supplied, resolved with resolve.go's plans, and
 // every record of a pinned codec.
 //
-//	record                        typed path       goavro path
-//	RawLog, LogEvent, Span        own version      older versions, fetched schemas, pinned codecs
-//	DeadLetter, ParseState        own version      as above
-//	DedupeState, TraceState       own version      as above
-//	HostWindow, WindowUpdate      -                every record
-//	ErrorRatePartial/-Partition   -                every record
-//	Alert, ErrorRateState,        -                every record
+//	record                         typed path    goavro path
+//	RawLog, LogEvent, Span,        own version   older versions, fetched
+//	DeadLetter, ParseState,                      schemas, pinned codecs
+//	DedupeState, TraceState,
+//	HostWindow, WindowUpdate,
+//	ErrorRatePartial,
+//	ErrorRatePartition
+//	Alert, ErrorRateState,         -             every record
 //	AlerterState
 //
-// The typed records are the ones read or written once per event (the
-// stream records and the stage tables' values): there the map form cost a
-// LogEvent 43 allocations to encode and 98 to decode, the typed path 1 and
-// 4. The records without one are written once per tick, transaction or
-// incident, where their cost does not show; and resolving another version
-// is rare (an upgrade), while goavro's path for it is tested against two
-// other Avro implementations, so it stays. Both paths give the same bytes
-// (but for map order) and the same values; tests check them against each
-// other.
+// The stream records and the stage tables' values are read or written
+// once per event: there the map form cost a LogEvent 43 allocations to
+// encode and 98 to decode, the typed path 1 and 4. HostWindow, WindowUpdate
+// and the errorrate records are written once per tick or transaction, but
+// the errorrate table's value is tens of kilobytes (thousands of
+// allocations in map form). Alert is written once per incident change,
+// AlerterState once per update of the alerter, and ErrorRateState is only
+// read when a deployment upgrades from the errorrate stage's previous
+// version: their cost does not show, so they keep the map form. Resolving
+// another version is rare (an upgrade), and goavro's path for it is tested
+// against two other Avro implementations, so it stays. Both paths give the
+// same bytes (but for map order) and the same values; tests check them
+// against each other.
 //
 // # Errors
 //

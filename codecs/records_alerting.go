@@ -366,6 +366,8 @@ func NewAlerterState(opts ...Option) (*Codec[schemas.AlerterState], error) {
 	return newCodec(schemas.NameAlerterState, converter[schemas.AlerterState]{
 		toNative:   alerterStateToNative,
 		fromNative: alerterStateFromNative,
+		appendBody: appendAlerterState,
+		readBody:   readAlerterState,
 		size: func(v *schemas.AlerterState) int {
 			n := 5*10 + 3*2 + emitsSize(v.Emits) + watermarkSize(&v.Watermark) + 15*len(v.Sources)
 			for _, h := range v.Hosts {

@@ -38,10 +38,11 @@ func readArray[E any](r *reader, minSize int, read func(*reader, *E)) []E {
 			return out
 		}
 		out = slices.Grow(out, min(n, r.left()/minSize))
+		var zero E
 		for ; n > 0 && r.err == nil; n-- {
-			var e E
-			read(r, &e)
-			out = append(out, e)
+			// Read into the slice: a local item would escape through read.
+			out = append(out, zero)
+			read(r, &out[len(out)-1])
 		}
 		r.blockEnd(end)
 	}
@@ -405,6 +406,97 @@ func readHostWindow(body []byte) (*schemas.HostWindow, error) {
 			d := r.long()
 			s.SpanDurationUs = &d
 		}
+	})
+	if err := r.done(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// ---- AlerterState (alerterstate/v2) ----
+
+func appendAlerterState(b []byte, v *schemas.AlerterState) ([]byte, error) {
+	b = appendLong(b, v.Applied)
+	b = appendLong(b, v.Seq)
+	b = appendArray(b, v.Hosts, func(b []byte, h *schemas.HostView) []byte {
+		b = appendString(b, h.Host)
+		b = appendLong(b, h.Version)
+		b = appendLong(b, h.AsOf)
+		b = appendBool(b, h.Silent)
+		b = appendLong(b, h.TStart)
+		b = appendLong(b, h.TEvents)
+		b = appendLong(b, h.TErrors)
+		b = appendBytes(b, h.Latest)
+		b = appendArray(b, h.Minutes, func(b []byte, m *schemas.Minute) []byte {
+			return appendLong(appendLong(appendLong(b, m.Start), m.Events), m.Errors)
+		})
+		b = appendArray(b, h.Pending, appendTick)
+		return appendLong(b, h.LastEvent)
+	})
+	b = appendWatermark(b, &v.Watermark)
+	b = appendLong(b, v.Tick)
+	b = appendLong(b, v.TickMs)
+	b = appendLong(b, v.WindowMs)
+	b = appendBuckets(b, v.Sources)
+	b = appendArray(b, v.Incidents, func(b []byte, in *schemas.Incident) []byte {
+		b = appendString(b, in.Key)
+		b = appendString(b, in.Scope)
+		b = appendString(b, in.Host)
+		b = appendString(b, in.Rule)
+		b = appendArray(b, in.Rules, func(b []byte, s *string) []byte { return appendString(b, *s) })
+		b = appendString(b, in.State)
+		b = appendLong(b, in.Since)
+		b = appendLong(b, in.FirstSeen)
+		b = appendLong(b, in.LastSeen)
+		b = appendLong(b, in.Number)
+		return appendBytes(b, in.Fired)
+	})
+	return appendArray(b, v.Emits, func(b []byte, e *schemas.Emit) []byte {
+		return appendBytes(appendLong(b, e.Offset), e.Value)
+	}), nil
+}
+
+func readAlerterState(body []byte) (*schemas.AlerterState, error) {
+	r := newReader(body)
+	v := new(schemas.AlerterState)
+	v.Applied = r.long()
+	v.Seq = r.long()
+	v.Hosts = readArray(&r, 11, func(r *reader, h *schemas.HostView) {
+		h.Host = r.str()
+		h.Version = r.long()
+		h.AsOf = r.long()
+		h.Silent = r.boolean()
+		h.TStart = r.long()
+		h.TEvents = r.long()
+		h.TErrors = r.long()
+		h.Latest = r.bytesOrNil()
+		h.Minutes = readArray(r, 3, func(r *reader, m *schemas.Minute) {
+			m.Start, m.Events, m.Errors = r.long(), r.long(), r.long()
+		})
+		h.Pending = readArray(r, 3, readTick)
+		h.LastEvent = r.long()
+	})
+	readWatermark(&r, &v.Watermark)
+	v.Tick = r.long()
+	v.TickMs = r.long()
+	v.WindowMs = r.long()
+	v.Sources = r.buckets()
+	v.Incidents = readArray(&r, 11, func(r *reader, in *schemas.Incident) {
+		in.Key = r.str()
+		in.Scope = r.str()
+		in.Host = r.str()
+		in.Rule = r.str()
+		in.Rules = readArray(r, 1, func(r *reader, s *string) { *s = r.str() })
+		in.State = r.str()
+		in.Since = r.long()
+		in.FirstSeen = r.long()
+		in.LastSeen = r.long()
+		in.Number = r.long()
+		in.Fired = r.bytesOrNil()
+	})
+	v.Emits = readArray(&r, 2, func(r *reader, e *schemas.Emit) {
+		e.Offset = r.long()
+		e.Value = r.bytesOrNil()
 	})
 	if err := r.done(); err != nil {
 		return nil, err

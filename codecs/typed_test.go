@@ -704,3 +704,33 @@ func TestTypedEncodeErrors(t *testing.T) {
 		t.Errorf("Marshal: %x, %v", b, err)
 	}
 }
+
+func randAlerterState(r *rand.Rand) *schemas.AlerterState {
+	return &schemas.AlerterState{
+		Applied: randLong(r), Seq: randLong(r),
+		Hosts: randSlice(r, 3, func(r *rand.Rand) schemas.HostView {
+			return schemas.HostView{Host: randString(r), Version: randLong(r), AsOf: randLong(r), Silent: r.IntN(2) == 0,
+				TStart: randLong(r), TEvents: randLong(r), TErrors: randLong(r), Latest: randBytes(r),
+				Minutes: randSlice(r, 3, func(r *rand.Rand) schemas.Minute {
+					return schemas.Minute{Start: randLong(r), Events: randLong(r), Errors: randLong(r)}
+				}),
+				Pending: randSlice(r, 3, randTick), LastEvent: randLong(r)}
+		}),
+		Watermark: randErrorRatePartition(r).Watermark,
+		Tick:      randLong(r), TickMs: randLong(r), WindowMs: randLong(r), Sources: randBuckets(r),
+		Incidents: randSlice(r, 3, func(r *rand.Rand) schemas.Incident {
+			return schemas.Incident{Key: randString(r), Scope: randString(r), Host: randString(r), Rule: randString(r),
+				Rules: randSlice(r, 3, randString), State: randString(r), Since: randLong(r), FirstSeen: randLong(r),
+				LastSeen: randLong(r), Number: randLong(r), Fired: randBytes(r)}
+		}),
+		Emits: randSlice(r, 3, func(r *rand.Rand) schemas.Emit { return schemas.Emit{Offset: randLong(r), Value: randBytes(r)} }),
+	}
+}
+
+func TestTypedAlerterState(t *testing.T) {
+	testTyped(t, mustSet(t).AlerterState, randAlerterState, fullAlerterStateV2(), fullAlerterState(), &schemas.AlerterState{})
+}
+
+func FuzzTypedAlerterState(f *testing.F) {
+	fuzzTyped(f, mustSet(f).AlerterState, randAlerterState, fullAlerterStateV2())
+}
