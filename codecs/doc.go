@@ -33,23 +33,23 @@
 //	DedupeState, TraceState,
 //	HostWindow, WindowUpdate,
 //	ErrorRatePartial,
-//	ErrorRatePartition
-//	Alert, ErrorRateState,         -             every record
+//	ErrorRatePartition,
 //	AlerterState
+//	Alert, ErrorRateState          -             every record
 //
 // The stream records and the stage tables' values are read or written
 // once per event: there the map form cost a LogEvent 43 allocations to
-// encode and 98 to decode, the typed path 1 and 4. HostWindow, WindowUpdate
-// and the errorrate records are written once per tick or transaction, but
-// the errorrate table's value is tens of kilobytes (thousands of
-// allocations in map form). Alert is written once per incident change,
-// AlerterState once per update of the alerter, and ErrorRateState is only
-// read when a deployment upgrades from the errorrate stage's previous
-// version: their cost does not show, so they keep the map form. Resolving
-// another version is rare (an upgrade), and goavro's path for it is tested
-// against two other Avro implementations, so it stays. Both paths give the
-// same bytes (but for map order) and the same values; tests check them
-// against each other.
+// encode and 98 to decode, the typed path 1 and 4. HostWindow, WindowUpdate,
+// the errorrate records and AlerterState are written once per tick or
+// transaction, but the errorrate and alerter tables' values are tens of
+// kilobytes (thousands of allocations in map form). Alert is written once
+// per change of an incident, and ErrorRateState only read when a
+// deployment upgrades from the errorrate stage's previous version: their
+// cost does not show, so they keep the map form. Resolving another version
+// is rare (an upgrade), and goavro's path for it is tested against two
+// other Avro implementations, so it stays. Both paths give the same bytes
+// (but for map order) and the same values; tests check them against each
+// other.
 //
 // # Errors
 //
