@@ -8,14 +8,16 @@ import (
 	"unsafe"
 )
 
-// This file holds the building blocks of the typed codecs (typed_records.go):
-// Avro binary written straight from a Go record into one []byte, and read
-// straight from the bytes into the Go record, with no goavro native form in
-// between. They serve only the schema version a codec writes; every other
-// writer version goes through goavro and resolve.go.
+// This file holds the building blocks of the typed codecs (typed_records.go
+// and typed_errorrate.go): Avro binary written straight from a Go record
+// into one []byte, and read straight from the bytes into the Go record, with
+// no goavro native form in between. They serve only the schema version a
+// codec writes; every other writer version goes through goavro and
+// resolve.go.
 //
 // The reader accepts exactly what the pre-check in validate.go accepts (the
-// same varint, length, index and block rules), so the typed path and the
+// same varint, length, index and block rules) and refuses what goavro
+// refuses after it (a map key that comes twice), so the typed path and the
 // goavro path agree on which bodies are malformed; the differential fuzz
 // tests hold them to it.
 
@@ -280,7 +282,7 @@ func (r *reader) index(n int) int {
 	return int(i)
 }
 
-// null reads the branch index of a ["null", T] union: false for null.
+// present reads the branch index of a ["null", T] union: false for null.
 func (r *reader) present() bool { return r.index(2) == 1 }
 
 func (r *reader) optString(dst *string) *string {
