@@ -78,7 +78,7 @@ bench: build
 	$(GO) run ./benchmarks/cmd/statebench -only errorrate,alerts -er-n 200000 -alert-rate 20000 -alert-intervals 1s
 	$(GO) run ./benchmarks/cmd/sinkbench -records 100000
 	$(GO) run ./benchmarks/cmd/codecbench
-	$(GO) test -run '^$$' -bench 'LogEvent' -benchmem ./codecs/
+	$(GO) test -run '^$$' -bench . -benchmem ./codecs/
 	$(GO) test -run '^$$' -bench 'ParseLine' -benchmem ./processors/parse/
 
 demo: build

@@ -37,6 +37,9 @@ type Codec[T any] struct {
 	// (those up to its own), by fingerprint; ids maps their ids.
 	known map[uint64]*writerPlan
 	ids   map[int]uint64
+	// typed is true when the codec writes and reads its own version with
+	// conv.appendBody and conv.readBody instead of goavro.
+	typed bool
 	// fetched caches plans for writer schemas a SchemaSource supplied:
 	// fingerprint → *writerPlan, and id → fingerprint in fetchedIDs.
 	fetched    *sync.Map
@@ -66,6 +69,12 @@ type converter[T any] struct {
 	// enums are the symbols the conversions assume for each enum field, in
 	// the order of the Go constants; newCodec checks them against the schema.
 	enums map[string][]string
+	// appendBody and readBody, when set, are the typed codec of the latest
+	// version (typed.go): they write and read the Avro body straight from
+	// and into T, with no native form. A codec uses them for its own
+	// version only, and only when that is the latest.
+	appendBody func([]byte, *T) ([]byte, error)
+	readBody   func(body []byte) (*T, error)
 }
 
 var (
@@ -184,6 +193,7 @@ func newCodec[T any](name string, conv converter[T], opts []Option) (*Codec[T], 
 		fetched:    new(sync.Map),
 		fetchedIDs: new(sync.Map),
 	}
+	c.typed = own == latest && conv.appendBody != nil && conv.readBody != nil
 	if own != latest {
 		up, issues := compilePlan(own.node, latest.node)
 		if len(issues) > 0 {
@@ -261,30 +271,50 @@ func (c *Codec[T]) Decode(data []byte) (any, error) {
 
 // Marshal encodes v in the codec's wire format. It fails only when v holds
 // a value the schema cannot, such as an enum value outside its symbols.
-func (c *Codec[T]) Marshal(v *T) (out []byte, err error) {
+func (c *Codec[T]) Marshal(v *T) ([]byte, error) {
 	if v == nil {
 		return nil, fmt.Errorf("codecs: encode %s: nil %T", c.name, v)
 	}
+	out, err := c.MarshalAppend(make([]byte, 0, headerLen+c.conv.size(v)), v)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MarshalAppend appends the encoding of v, as Marshal makes it, to dst and
+// returns the extended slice: a caller that reuses one buffer for many
+// records pays no allocation for the output. On error dst is returned
+// unchanged.
+func (c *Codec[T]) MarshalAppend(dst []byte, v *T) (out []byte, err error) {
+	if v == nil {
+		return dst, fmt.Errorf("codecs: encode %s: nil %T", c.name, v)
+	}
+	buf := dst
+	if c.wire == WireConfluent {
+		buf = appendConfluentHeader(buf, c.version.ID)
+	} else {
+		buf = appendSingleObjectHeader(buf, c.version.Fingerprint)
+	}
+	if c.typed {
+		if buf, err = c.conv.appendBody(buf, v); err != nil {
+			return dst, fmt.Errorf("codecs: encode %s: %w", c.name, err)
+		}
+		return buf, nil
+	}
 	native, err := c.conv.toNative(v)
 	if err != nil {
-		return nil, fmt.Errorf("codecs: encode %s: %w", c.name, err)
+		return dst, fmt.Errorf("codecs: encode %s: %w", c.name, err)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("codecs: encode %s: goavro panicked: %v", c.name, r)
+			out, err = dst, fmt.Errorf("codecs: encode %s: goavro panicked: %v", c.name, r)
 		}
 	}()
 	// The native form is the latest version's; goavro writes the fields of
 	// c's version and ignores the others.
-	buf := make([]byte, 0, headerLen+c.conv.size(v))
-	if c.wire == WireConfluent {
-		buf = appendConfluentHeader(buf, c.version.ID)
-		buf, err = c.avro.BinaryFromNative(buf, native)
-	} else {
-		buf, err = c.avro.SingleFromNative(buf, native)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("codecs: encode %s: %w", c.name, err)
+	if buf, err = c.avro.BinaryFromNative(buf, native); err != nil {
+		return dst, fmt.Errorf("codecs: encode %s: %w", c.name, err)
 	}
 	return buf, nil
 }
@@ -302,6 +332,9 @@ func (c *Codec[T]) Unmarshal(data []byte) (*T, error) {
 	p, err := c.writerPlan(h)
 	if err != nil {
 		return nil, err
+	}
+	if c.typed && p.toReader == nil && p.schema.Fingerprint == c.version.Fingerprint {
+		return c.readTyped(p, h.body)
 	}
 	native, err := decodeBody(p.avro, p.shape, h.body)
 	if err != nil {
@@ -324,6 +357,25 @@ func (c *Codec[T]) Unmarshal(data []byte) (*T, error) {
 	}
 	v, err := c.conv.fromNative(native)
 	if err != nil {
+		return nil, malformed(c.name, p.schema.Fingerprint, err)
+	}
+	return v, nil
+}
+
+// readTyped decodes a body of the codec's own version with the typed
+// decoder. On failure it walks the body with the pre-check, which stops at
+// the same place, for the message naming the field.
+func (c *Codec[T]) readTyped(p *writerPlan, body []byte) (v *T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, malformed(c.name, p.schema.Fingerprint, fmt.Errorf("typed decoder panicked: %v", r))
+		}
+	}()
+	v, err = c.conv.readBody(body)
+	if err != nil {
+		if detail := p.shape.check(body); detail != nil {
+			err = detail
+		}
 		return nil, malformed(c.name, p.schema.Fingerprint, err)
 	}
 	return v, nil

@@ -95,6 +95,10 @@ func IsConfluent(b []byte) bool { return len(b) >= confluentHeaderLen && b[0] ==
 // IsAvro reports whether b carries a header of either wire format.
 func IsAvro(b []byte) bool { return IsSingleObject(b) || IsConfluent(b) }
 
+func appendSingleObjectHeader(b []byte, fp uint64) []byte {
+	return binary.LittleEndian.AppendUint64(append(b, 0xC3, 0x01), fp)
+}
+
 func appendConfluentHeader(b []byte, id int) []byte {
 	return binary.BigEndian.AppendUint32(append(b, 0), uint32(id))
 }

@@ -35,6 +35,8 @@ func NewRawLog(opts ...Option) (*Codec[schemas.RawLog], error) {
 	return newCodec(schemas.NameRawLog, converter[schemas.RawLog]{
 		toNative:   rawLogToNative,
 		fromNative: rawLogFromNative,
+		appendBody: appendRawLog,
+		readBody:   readRawLog,
 		size: func(v *schemas.RawLog) int {
 			return len(v.Host) + len(v.Source) + len(v.Line) + 3*5 + 10 + stringMapSize(v.Labels)
 		},
@@ -73,6 +75,8 @@ func NewLogEvent(opts ...Option) (*Codec[schemas.LogEvent], error) {
 	return newCodec(schemas.NameLogEvent, converter[schemas.LogEvent]{
 		toNative:   logEventToNative,
 		fromNative: logEventFromNative,
+		appendBody: appendLogEvent,
+		readBody:   readLogEvent,
 		size: func(v *schemas.LogEvent) int {
 			return len(v.EventID) + len(v.Host) + len(v.Service) + len(v.Message) +
 				len(v.Source) + len(v.Format) + len(v.Cluster) + 7*5 + 10 + 2 +
@@ -158,6 +162,8 @@ func NewSpan(opts ...Option) (*Codec[schemas.Span], error) {
 	return newCodec(schemas.NameSpan, converter[schemas.Span]{
 		toNative:   spanToNative,
 		fromNative: spanFromNative,
+		appendBody: appendSpan,
+		readBody:   readSpan,
 		size: func(v *schemas.Span) int {
 			return len(v.TraceID) + len(v.SpanID) + len(v.Service) + len(v.Operation) +
 				len(v.Host) + 5*5 + 2*10 + 2 + optLen(v.ParentSpanID) + stringMapSize(v.Attributes)
@@ -213,6 +219,8 @@ func NewDeadLetter(opts ...Option) (*Codec[schemas.DeadLetter], error) {
 	return newCodec(schemas.NameDeadLetter, converter[schemas.DeadLetter]{
 		toNative:   deadLetterToNative,
 		fromNative: deadLetterFromNative,
+		appendBody: appendDeadLetter,
+		readBody:   readDeadLetter,
 		size: func(v *schemas.DeadLetter) int {
 			return len(v.OriginalKey) + len(v.OriginalValue) + len(v.SourceTopic) +
 				len(v.Stage) + len(v.Error) + 2*6 + 3*5 + 5 + 2*10
@@ -259,6 +267,8 @@ func NewParseState(opts ...Option) (*Codec[schemas.ParseState], error) {
 	return newCodec(schemas.NameParseState, converter[schemas.ParseState]{
 		toNative:   parseStateToNative,
 		fromNative: parseStateFromNative,
+		appendBody: appendParseState,
+		readBody:   readParseState,
 		size: func(v *schemas.ParseState) int {
 			n := 1
 			for k, p := range v.Pending {
@@ -317,6 +327,8 @@ func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
 // the dedupe stage's table value.
 func NewDedupeState(opts ...Option) (*Codec[schemas.DedupeState], error) {
 	return newCodec(schemas.NameDedupeState, converter[schemas.DedupeState]{
+		appendBody: appendDedupeState,
+		readBody:   readDedupeState,
 		toNative: func(v *schemas.DedupeState) (map[string]any, error) {
 			return map[string]any{
 				"first_topic":       v.FirstTopic,
@@ -352,6 +364,8 @@ func NewTraceState(opts ...Option) (*Codec[schemas.TraceState], error) {
 	return newCodec(schemas.NameTraceState, converter[schemas.TraceState]{
 		toNative:   traceStateToNative,
 		fromNative: traceStateFromNative,
+		appendBody: appendTraceState,
+		readBody:   readTraceState,
 		size: func(v *schemas.TraceState) int {
 			n := 2 + 3*10
 			for _, s := range v.Spans {

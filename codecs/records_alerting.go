@@ -24,6 +24,8 @@ func NewHostWindow(opts ...Option) (*Codec[schemas.HostWindow], error) {
 	return newCodec(schemas.NameHostWindow, converter[schemas.HostWindow]{
 		toNative:   hostWindowToNative,
 		fromNative: hostWindowFromNative,
+		appendBody: appendHostWindow,
+		readBody:   readHostWindow,
 		size: func(v *schemas.HostWindow) int {
 			return len(v.Host) + len(v.Kind) + len(v.Emit) + 3*5 + 7*10 + 8 + 3*9 + 11 + 2*2 +
 				signaturesSize(v.Signatures) + traceSamplesSize(v.Samples)
@@ -364,6 +366,8 @@ func NewAlerterState(opts ...Option) (*Codec[schemas.AlerterState], error) {
 	return newCodec(schemas.NameAlerterState, converter[schemas.AlerterState]{
 		toNative:   alerterStateToNative,
 		fromNative: alerterStateFromNative,
+		appendBody: appendAlerterState,
+		readBody:   readAlerterState,
 		size: func(v *schemas.AlerterState) int {
 			n := 5*10 + 3*2 + emitsSize(v.Emits) + watermarkSize(&v.Watermark) + 15*len(v.Sources)
 			for _, h := range v.Hosts {

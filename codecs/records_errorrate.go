@@ -128,6 +128,8 @@ func NewErrorRatePartial(opts ...Option) (*Codec[schemas.ErrorRatePartial], erro
 	return newCodec(schemas.NameErrorRatePartial, converter[schemas.ErrorRatePartial]{
 		toNative:   errorRatePartialToNative,
 		fromNative: errorRatePartialFromNative,
+		appendBody: appendErrorRatePartial,
+		readBody:   readErrorRatePartial,
 		size: func(v *schemas.ErrorRatePartial) int {
 			n := 2
 			for _, h := range v.Hosts {
@@ -193,6 +195,8 @@ func NewErrorRatePartition(opts ...Option) (*Codec[schemas.ErrorRatePartition], 
 	return newCodec(schemas.NameErrorRatePartition, converter[schemas.ErrorRatePartition]{
 		toNative:   errorRatePartitionToNative,
 		fromNative: errorRatePartitionFromNative,
+		appendBody: appendErrorRatePartition,
+		readBody:   readErrorRatePartition,
 		size: func(v *schemas.ErrorRatePartition) int {
 			n := 12*10 + len(v.Status) + watermarkSize(&v.Watermark)
 			for _, h := range v.Hosts {
@@ -315,6 +319,8 @@ func NewWindowUpdate(opts ...Option) (*Codec[schemas.WindowUpdate], error) {
 	return newCodec(schemas.NameWindowUpdate, converter[schemas.WindowUpdate]{
 		toNative:   windowUpdateToNative,
 		fromNative: windowUpdateFromNative,
+		appendBody: appendWindowUpdate,
+		readBody:   readWindowUpdate,
 		size: func(v *schemas.WindowUpdate) int {
 			n := 5*10 + len(v.Status) + 2
 			for _, h := range v.Hosts {
