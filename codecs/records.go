@@ -33,10 +33,11 @@ func optLen(p *string) int {
 // NewRawLog returns the codec of schemas.RawLog (rawlog/).
 func NewRawLog(opts ...Option) (*Codec[schemas.RawLog], error) {
 	return newCodec(schemas.NameRawLog, converter[schemas.RawLog]{
-		toNative:   rawLogToNative,
-		fromNative: rawLogFromNative,
-		appendBody: appendRawLog,
-		readBody:   readRawLog,
+		toNative:     rawLogToNative,
+		fromNative:   rawLogFromNative,
+		appendBody:   appendRawLog,
+		typedVersion: 1,
+		readBody:     readRawLog,
 		size: func(v *schemas.RawLog) int {
 			return len(v.Host) + len(v.Source) + len(v.Line) + 3*5 + 10 + stringMapSize(v.Labels)
 		},
@@ -73,10 +74,11 @@ func rawLogFromNative(m map[string]any) (*schemas.RawLog, error) {
 // NewLogEvent returns the codec of schemas.LogEvent (logevent/).
 func NewLogEvent(opts ...Option) (*Codec[schemas.LogEvent], error) {
 	return newCodec(schemas.NameLogEvent, converter[schemas.LogEvent]{
-		toNative:   logEventToNative,
-		fromNative: logEventFromNative,
-		appendBody: appendLogEvent,
-		readBody:   readLogEvent,
+		toNative:     logEventToNative,
+		fromNative:   logEventFromNative,
+		appendBody:   appendLogEvent,
+		typedVersion: 3,
+		readBody:     readLogEvent,
 		size: func(v *schemas.LogEvent) int {
 			return len(v.EventID) + len(v.Host) + len(v.Service) + len(v.Message) +
 				len(v.Source) + len(v.Format) + len(v.Cluster) + 7*5 + 10 + 2 +
@@ -160,10 +162,11 @@ func logEventFromNative(m map[string]any) (*schemas.LogEvent, error) {
 // NewSpan returns the codec of schemas.Span (span/).
 func NewSpan(opts ...Option) (*Codec[schemas.Span], error) {
 	return newCodec(schemas.NameSpan, converter[schemas.Span]{
-		toNative:   spanToNative,
-		fromNative: spanFromNative,
-		appendBody: appendSpan,
-		readBody:   readSpan,
+		toNative:     spanToNative,
+		fromNative:   spanFromNative,
+		appendBody:   appendSpan,
+		typedVersion: 1,
+		readBody:     readSpan,
 		size: func(v *schemas.Span) int {
 			return len(v.TraceID) + len(v.SpanID) + len(v.Service) + len(v.Operation) +
 				len(v.Host) + 5*5 + 2*10 + 2 + optLen(v.ParentSpanID) + stringMapSize(v.Attributes)
@@ -217,10 +220,11 @@ func spanFromNative(m map[string]any) (*schemas.Span, error) {
 // empty bytes, and each decodes back to what was encoded.
 func NewDeadLetter(opts ...Option) (*Codec[schemas.DeadLetter], error) {
 	return newCodec(schemas.NameDeadLetter, converter[schemas.DeadLetter]{
-		toNative:   deadLetterToNative,
-		fromNative: deadLetterFromNative,
-		appendBody: appendDeadLetter,
-		readBody:   readDeadLetter,
+		toNative:     deadLetterToNative,
+		fromNative:   deadLetterFromNative,
+		appendBody:   appendDeadLetter,
+		typedVersion: 1,
+		readBody:     readDeadLetter,
 		size: func(v *schemas.DeadLetter) int {
 			return len(v.OriginalKey) + len(v.OriginalValue) + len(v.SourceTopic) +
 				len(v.Stage) + len(v.Error) + 2*6 + 3*5 + 5 + 2*10
@@ -265,10 +269,11 @@ func deadLetterFromNative(m map[string]any) (*schemas.DeadLetter, error) {
 // the parse stage's table value.
 func NewParseState(opts ...Option) (*Codec[schemas.ParseState], error) {
 	return newCodec(schemas.NameParseState, converter[schemas.ParseState]{
-		toNative:   parseStateToNative,
-		fromNative: parseStateFromNative,
-		appendBody: appendParseState,
-		readBody:   readParseState,
+		toNative:     parseStateToNative,
+		fromNative:   parseStateFromNative,
+		appendBody:   appendParseState,
+		typedVersion: 1,
+		readBody:     readParseState,
 		size: func(v *schemas.ParseState) int {
 			n := 1
 			for k, p := range v.Pending {
@@ -327,8 +332,9 @@ func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
 // the dedupe stage's table value.
 func NewDedupeState(opts ...Option) (*Codec[schemas.DedupeState], error) {
 	return newCodec(schemas.NameDedupeState, converter[schemas.DedupeState]{
-		appendBody: appendDedupeState,
-		readBody:   readDedupeState,
+		appendBody:   appendDedupeState,
+		typedVersion: 1,
+		readBody:     readDedupeState,
 		toNative: func(v *schemas.DedupeState) (map[string]any, error) {
 			return map[string]any{
 				"first_topic":       v.FirstTopic,
@@ -362,10 +368,11 @@ func NewDedupeState(opts ...Option) (*Codec[schemas.DedupeState], error) {
 // trace join's table value.
 func NewTraceState(opts ...Option) (*Codec[schemas.TraceState], error) {
 	return newCodec(schemas.NameTraceState, converter[schemas.TraceState]{
-		toNative:   traceStateToNative,
-		fromNative: traceStateFromNative,
-		appendBody: appendTraceState,
-		readBody:   readTraceState,
+		toNative:     traceStateToNative,
+		fromNative:   traceStateFromNative,
+		appendBody:   appendTraceState,
+		typedVersion: 1,
+		readBody:     readTraceState,
 		size: func(v *schemas.TraceState) int {
 			n := 2 + 3*10
 			for _, s := range v.Spans {

@@ -22,10 +22,11 @@ import (
 // errorrate stage's output.
 func NewHostWindow(opts ...Option) (*Codec[schemas.HostWindow], error) {
 	return newCodec(schemas.NameHostWindow, converter[schemas.HostWindow]{
-		toNative:   hostWindowToNative,
-		fromNative: hostWindowFromNative,
-		appendBody: appendHostWindow,
-		readBody:   readHostWindow,
+		toNative:     hostWindowToNative,
+		fromNative:   hostWindowFromNative,
+		appendBody:   appendHostWindow,
+		typedVersion: 1,
+		readBody:     readHostWindow,
 		size: func(v *schemas.HostWindow) int {
 			return len(v.Host) + len(v.Kind) + len(v.Emit) + 3*5 + 7*10 + 8 + 3*9 + 11 + 2*2 +
 				signaturesSize(v.Signatures) + traceSamplesSize(v.Samples)
@@ -364,10 +365,11 @@ func emitsSize(e []schemas.Emit) int {
 // (alerterstate/), the alerter's table value.
 func NewAlerterState(opts ...Option) (*Codec[schemas.AlerterState], error) {
 	return newCodec(schemas.NameAlerterState, converter[schemas.AlerterState]{
-		toNative:   alerterStateToNative,
-		fromNative: alerterStateFromNative,
-		appendBody: appendAlerterState,
-		readBody:   readAlerterState,
+		toNative:     alerterStateToNative,
+		fromNative:   alerterStateFromNative,
+		appendBody:   appendAlerterState,
+		typedVersion: 2,
+		readBody:     readAlerterState,
 		size: func(v *schemas.AlerterState) int {
 			n := 5*10 + 3*2 + emitsSize(v.Emits) + watermarkSize(&v.Watermark) + 15*len(v.Sources)
 			for _, h := range v.Hosts {

@@ -126,10 +126,11 @@ func watermarkSize(w *schemas.WatermarkState) int {
 // (errorratepartial/), the errorrate combine hop's output.
 func NewErrorRatePartial(opts ...Option) (*Codec[schemas.ErrorRatePartial], error) {
 	return newCodec(schemas.NameErrorRatePartial, converter[schemas.ErrorRatePartial]{
-		toNative:   errorRatePartialToNative,
-		fromNative: errorRatePartialFromNative,
-		appendBody: appendErrorRatePartial,
-		readBody:   readErrorRatePartial,
+		toNative:     errorRatePartialToNative,
+		fromNative:   errorRatePartialFromNative,
+		appendBody:   appendErrorRatePartial,
+		typedVersion: 1,
+		readBody:     readErrorRatePartial,
 		size: func(v *schemas.ErrorRatePartial) int {
 			n := 2
 			for _, h := range v.Hosts {
@@ -193,10 +194,11 @@ func errorRatePartialFromNative(m map[string]any) (*schemas.ErrorRatePartial, er
 // (errorratepartition/), the errorrate stage's table value.
 func NewErrorRatePartition(opts ...Option) (*Codec[schemas.ErrorRatePartition], error) {
 	return newCodec(schemas.NameErrorRatePartition, converter[schemas.ErrorRatePartition]{
-		toNative:   errorRatePartitionToNative,
-		fromNative: errorRatePartitionFromNative,
-		appendBody: appendErrorRatePartition,
-		readBody:   readErrorRatePartition,
+		toNative:     errorRatePartitionToNative,
+		fromNative:   errorRatePartitionFromNative,
+		appendBody:   appendErrorRatePartition,
+		typedVersion: 1,
+		readBody:     readErrorRatePartition,
 		size: func(v *schemas.ErrorRatePartition) int {
 			n := 12*10 + len(v.Status) + watermarkSize(&v.Watermark)
 			for _, h := range v.Hosts {
@@ -317,10 +319,11 @@ func errorRatePartitionFromNative(m map[string]any) (*schemas.ErrorRatePartition
 // (windowupdate/), the errorrate stage's progress for the alerter.
 func NewWindowUpdate(opts ...Option) (*Codec[schemas.WindowUpdate], error) {
 	return newCodec(schemas.NameWindowUpdate, converter[schemas.WindowUpdate]{
-		toNative:   windowUpdateToNative,
-		fromNative: windowUpdateFromNative,
-		appendBody: appendWindowUpdate,
-		readBody:   readWindowUpdate,
+		toNative:     windowUpdateToNative,
+		fromNative:   windowUpdateFromNative,
+		appendBody:   appendWindowUpdate,
+		typedVersion: 1,
+		readBody:     readWindowUpdate,
 		size: func(v *schemas.WindowUpdate) int {
 			n := 5*10 + len(v.Status) + 2
 			for _, h := range v.Hosts {
