@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -273,7 +274,77 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 	if err != nil {
 		return fs, pipe, pass, fmt.Errorf("pipeline: %w (last lag: %s)", err, lastLag)
 	}
+	// What came out, read after the measurement: events per topic, and
+	// the join's outcomes.
+	var report []string
+	for _, t := range []string{topology.TopicParsed, topology.TopicUnique, topology.TopicEnriched, topology.TopicDLQ} {
+		if !slices.ContainsFunc(groups, func(g groupInputs) bool { return slices.Contains(g.inputs, t) }) && t != topology.TopicDLQ {
+			continue
+		}
+		counts, err := countEvents(ctx, brokers, set, t, t == topology.TopicEnriched)
+		if err != nil {
+			return fs, pipe, pass, err
+		}
+		report = append(report, fmt.Sprintf("%s %s", t, counts))
+	}
+	fmt.Printf("  %s: %s\n", strings.Join(stages, ","), strings.Join(report, "; "))
 	return fs, pipe, pass, nil
+}
+
+// countEvents reads a topic to its end and counts its records (watermark
+// records aside), by join status when byStatus.
+func countEvents(ctx context.Context, brokers []string, set *codecs.Set, topic string, byStatus bool) (string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return "", err
+	}
+	var events int64
+	left := map[int32]int64{} // per partition: the end offset not reached yet
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	status := map[string]int64{}
+	for len(left) > 0 {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		fetches := cl.PollFetches(pctx)
+		timedOut := pctx.Err() != nil
+		cancel()
+		if timedOut {
+			break // the rest is transaction markers
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+			}
+			if isMark(r) {
+				return
+			}
+			events++
+			if byStatus {
+				if ev, err := set.LogEvent.Unmarshal(r.Value); err == nil {
+					status[ev.JoinStatus]++
+				} else {
+					status["undecodable"]++
+				}
+			}
+		})
+	}
+	if !byStatus {
+		return strconv.FormatInt(events, 10), nil
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(status)) {
+		parts = append(parts, fmt.Sprintf("%s %d (%.1f%%)", k, status[k], 100*float64(status[k])/float64(max(events, 1))))
+	}
+	return fmt.Sprintf("%d: %s", events, strings.Join(parts, ", ")), nil
 }
 
 func runtimeProcs() int {
