@@ -324,6 +324,7 @@ func (p *Pipeline) buildErrorRate(base storage.Builder, tail exactlyonce.TailFun
 	cc.Windows, cc.Tick = ep.WindowConfig(), ep.Tick()
 	cc.MaxFuture, cc.FlushInterval, cc.Idle, cc.Every = o.MaxFuture, o.FlushInterval, idle, p.opts.Watermark.Every
 	cc.FromOldest, cc.SessionTimeout = p.opts.Tuning.FromOldest, p.opts.Tuning.SessionTimeout
+	cc.ClientOpts = append(cc.ClientOpts, kgo.ProducerBatchCompression(p.opts.Tuning.KgoCompression()))
 	comb, err := errorrate.NewCombiner(cc, ep.Stats())
 	if err != nil {
 		return err

@@ -64,6 +64,7 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	prod, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...),
 		kgo.RecordPartitioner(topology.Partitioner()),
 		kgo.MaxBufferedRecords(cfg.BatchSize*10),
+		kgo.ProducerBatchCompression(tuning(cfg).KgoCompression()),
 	)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)

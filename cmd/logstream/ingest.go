@@ -35,6 +35,7 @@ func runIngest(ctx context.Context, cfg *Config, inputs []string, stderr io.Writ
 		kgo.RecordPartitioner(topology.Partitioner()),
 		kgo.MaxBufferedRecords(cfg.BatchSize),
 		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchCompression(tuning(cfg).KgoCompression()),
 	)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)

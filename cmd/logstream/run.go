@@ -42,6 +42,7 @@ func tuning(cfg *Config) broker.Tuning {
 		BatchSize:      cfg.BatchSize,
 		MaxConcurrency: cfg.MaxConcurrency,
 		FromOldest:     true,
+		Compression:    cfg.Compression,
 	}
 }
 

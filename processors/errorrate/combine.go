@@ -193,7 +193,6 @@ func (c *Combiner) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Partials are addressed to a partition by KeyFor.
 		kgo.RecordPartitioner(c.cfg.Partitioner),
-		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.revoked),

@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,8 @@ type fullConfig struct {
 	// is written: profileFor long, from two seconds after it starts.
 	profile    string
 	profileFor time.Duration
+	// compression of what both sides write.
+	compression string
 }
 
 func freeAddr() string {
@@ -225,7 +228,7 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 			return fs, pipe, pass, err
 		}
 		pass, err = measureChild(ctx, exec.Command(self, "-passthrough-child", "-brokers", e.Addr(),
-			"-hops", strconv.Itoa(cfg.hops), "-records", strconv.Itoa(fs.records)), nil, nil, cfg.timeout)
+			"-hops", strconv.Itoa(cfg.hops), "-records", strconv.Itoa(fs.records), "-compression", cfg.compression), nil, nil, cfg.timeout)
 		if err != nil {
 			return fs, pipe, pass, fmt.Errorf("passthrough: %w", err)
 		}
@@ -269,7 +272,7 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 		go profile(admin, cfg.profile, cfg.profileFor)
 	}
 	run := exec.Command(cfg.bin, "run", "--brokers", e.Addr(), "--partitions", strconv.Itoa(cfg.partitions),
-		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json")
+		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json", "--compression", cmp.Or(cfg.compression, "none"))
 	pipe, err = measureChild(ctx, run, done, func() string { return strings.Join(stages, ",") + " lag: " + lastLag }, cfg.timeout)
 	if err != nil {
 		return fs, pipe, pass, fmt.Errorf("pipeline: %w (last lag: %s)", err, lastLag)
@@ -706,7 +709,7 @@ func readFile(path string) string {
 // bench.hop-<hops>, all running at once as the stages do, each copying
 // every record unchanged (same partition, key, value and headers). It
 // returns when the last hop's writes are acknowledged.
-func passthroughChild(brokers []string, hops, records int) error {
+func passthroughChild(brokers []string, hops, records int, compression string) error {
 	ctx := context.Background()
 	errc := make(chan error, hops)
 	for i := 1; i <= hops; i++ {
@@ -715,7 +718,7 @@ func passthroughChild(brokers []string, hops, records int) error {
 			src = topology.BenchHopTopic(i - 1)
 		}
 		dst := topology.BenchHopTopic(i)
-		go func() { errc <- copyTopic(ctx, brokers, src, dst, records) }()
+		go func() { errc <- copyTopic(ctx, brokers, src, dst, records, compression) }()
 	}
 	for i := 0; i < hops; i++ {
 		if err := <-errc; err != nil {
@@ -725,14 +728,14 @@ func passthroughChild(brokers []string, hops, records int) error {
 	return nil
 }
 
-func copyTopic(ctx context.Context, brokers []string, src, dst string, records int) error {
+func copyTopic(ctx context.Context, brokers []string, src, dst string, records int, compression string) error {
 	cons, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(src), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return err
 	}
 	defer cons.Close()
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(100000), kgo.ProducerLinger(time.Millisecond),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(broker.Tuning{Compression: compression}.KgoCompression()))
 	if err != nil {
 		return err
 	}

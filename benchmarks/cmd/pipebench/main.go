@@ -39,13 +39,14 @@ func main() {
 	timeout := flag.Duration("timeout", 20*time.Minute, "with -full: give up on a side after this long")
 	prof := flag.String("cpuprofile", "", "with -full: write a CPU profile of the pipeline's process (from its admin port) to this file")
 	profFor := flag.Duration("cpuprofile-for", 20*time.Second, "with -full: how long the CPU profile runs")
+	compression := flag.String("compression", "none", "with -full: compression of the batches both sides write (logstream run --compression; the passthrough's producer)")
 	child := flag.Bool("passthrough-child", false, "internal: run the passthrough chain (the baseline's own process)")
 	brokers := flag.String("brokers", "", "internal: with -passthrough-child, the broker")
 	flag.Parse()
 	var err error
 	switch {
 	case *child:
-		err = passthroughChild([]string{*brokers}, *hops, *n)
+		err = passthroughChild([]string{*brokers}, *hops, *n, *compression)
 	case *full:
 		var sets [][]string
 		for _, set := range strings.Split(*stages, ";") {
@@ -60,7 +61,7 @@ func main() {
 				}
 			}
 		}
-		err = runFull(fullConfig{n: *n, partitions: *partitions, sets: sets, hops: max(h, 1), bin: *bin, timeout: *timeout, profile: *prof, profileFor: *profFor})
+		err = runFull(fullConfig{n: *n, partitions: *partitions, sets: sets, hops: max(h, 1), bin: *bin, timeout: *timeout, profile: *prof, profileFor: *profFor, compression: *compression})
 	default:
 		err = run(*n, *partitions, *rounds)
 	}
