@@ -58,6 +58,9 @@ type fullConfig struct {
 	// is written: profileFor long, from two seconds after it starts.
 	profile    string
 	profileFor time.Duration
+	// heapProfile, when set, is where the pipeline's heap profile is
+	// written when it has caught up.
+	heapProfile string
 	// compression of what both sides write.
 	compression string
 }
@@ -91,6 +94,22 @@ func profile(addr, path string, d time.Duration) {
 		return
 	}
 	fmt.Fprintf(os.Stderr, "pipebench: CPU profile of the pipeline written to %s\n", path)
+}
+
+func heapProfile(addr, path string) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", addr))
+	if err == nil {
+		defer resp.Body.Close()
+		var b []byte
+		if b, err = io.ReadAll(resp.Body); err == nil {
+			err = os.WriteFile(path, b, 0o644)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pipebench: heap profile:", err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "pipebench: heap profile of the pipeline written to %s\n", path)
 }
 
 // fillStats describes what fillFull wrote.
@@ -267,13 +286,26 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 		return true, nil
 	}
 	admin := ""
-	if cfg.profile != "" {
+	if cfg.profile != "" || cfg.heapProfile != "" {
 		admin = freeAddr()
+	}
+	if cfg.profile != "" {
 		go profile(admin, cfg.profile, cfg.profileFor)
 	}
 	run := exec.Command(cfg.bin, "run", "--brokers", e.Addr(), "--partitions", strconv.Itoa(cfg.partitions),
 		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json", "--compression", cmp.Or(cfg.compression, "none"))
-	pipe, err = measureChild(ctx, run, done, func() string { return strings.Join(stages, ",") + " lag: " + lastLag }, cfg.timeout)
+	onDone := done
+	if cfg.heapProfile != "" {
+		// The heap when the pipeline has caught up: what it holds.
+		onDone = func() (bool, error) {
+			ok, err := done()
+			if ok && err == nil {
+				heapProfile(admin, cfg.heapProfile)
+			}
+			return ok, err
+		}
+	}
+	pipe, err = measureChild(ctx, run, onDone, func() string { return strings.Join(stages, ",") + " lag: " + lastLag }, cfg.timeout)
 	if err != nil {
 		return fs, pipe, pass, fmt.Errorf("pipeline: %w (last lag: %s)", err, lastLag)
 	}
