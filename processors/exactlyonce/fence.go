@@ -90,6 +90,7 @@ type Config struct {
 // record, in the goka callback, before any Emit.
 type Fence struct {
 	cfg   Config
+	stage []byte // cfg.Stage, the value of every record's HeaderStage
 	mu    sync.Mutex
 	parts map[int32]*part
 
@@ -108,7 +109,7 @@ func New(cfg Config) (*Fence, error) {
 	if cfg.Stage == "" || cfg.Tail == nil || cfg.PartitionOf == nil {
 		return nil, fmt.Errorf("exactlyonce: Config needs Stage, Tail and PartitionOf")
 	}
-	return &Fence{cfg: cfg, parts: map[int32]*part{}}, nil
+	return &Fence{cfg: cfg, stage: []byte(cfg.Stage), parts: map[int32]*part{}}, nil
 }
 
 // Reset forgets every partition's landed positions; it is goka's rebalance
@@ -133,7 +134,26 @@ type Record struct {
 	ctx    goka.Context
 	topic  string
 	offset int64
-	seq    map[string]int
+	// seq counts the emits to each output so far; a record emits to one
+	// or two outputs, so a short list beats a map.
+	seq []outputSeq
+}
+
+type outputSeq struct {
+	topic string
+	n     int
+}
+
+// next counts one more emit to out and returns its number (1, 2, ...).
+func (r *Record) next(out string) int {
+	for i := range r.seq {
+		if r.seq[i].topic == out {
+			r.seq[i].n++
+			return r.seq[i].n
+		}
+	}
+	r.seq = append(r.seq, outputSeq{out, 1})
+	return 1
 }
 
 // Begin starts processing the current record of ctx. The first record of a
@@ -192,11 +212,7 @@ func (r *Record) EmitHeaders(topic goka.Stream, key string, value any, headers g
 		}
 		return true
 	}
-	if r.seq == nil {
-		r.seq = map[string]int{}
-	}
-	r.seq[out]++
-	seq := r.seq[out]
+	seq := r.next(out)
 	if r.f.cfg.PartitionOf(key) != r.ctx.Partition() {
 		r.f.unguarded.Add(1)
 		if headers != nil {
@@ -210,11 +226,20 @@ func (r *Record) EmitHeaders(topic goka.Stream, key string, value any, headers g
 		r.f.suppressed.Add(1)
 		return false
 	}
-	h := goka.Headers{
-		HeaderStage: []byte(r.f.cfg.Stage),
-		HeaderFrom:  []byte(r.topic + "@" + strconv.FormatInt(r.offset, 10) + "#" + strconv.Itoa(seq)),
-		HeaderPos:   []byte(encodePos(r.p.pos)),
-	}
+	// Both values in one buffer: this runs for every record a stage
+	// writes.
+	b := make([]byte, 0, len(r.topic)+24+posLen(r.p.pos))
+	b = append(b, r.topic...)
+	b = append(b, '@')
+	b = strconv.AppendInt(b, r.offset, 10)
+	b = append(b, '#')
+	b = strconv.AppendInt(b, int64(seq), 10)
+	from := len(b)
+	b = appendPos(b, r.p.pos)
+	h := make(goka.Headers, 3+len(headers))
+	h[HeaderStage] = r.f.stage
+	h[HeaderFrom] = b[:from:from]
+	h[HeaderPos] = b[from:]
 	for k, v := range headers {
 		h[k] = v
 	}
@@ -231,17 +256,30 @@ func (f *Fence) guards(topic string) bool {
 	return false
 }
 
-func encodePos(pos map[string]int64) string {
-	var b strings.Builder
+func encodePos(pos map[string]int64) string { return string(appendPos(nil, pos)) }
+
+// appendPos appends pos as "<topic>=<offset>,..." to b.
+func appendPos(b []byte, pos map[string]int64) []byte {
+	first := true
 	for t, o := range pos {
-		if b.Len() > 0 {
-			b.WriteByte(',')
+		if !first {
+			b = append(b, ',')
 		}
-		b.WriteString(t)
-		b.WriteByte('=')
-		b.WriteString(strconv.FormatInt(o, 10))
+		first = false
+		b = append(b, t...)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, o, 10)
 	}
-	return b.String()
+	return b
+}
+
+// posLen is about the length of pos encoded (for a buffer's capacity).
+func posLen(pos map[string]int64) int {
+	n := 0
+	for t := range pos {
+		n += len(t) + 21
+	}
+	return n
 }
 
 // ParseHeaders reads a guarded record's headers (by key); ok is false when
