@@ -159,21 +159,10 @@ func ProcessorOptions(t Tuning) []goka.ProcessorOption {
 			cfg.ClientID = clientID
 			return sarama.NewConsumer(brokers, cfg)
 		}),
-		goka.WithProducerBuilder(func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
-			cfg := SaramaConfig(t)
-			cfg.ClientID = clientID
-			cfg.Producer.Partitioner = sarama.NewCustomHashPartitioner(hasher)
-			// Idempotent: the broker keeps each partition's records in the
-			// order they were sent, across retries. The exactly-once fence
-			// relies on it (the last record of an output partition says
-			// everything before it landed).
-			cfg.Producer.Idempotent = true
-			cfg.Producer.RequiredAcks = sarama.WaitForAll
-			cfg.Net.MaxOpenRequests = 1
-			if cfg.Producer.Retry.Max < 1 {
-				cfg.Producer.Retry.Max = 1
-			}
-			return goka.NewProducer(brokers, cfg)
+		// The hasher is goka's default (FNV-1a), which topology.Partitioner
+		// reproduces; producer.go says why the stages write with franz-go.
+		goka.WithProducerBuilder(func(brokers []string, clientID string, _ func() hash.Hash32) (goka.Producer, error) {
+			return newProducer(brokers, clientID, t)
 		}),
 		goka.WithTopicManagerBuilder(TopicManagerBuilder(t)),
 	}
