@@ -204,18 +204,19 @@ func New(opts Options) (*Pipeline, error) {
 		p.dedupeWM.Expect(topology.TopicRaw) // parse's origins
 		dc.Fence, dc.Watermarks, dc.KeyFor, dc.Every = fence, p.dedupeWM, keyFor, opts.Watermark.Every
 		dc.TTL, dc.MaxFuture, dc.CacheEntries = opts.Dedupe.TTL, opts.Dedupe.MaxFuture, opts.Dedupe.CacheEntries
+		reg := state.Track(base, topology.TableTopic(topology.GroupDedupe))
+		dc.Registry = reg
 		dp, err := dedupe.New(dc)
 		if err != nil {
 			return nil, err
 		}
 		p.dedupe = dp
-		reg := state.Track(base, topology.TableTopic(topology.GroupDedupe))
 		p.graphs = append(p.graphs, t.DedupeGroup(dp, set))
 		p.extra[goka.Group(topology.GroupDedupe)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(dp.Rebalance)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
 			Registry: reg, Clock: dc.Watermarks, Interval: sweepEvery(opts.Dedupe.SweepInterval, dp.TTL()),
 			Group: topology.GroupDedupe, Inputs: []string{topology.TopicParsed, topology.LoopTopic(topology.GroupDedupe)},
-			Loop: topology.LoopTopic(topology.GroupDedupe), Expired: dp.Expired, Scanned: dp.Stats().SetEntries,
+			DueOf: dp.DueOf, Scanned: dp.Stats().SetEntries,
 			Log: opts.Logger,
 		})
 	}
@@ -234,12 +235,13 @@ func New(opts Options) (*Pipeline, error) {
 		jc.Fence, jc.Inputs, jc.Loops = fence, inputs, p.joinWM
 		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
 		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
+		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
+		jc.Registry = reg
 		jp, err := tracejoin.New(jc)
 		if err != nil {
 			return nil, err
 		}
 		p.tracejoin = jp
-		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
 		p.graphs = append(p.graphs, t.TraceJoinGroup(jp, set))
 		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
@@ -249,7 +251,7 @@ func New(opts Options) (*Pipeline, error) {
 			// input stopped), and events must not wait for ever.
 			Idle:  cmp.Or(opts.Join.Idle, jp.Window()),
 			Group: topology.GroupTraceJoin, Inputs: []string{topology.TopicUnique, topology.TopicSpans, topology.LoopTopic(topology.GroupTraceJoin)},
-			Loop: topology.LoopTopic(topology.GroupTraceJoin), Expired: jp.Expired, Scanned: jp.Stats().SetEntries,
+			DueOf: jp.DueOf, Scanned: jp.Stats().SetEntries,
 			Log: opts.Logger,
 		})
 	}
@@ -572,7 +574,15 @@ func (p *Pipeline) run(ctx context.Context) error {
 		adm := kadm.NewClient(cl)
 		for _, sw := range p.sweepers {
 			sw := sw
-			sw.Client, sw.Admin = cl, adm
+			sw.Admin = adm
+			for _, proc := range procs {
+				if string(proc.Graph().Group()) == sw.Group {
+					proc := proc
+					sw.Visit = func(ctx context.Context, meta any) (int64, error) {
+						return proc.VisitAllWithStats(ctx, state.VisitName, meta)
+					}
+				}
+			}
 			eg.Go(func() error { return sw.Run(ctx) })
 		}
 		if p.origins != nil {

@@ -55,7 +55,11 @@ type Config struct {
 	// CacheEntries bounds the hot-id cache; 0 means DefaultCacheEntries,
 	// negative disables it.
 	CacheEntries int64
-	Now          func() time.Time
+	// Registry is the table's (state.Track): the stage notes there when
+	// each id expires, for the sweeper that visits the ids due. nil: no
+	// sweeper (ids are kept).
+	Registry *state.Registry
+	Now      func() time.Time
 }
 
 // Validate reports the first missing or invalid field.
@@ -355,6 +359,23 @@ func (p *Processor) store(ctx goka.Context, id string, st *schemas.DedupeState) 
 	if p.cache != nil {
 		p.cache.Set(id, *st, 1)
 	}
+	p.cfg.Registry.Note(ctx.Partition(), id, p.dueOf(st))
+}
+
+// dueOf is when an id expires: once the watermark passes its first
+// occurrence plus the TTL and every record that touched it is committed
+// (so no replay can find it gone). The sweeper visits it then, and only
+// then.
+func (p *Processor) dueOf(st *schemas.DedupeState) state.Due {
+	return state.Due{
+		At: st.FirstSeen + p.cfg.TTL.Milliseconds(),
+		Waits: [3]state.Wait{
+			{Topic: string(p.cfg.Input), Offset: st.LastInputOffset},
+			{Topic: string(p.cfg.Loop), Offset: st.LastLoopOffset},
+			{Topic: st.FirstTopic, Offset: st.FirstOffset},
+		},
+		Marked: -1,
+	}
 }
 
 // eventTime moves the partition's watermark with the event's stamps (or,
@@ -380,16 +401,55 @@ func (p *Processor) eventTime(ctx goka.Context, stamps []watermark.Stamp, ts int
 	return ts
 }
 
-// Expired tells the sweeper whether a stored state is past its TTL at the
-// timer's stream time.
-func (p *Processor) Expired(_ int32, _ string, value []byte, t state.Timer) bool {
+// DueOf tells the sweeper when a stored id expires (for the ids a pod
+// finds in its store when it opens a partition).
+func (p *Processor) DueOf(_ string, value []byte) (state.Due, bool) {
 	st, err := p.cfg.States.Unmarshal(value)
 	if err != nil {
-		return false // not ours to judge; the callback never wrote it
+		return state.Due{}, false // not ours to judge; the callback never wrote it
 	}
-	return p.due(st, t)
+	return p.dueOf(st), true
 }
 
+// Sweep is the table's visitor (state.VisitName): the sweeper visits the
+// ids it found due, and each is deleted (a tombstone on the table topic).
+// It decides with the sweep's timer, as a timer record did.
+func (p *Processor) Sweep(ctx goka.Context, meta any) {
+	p.stats.Visited.Add(1)
+	part, id := ctx.Partition(), ctx.Key()
+	v, _ := meta.(*state.Visit)
+	t, ok := v.Timer(part)
+	st, _ := ctx.Value().(*schemas.DedupeState)
+	switch {
+	case st == nil:
+		p.cfg.Registry.Forget(part, id)
+	case !ok || !p.due(st, t) || !p.committed(st, t):
+		// Not what the sweeper judged (it never is): keep the id.
+		p.stats.ExpiryDeferred.Add(1)
+		p.cfg.Registry.Note(part, id, p.dueOf(st))
+	default:
+		p.delete(ctx, id)
+	}
+}
+
+func (p *Processor) delete(ctx goka.Context, id string) {
+	ctx.Delete()
+	if p.cache != nil {
+		p.cache.Del(id)
+	}
+	p.cfg.Registry.Forget(ctx.Partition(), id)
+	p.stats.Expired.Add(1)
+}
+
+// committed reports whether every record that touched the id is committed.
+func (p *Processor) committed(st *schemas.DedupeState, t state.Timer) bool {
+	return t.IsCommitted(string(p.cfg.Input), st.LastInputOffset) && t.IsCommitted(string(p.cfg.Loop), st.LastLoopOffset) &&
+		t.IsCommitted(st.FirstTopic, st.FirstOffset)
+}
+
+// timer takes a timer record the previous version sent through the loop
+// topic (its sweeper sent one to every id it found due): the same
+// decision as a visit.
 func (p *Processor) timer(ctx goka.Context, value []byte) {
 	p.stats.Timers.Add(1)
 	t, err := state.DecodeTimer(value)
@@ -404,18 +464,13 @@ func (p *Processor) timer(ctx goka.Context, value []byte) {
 	if !p.due(st, t) {
 		return
 	}
-	if !t.IsCommitted(string(p.cfg.Input), st.LastInputOffset) || !t.IsCommitted(string(p.cfg.Loop), st.LastLoopOffset) ||
-		!t.IsCommitted(st.FirstTopic, st.FirstOffset) {
+	if !p.committed(st, t) {
 		// A record that touched the id may still be replayed: keep it
 		// until the next sweep.
 		p.stats.ExpiryDeferred.Add(1)
 		return
 	}
-	ctx.Delete()
-	if p.cache != nil {
-		p.cache.Del(ctx.Key())
-	}
-	p.stats.Expired.Add(1)
+	p.delete(ctx, ctx.Key())
 }
 
 func (p *Processor) due(st *schemas.DedupeState, t state.Timer) bool {

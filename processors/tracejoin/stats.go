@@ -28,7 +28,9 @@ type Stats struct {
 	DuplicateSpans  atomic.Int64 // spans seen twice, recognised by span id
 	Replayed        atomic.Int64 // replayed records recognised from state
 	Suppressed      atomic.Int64 // emits the fence found already landed
-	Timers          atomic.Int64 // window timers received
+	Timers          atomic.Int64 // window timers of the previous version received
+	Visited         atomic.Int64 // traces visited by sweeps
+	VisitsIdle      atomic.Int64 // visits that found nothing to do (should stay 0)
 	Closed          atomic.Int64 // trace states deleted
 	DeadLetters     atomic.Int64
 
@@ -58,6 +60,7 @@ type Snapshot struct {
 	Events, Spans, Rekeyed, Rerouted, NoTrace, InvalidTraceIDs, BadSpans int64
 	Joined, Timeouts, Late, Future, Overflow, DuplicateEvents            int64
 	DuplicateSpans, Replayed, Suppressed, Timers, Closed, DeadLetters    int64
+	Visited, VisitsIdle                                                  int64
 	Entries                                                              int
 	HitRate                                                              float64
 }
@@ -71,6 +74,7 @@ func (s *Stats) Snapshot() Snapshot {
 		Overflow: s.Overflow.Load(), DuplicateEvents: s.DuplicateEvents.Load(), DuplicateSpans: s.DuplicateSpans.Load(),
 		Replayed: s.Replayed.Load(), Suppressed: s.Suppressed.Load(), Timers: s.Timers.Load(), Closed: s.Closed.Load(),
 		DeadLetters: s.DeadLetters.Load(), Entries: s.Entries(), HitRate: s.HitRate(),
+		Visited: s.Visited.Load(), VisitsIdle: s.VisitsIdle.Load(),
 	}
 }
 
@@ -78,7 +82,7 @@ var (
 	descRecords = prometheus.NewDesc("logstream_tracejoin_records_total", "Trace-join records by outcome: events, spans, rekeyed, rerouted, no_trace, invalid_trace_id, bad_span, duplicate_event, duplicate_span, replayed, suppressed, dead_letter.", []string{"outcome"}, nil)
 	descJoin    = prometheus.NewDesc("logstream_tracejoin_join_total", "Events emitted by the join: hit (joined with their span) or timeout (emitted unenriched).", []string{"result"}, nil)
 	descTime    = prometheus.NewDesc("logstream_tracejoin_event_time_total", "Events that did not wait: late (older than stream time minus the window), future, overflow (trace full).", []string{"kind"}, nil)
-	descState   = prometheus.NewDesc("logstream_tracejoin_state_total", "Window timers received and trace states closed (deleted).", []string{"outcome"}, nil)
+	descState   = prometheus.NewDesc("logstream_tracejoin_state_total", "Traces visited by sweeps, visits that found nothing to do (idle), window timers of the previous version received, and trace states closed (deleted).", []string{"outcome"}, nil)
 	descEntries = prometheus.NewDesc("logstream_tracejoin_state_entries", "Open traces held in the join table on this pod (counted at the last sweep).", nil, nil)
 )
 
@@ -111,6 +115,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTime, v.Late, "late")
 	counter(descTime, v.Future, "future")
 	counter(descTime, v.Overflow, "overflow")
+	counter(descState, v.Visited, "visited")
+	counter(descState, v.VisitsIdle, "idle")
 	counter(descState, v.Timers, "timer")
 	counter(descState, v.Closed, "closed")
 	ch <- prometheus.MustNewConstMetric(descEntries, prometheus.GaugeValue, float64(v.Entries))

@@ -3,6 +3,7 @@ package tracejoin
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -67,7 +68,11 @@ type Config struct {
 	// MaxEventsPerTrace bounds the events one trace holds; further events
 	// leave at once. 0 means DefaultMaxEventsPerTrace.
 	MaxEventsPerTrace int
-	Now               func() time.Time
+	// Registry is the table's (state.Track): the stage notes there when
+	// each trace next has work (events to release, the trace to close),
+	// for the sweeper that visits the traces due. nil: no sweeper.
+	Registry *state.Registry
+	Now      func() time.Time
 }
 
 // Validate reports the first missing or invalid field.
@@ -93,6 +98,9 @@ type Processor struct {
 
 	fanMu sync.Mutex
 	fans  map[int32]*watermark.Fanout // per partition of Events: what each loop partition heard
+
+	vidMu sync.Mutex
+	vids  map[int32]int64 // per partition: the last mark given to a sweep's release
 }
 
 // New returns the stage for cfg.
@@ -112,7 +120,7 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}}
+	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}, vids: map[int32]int64{}}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
 }
@@ -129,6 +137,9 @@ func (p *Processor) Rebalance(a goka.Assignment) {
 	p.fanMu.Lock()
 	p.fans = map[int32]*watermark.Fanout{}
 	p.fanMu.Unlock()
+	p.vidMu.Lock()
+	p.vids = map[int32]int64{}
+	p.vidMu.Unlock()
 	for part := range a {
 		p.cfg.Inputs.Reset(part)
 		p.cfg.Loops.Reset(part)
@@ -347,7 +358,7 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 	spanID := strings.ToLower(sp.SpanID)
 	if spanOf(st, spanID) != nil {
 		p.stats.DuplicateSpans.Add(1)
-		ctx.SetValue(st)
+		p.save(ctx, st)
 		return
 	}
 	end := (sp.Start + sp.DurationUs) / 1000
@@ -373,7 +384,7 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 			p.emit(rec, tid, st, ev, schemas.JoinJoined)
 		}
 	}
-	ctx.SetValue(st)
+	p.save(ctx, st)
 }
 
 func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byte, ev *schemas.LogEvent) {
@@ -391,7 +402,7 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	if eventOf(st, ev.EventID) != nil {
 		// Re-keyed twice (a replay upstream): the first is held already.
 		p.stats.DuplicateEvents.Add(1)
-		ctx.SetValue(st)
+		p.save(ctx, st)
 		return
 	}
 	held := schemas.HeldEvent{EventID: ev.EventID, Timestamp: ev.Timestamp, Value: value, EmittedOffset: -1}
@@ -419,9 +430,11 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	if !future {
 		st.LastActivity = max(st.LastActivity, ev.Timestamp)
 	}
-	ctx.SetValue(st)
+	p.save(ctx, st)
 }
 
+// timer takes a timer record the previous version's sweeper sent through
+// the loop topic: the same decision as then, with the timer's values.
 func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byte) {
 	p.stats.Timers.Add(1)
 	t, err := state.DecodeTimer(value)
@@ -456,14 +469,189 @@ func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 	if emitted {
 		p.setApplied(st, topic, offset)
-		ctx.SetValue(st)
+		p.save(ctx, st)
 		return
 	}
-	if pendingOf(st) == 0 && st.LastActivity <= t.StreamTime-window &&
-		t.IsCommitted(string(p.cfg.Spans), st.AppliedSpans) && t.IsCommitted(string(p.cfg.Loop), st.AppliedLoop) {
-		ctx.Delete()
-		p.stats.Closed.Add(1)
+	if p.closable(st, t) {
+		p.close(ctx)
 	}
+}
+
+// closable reports whether a trace's state may go at t: nothing waits,
+// the window has passed its last activity, and every record that changed
+// it is committed (no replay can need it).
+func (p *Processor) closable(st *schemas.TraceState, t state.Timer) bool {
+	return pendingOf(st) == 0 && markOf(st, p.markedTopic()) < 0 && st.LastActivity <= t.StreamTime-p.cfg.Window.Milliseconds() &&
+		t.IsCommitted(string(p.cfg.Spans), st.AppliedSpans) && t.IsCommitted(string(p.cfg.Loop), st.AppliedLoop)
+}
+
+func (p *Processor) close(ctx goka.Context) {
+	ctx.Delete()
+	p.cfg.Registry.Forget(ctx.Partition(), ctx.Key())
+	p.stats.Closed.Add(1)
+}
+
+// save writes a trace's state and notes when it next has work.
+func (p *Processor) save(ctx goka.Context, st *schemas.TraceState) {
+	ctx.SetValue(st)
+	p.cfg.Registry.Note(ctx.Partition(), ctx.Key(), p.dueOf(st))
+}
+
+// The pseudo-topics of releases made by sweeps (HeldEvent.EmittedTopic,
+// and the fence's input topic of their emits): sweptTopic for a release
+// emitted, markedTopic for one decided and not yet emitted. A held event's
+// EmittedOffset is then its release's mark.
+func (p *Processor) sweptTopic() string  { return string(p.cfg.Loop) + ".sweep" }
+func (p *Processor) markedTopic() string { return string(p.cfg.Loop) + ".sweep-marked" }
+
+// markOf returns the lowest mark of a trace's decided releases, -1 for
+// none.
+func markOf(st *schemas.TraceState, marked string) int64 {
+	m := int64(-1)
+	for _, e := range st.Events {
+		if e.EmittedTopic == marked && (m < 0 || e.EmittedOffset < m) {
+			m = e.EmittedOffset
+		}
+	}
+	return m
+}
+
+// dueOf is when a trace next has work, exactly: its decided releases at
+// once (in the order of their marks); else when the watermark passes its
+// oldest waiting event plus the window; else its close, when the window
+// has passed its last activity and what changed it is committed.
+func (p *Processor) dueOf(st *schemas.TraceState) state.Due {
+	if m := markOf(st, p.markedTopic()); m >= 0 {
+		return state.Due{At: math.MaxInt64, Marked: m}
+	}
+	window := p.cfg.Window.Milliseconds()
+	oldest, waiting := int64(math.MaxInt64), false
+	for _, e := range st.Events {
+		if e.EmittedTopic == "" {
+			oldest, waiting = min(oldest, e.Timestamp), true
+		}
+	}
+	if waiting {
+		return state.Due{At: sat(oldest, window), Marked: -1}
+	}
+	return state.Due{At: sat(st.LastActivity, window), Marked: -1, Waits: [3]state.Wait{
+		{Topic: string(p.cfg.Spans), Offset: st.AppliedSpans},
+		{Topic: string(p.cfg.Loop), Offset: st.AppliedLoop},
+	}}
+}
+
+// sat is a+b without overflow past MaxInt64.
+func sat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// DueOf tells the sweeper when a stored trace has work (for the traces a
+// pod finds in its store when it opens a partition).
+func (p *Processor) DueOf(_ string, value []byte) (state.Due, bool) {
+	st, err := p.cfg.StateCodec.Unmarshal(value)
+	if err != nil {
+		return state.Due{}, false
+	}
+	return p.dueOf(st), true
+}
+
+// Sweep is the table's visitor (state.VisitName). A visit has no input
+// record whose replay would repeat it, so a release goes in two visits:
+// the first (state.VisitDue) decides which events leave and writes that
+// into the trace's state under a mark that grows with every release of
+// the partition; the sweeper's next visit (state.VisitMarked, once that
+// write is acknowledged) emits them through the fence as coming from
+// (sweptTopic, mark). A crash between the emit and the state write that
+// follows it finds the mark again, and the fence suppresses what landed.
+// The first visit also closes a trace with nothing left to do.
+func (p *Processor) Sweep(ctx goka.Context, meta any) {
+	p.stats.Visited.Add(1)
+	part, tid := ctx.Partition(), ctx.Key()
+	v, _ := meta.(*state.Visit)
+	t, ok := v.Timer(part)
+	st, _ := ctx.Value().(*schemas.TraceState)
+	if st == nil || !ok {
+		if st == nil {
+			p.cfg.Registry.Forget(part, tid)
+		}
+		return
+	}
+	if v.Phase == state.VisitMarked {
+		p.release(ctx, tid, st)
+		return
+	}
+	window := p.cfg.Window.Milliseconds()
+	var due []int
+	for i, e := range st.Events {
+		if e.EmittedTopic == "" && e.Timestamp <= t.StreamTime-window {
+			due = append(due, i)
+		}
+	}
+	switch {
+	case len(due) > 0 && markOf(st, p.markedTopic()) < 0:
+		mark, err := p.nextMark(ctx, t)
+		if err != nil {
+			ctx.Fail(err)
+		}
+		for _, i := range due {
+			st.Events[i].EmittedTopic, st.Events[i].EmittedOffset = p.markedTopic(), mark
+		}
+		p.save(ctx, st)
+	case len(due) == 0 && p.closable(st, t):
+		p.close(ctx)
+	default:
+		// Not what the sweeper judged: note it again.
+		p.stats.VisitsIdle.Add(1)
+		p.cfg.Registry.Note(part, tid, p.dueOf(st))
+	}
+}
+
+// release emits a trace's decided releases, in the order of their marks.
+func (p *Processor) release(ctx goka.Context, tid string, st *schemas.TraceState) {
+	marked, swept := p.markedTopic(), p.sweptTopic()
+	for {
+		mark := markOf(st, marked)
+		if mark < 0 {
+			break
+		}
+		rec, err := p.cfg.Fence.BeginAt(ctx, swept, mark)
+		if err != nil {
+			ctx.Fail(err)
+		}
+		for i := range st.Events {
+			e := &st.Events[i]
+			if e.EmittedTopic != marked || e.EmittedOffset != mark {
+				continue
+			}
+			e.EmittedTopic = swept
+			ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
+			if err != nil {
+				continue // cannot happen: it decoded when it was held
+			}
+			p.emit(rec, tid, st, ev, schemas.JoinTimeout)
+		}
+	}
+	p.save(ctx, st)
+}
+
+// nextMark returns the mark of a release on the partition of ctx: above
+// every mark the fence has seen (landed, or begun here) and the last one
+// given here, and from the sweep's wall clock (µs) so that marks grow
+// across pods and restarts.
+func (p *Processor) nextMark(ctx goka.Context, t state.Timer) (int64, error) {
+	pos, err := p.cfg.Fence.Position(ctx, p.sweptTopic())
+	if err != nil {
+		return 0, err
+	}
+	part := ctx.Partition()
+	p.vidMu.Lock()
+	defer p.vidMu.Unlock()
+	m := max(t.Wall*1000, pos+1, p.vids[part]+1)
+	p.vids[part] = m
+	return m, nil
 }
 
 // replay re-emits what the record at (topic, offset) emitted; the fence
@@ -523,22 +711,6 @@ func (p *Processor) setApplied(st *schemas.TraceState, topic string, offset int6
 	} else {
 		st.AppliedSpans = max(st.AppliedSpans, offset)
 	}
-}
-
-// Expired tells the sweeper whether a trace's state has work at the
-// timer's stream time: events past their window, or the trace's end.
-func (p *Processor) Expired(_ int32, _ string, value []byte, t state.Timer) bool {
-	st, err := p.cfg.StateCodec.Unmarshal(value)
-	if err != nil {
-		return false
-	}
-	window := p.cfg.Window.Milliseconds()
-	for _, e := range st.Events {
-		if e.EmittedTopic == "" && e.Timestamp <= t.StreamTime-window {
-			return true
-		}
-	}
-	return pendingOf(st) == 0 && st.LastActivity <= t.StreamTime-window
 }
 
 func newState() *schemas.TraceState {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,8 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)
 
 type harness struct {
 	tt    *tester.Tester
+	proc  *goka.Processor
+	reg   *state.Registry
 	p     *tracejoin.Processor
 	set   *codecs.Set
 	clock *watermark.Partitions
@@ -96,10 +99,21 @@ type harness struct {
 // goka's tester.
 func newHarness(t *testing.T, edit func(*tracejoin.Config)) *harness {
 	t.Helper()
-	p, topo, set, clock := stage(t, noTail, edit)
+	return newHarnessTail(t, noTail, edit)
+}
+
+func newHarnessTail(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) *harness {
+	t.Helper()
 	tt := tester.New(t)
+	reg := state.Track(tt.StorageBuilder(), string(table))
+	p, topo, set, clock := stage(t, tail, func(c *tracejoin.Config) {
+		c.Registry = reg
+		if edit != nil {
+			edit(c)
+		}
+	})
 	proc, err := goka.NewProcessor(nil, topo.TraceJoinGroup(p, set), goka.WithTester(tt), goka.WithLogger(quiet),
-		goka.WithRebalanceCallback(p.Rebalance))
+		goka.WithRebalanceCallback(p.Rebalance), goka.WithStorageBuilder(reg.Builder()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +126,7 @@ func newHarness(t *testing.T, edit func(*tracejoin.Config)) *harness {
 			t.Errorf("processor: %v", err)
 		}
 	})
-	return &harness{tt: tt, p: p, set: set, clock: clock,
+	return &harness{tt: tt, proc: proc, reg: reg, p: p, set: set, clock: clock,
 		out: tt.NewQueueTracker(enriched), dlq: tt.NewQueueTracker(topology.TopicDLQ), loop: tt.NewQueueTracker(loop)}
 }
 
@@ -149,6 +163,37 @@ func (h *harness) sendSpan(t *testing.T, key string, sp *schemas.Span) []byte {
 	return b
 }
 
+// sweep runs one sweep of the join's sweeper at stream time st, with the
+// group's committed offsets committed, and returns the visits it made.
+func (h *harness) sweep(t *testing.T, st int64, committed map[string]int64) int {
+	t.Helper()
+	sw := &state.Sweeper{Registry: h.reg, Clock: fixedClock(st), Group: topology.GroupTraceJoin,
+		Inputs: []string{events, spansIn, loop}, DueOf: h.p.DueOf, Wall: func() time.Time { return t0 },
+		Visit: func(ctx context.Context, meta any) (int64, error) {
+			return h.proc.VisitAllWithStats(ctx, state.VisitName, meta)
+		},
+		Committed: func(context.Context) (map[string]map[int32]int64, error) {
+			m := map[string]map[int32]int64{}
+			for topic, o := range committed {
+				m[topic] = map[int32]int64{0: o}
+			}
+			return m, nil
+		}}
+	n, err := sw.Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// fixedClock is a partition clock standing at one stream time.
+type fixedClock int64
+
+func (c fixedClock) StreamTime(int32) int64   { return int64(c) }
+func (c fixedClock) Idle(int32) time.Duration { return 0 }
+
+// timer sends a timer record of the previous version through the loop
+// topic, as its sweeper did.
 func (h *harness) timer(key string, tm state.Timer) {
 	h.tt.Consume(loop, key, tm.Encode(), tester.WithHeaders(goka.Headers{state.HeaderKind: []byte(state.KindTimer)}))
 }
@@ -333,6 +378,9 @@ func TestSpanBeforeEvent(t *testing.T) {
 	wantCounters(t, h.p, tracejoin.Snapshot{Events: 3, Spans: 4, Rekeyed: 3, Rerouted: 1, Joined: 3, DuplicateSpans: 1})
 }
 
+// TestTimeoutAndStateDeletion drives the join with timer records of the
+// previous version, which loop topics may still hold after an upgrade:
+// the same decisions as before.
 func TestTimeoutAndStateDeletion(t *testing.T) {
 	h := newHarness(t, nil)
 	w := window.Milliseconds()
@@ -348,8 +396,8 @@ func TestTimeoutAndStateDeletion(t *testing.T) {
 		}
 		return b
 	}
-	if h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: ts + w - 1}) || !h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: ts + w}) {
-		t.Fatal("Expired disagrees with the window")
+	if d, ok := h.p.DueOf(traceX, enc()); !ok || d.At != ts+w || d.Marked != -1 {
+		t.Fatalf("DueOf = %+v, %v; want the event's release at %d", d, ok, ts+w)
 	}
 	all := func() map[string]int64 { return map[string]int64{spansIn: 1000, loop: 1000, events: 1000} }
 
@@ -397,8 +445,9 @@ func TestTimeoutAndStateDeletion(t *testing.T) {
 	if h.state(t, traceX) == nil {
 		t.Fatal("state deleted while the releasing timer was uncommitted")
 	}
-	if !h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: last + w}) {
-		t.Fatal("Expired does not report a finished trace")
+	if d, ok := h.p.DueOf(traceX, enc()); !ok || d.At != last+w || d.Waits[0] != (state.Wait{Topic: spansIn, Offset: 0}) ||
+		d.Waits[1] != (state.Wait{Topic: loop, Offset: 2}) {
+		t.Fatalf("DueOf a finished trace = %+v, %v", d, ok)
 	}
 	h.timer(traceX, state.Timer{StreamTime: last + w, Committed: map[string]int64{spansIn: 1, loop: 3}})
 	if st := h.state(t, traceX); st != nil {
@@ -675,3 +724,93 @@ func TestReplayOfSpanRecord(t *testing.T) {
 		t.Fatalf("new event after the replays emitted %v", got)
 	}
 }
+
+// TestSweepVisitsOnlyTracesWithWork: a sweep visits a trace only when the
+// visit changes something: an event past its window is released (decided
+// in one visit, emitted in the next, under the release's mark), a
+// finished trace whose records are committed is closed; a trace waiting
+// for its window, or for a commit, is not visited at all.
+func TestSweepVisitsOnlyTracesWithWork(t *testing.T) {
+	h := newHarness(t, nil)
+	w := window.Milliseconds()
+	ts := t0.UnixMilli()
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0)) // waits: loop@0
+	h.sendSpan(t, traceY, span(traceY, rootID, nil, "payments", "POST /v1/charges", t0, schemas.SpanOK))
+	h.sendEvent(t, "e2", event("e2", ptr(traceY), nil, t0)) // joins at once: loop@1
+	wantOut(t, h.outputs(), traceY, schemas.JoinJoined, "e2")
+	all := map[string]int64{spansIn: 1, loop: 2}
+
+	if n := h.sweep(t, ts+w-1, all); n != 0 {
+		t.Fatalf("a sweep before any window ended visited %d traces", n)
+	}
+	// The window ends for both: X releases e1 (two visits), Y waits for
+	// its event's loop record to be committed.
+	if n := h.sweep(t, ts+w, map[string]int64{spansIn: 1, loop: 1}); n != 2 {
+		t.Fatalf("sweep made %d visits, want 2 (mark and emit X's release)", n)
+	}
+	out := wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "e1")
+	wantUnenriched(t, out[0].ev)
+	mark := t0.UnixMilli() * 1000
+	if f := from(out[0]); f != loop+".sweep@"+itoa(mark)+"#1" {
+		t.Fatalf("released from %q, want the sweep's mark %d", f, mark)
+	}
+	if st := h.state(t, traceX); st == nil || st.Events[0].EmittedTopic != loop+".sweep" || st.Events[0].EmittedOffset != mark {
+		t.Fatalf("X after the release: %+v", st)
+	}
+	// X has nothing left and its loop record is committed: it closes. Y
+	// still waits for its commit.
+	if n := h.sweep(t, ts+w, map[string]int64{spansIn: 1, loop: 1}); n != 1 || h.state(t, traceX) != nil || h.state(t, traceY) == nil {
+		t.Fatalf("sweep made %d visits; X %v, Y %v; want X closed alone", n, h.state(t, traceX), h.state(t, traceY))
+	}
+	if n := h.sweep(t, ts+w, map[string]int64{spansIn: 1, loop: 1}); n != 0 {
+		t.Fatalf("a sweep with nothing new to do made %d visits", n)
+	}
+	if n := h.sweep(t, ts+w, all); n != 1 || h.state(t, traceY) != nil {
+		t.Fatalf("closing sweep made %d visits; Y %v", n, h.state(t, traceY))
+	}
+	if n := h.sweep(t, 1<<63-1, all); n != 0 {
+		t.Fatalf("a sweep of an empty table made %d visits", n)
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 2, Spans: 1, Rekeyed: 2, Joined: 1, Timeouts: 1, Visited: 4, Closed: 2})
+}
+
+// TestSweepReleaseAfterCrash: a pod died between a release's emit and the
+// state write after it, so the trace still holds the release as decided
+// (marked) and the emit may have landed. The next sweep emits it again
+// under the same mark, and the fence drops what landed: nothing twice,
+// nothing lost.
+func TestSweepReleaseAfterCrash(t *testing.T) {
+	swept, marked := loop+".sweep", loop+".sweep-marked"
+	const landedMark = 5000
+	tail := func(context.Context, string, int32, string) (*exactlyonce.Landed, error) {
+		return &exactlyonce.Landed{Topic: swept, Offset: landedMark, Seq: 1, Pos: map[string]int64{swept: landedMark, loop: 10}}, nil
+	}
+	h := newHarnessTail(t, tail, nil)
+	held := func(id string, mark int64) schemas.HeldEvent {
+		b, err := h.set.LogEvent.Marshal(event(id, ptr(traceX), ptr(spanID), t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return schemas.HeldEvent{EventID: id, Timestamp: t0.UnixMilli(), Value: b, EmittedTopic: marked, EmittedOffset: mark}
+	}
+	// X's release (mark 5000) landed before the crash; Y's (5001) did not.
+	h.tt.SetTableValue(table, traceX, &schemas.TraceState{Events: []schemas.HeldEvent{held("landed", landedMark)},
+		LastActivity: t0.UnixMilli(), AppliedSpans: -1, AppliedLoop: 3})
+	h.tt.SetTableValue(table, traceY, &schemas.TraceState{Events: []schemas.HeldEvent{held("lost", landedMark+1)},
+		LastActivity: t0.UnixMilli(), AppliedSpans: -1, AppliedLoop: 4})
+	if n := h.sweep(t, t0.UnixMilli(), map[string]int64{}); n != 2 {
+		t.Fatalf("sweep made %d visits, want the two marked traces", n)
+	}
+	out := h.outputs()
+	if len(out) != 1 || out[0].ev.EventID != "lost" || out[0].key != traceY || from(out[0]) != swept+"@5001#1" {
+		t.Fatalf("after the crash, logs.enriched got %d records (%+v); want only the release that had not landed", len(out), out)
+	}
+	for _, tr := range []string{traceX, traceY} {
+		if st := h.state(t, tr); st == nil || st.Events[0].EmittedTopic != swept {
+			t.Fatalf("%s after the sweep: %+v", tr, st)
+		}
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Timeouts: 1, Suppressed: 1, Visited: 2})
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -1,0 +1,248 @@
+package state
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/lovoo/goka/storage"
+)
+
+// VisitName is the name of the goka.Visitor edge a swept stage declares:
+// the sweeper runs it through Processor.VisitAll on the keys that are due.
+const VisitName = "sweep"
+
+// Phase of a visit.
+type Phase int
+
+const (
+	// VisitDue visits the keys whose Due says they have work now.
+	VisitDue Phase = iota
+	// VisitMarked visits the keys holding output that an earlier visit
+	// decided and wrote into the key's state, but that is not yet emitted
+	// (Due.Marked), in the order of their marks. A stage that emits from
+	// visits does it in two steps so that a crash cannot double the
+	// output: a visit has no input offset to replay, so the decision must
+	// be durable (the first visit's table write acknowledged) before the
+	// output goes out under the mark's identity.
+	VisitMarked
+)
+
+// Visit is the meta the sweeper hands each visit callback.
+type Visit struct {
+	Phase Phase
+	// Timers holds what each partition's visits decide with: its stream
+	// time and the group's committed offsets when the sweep began. A
+	// callback must not delete state that a record not yet committed may
+	// touch again.
+	Timers map[int32]Timer
+}
+
+// Timer returns the timer of a partition.
+func (v *Visit) Timer(partition int32) (Timer, bool) {
+	if v == nil {
+		return Timer{}, false
+	}
+	t, ok := v.Timers[partition]
+	return t, ok
+}
+
+// Wait is an input record that must be committed before a key's work may
+// be done (its state deleted): Topic "" waits for nothing.
+type Wait struct {
+	Topic  string
+	Offset int64
+}
+
+// Due tells the sweeper when a key next has work: the stage notes it
+// (Registry.Note) whenever it writes the key, so that a sweep visits
+// exactly the keys whose visit will change something, and decodes
+// nothing to find them.
+type Due struct {
+	// At is the stream time (ms) from which the key has work. Never is
+	// math.MaxInt64.
+	At int64
+	// Waits must all be committed too.
+	Waits [3]Wait
+	// Marked, when not negative, says the key holds decided output not
+	// yet emitted (see VisitMarked); visits of that phase go in the order
+	// of Marked. -1: none.
+	Marked int64
+}
+
+// ready reports whether d has work at t.
+func (d Due) ready(t Timer) bool {
+	if d.Marked >= 0 || d.At > t.StreamTime {
+		return false
+	}
+	for _, w := range d.Waits {
+		if w.Topic != "" && !t.IsCommitted(w.Topic, w.Offset) {
+			return false
+		}
+	}
+	return true
+}
+
+// dueIndex is the Due of every key of one partition's store.
+type dueIndex struct {
+	mu    sync.Mutex
+	built bool // keys of the store from before this pod opened it are in
+	keys  map[string]Due
+}
+
+func (r *Registry) index(partition int32) *dueIndex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.due[partition]
+}
+
+// Note records when key next has work. A partition whose store is not open
+// here ignores it.
+func (r *Registry) Note(partition int32, key string, d Due) {
+	if r == nil {
+		return
+	}
+	if ix := r.index(partition); ix != nil {
+		ix.mu.Lock()
+		ix.keys[key] = d
+		ix.mu.Unlock()
+	}
+}
+
+// Forget drops key (deleted, or without work ever again).
+func (r *Registry) Forget(partition int32, key string) {
+	if r == nil {
+		return
+	}
+	if ix := r.index(partition); ix != nil {
+		ix.mu.Lock()
+		delete(ix.keys, key)
+		ix.mu.Unlock()
+	}
+}
+
+// build adds, once per opening of the partition's store, the Due of every
+// stored key that no callback has noted since: keys recovered from the
+// table topic or from a local store of a previous run. It decodes each
+// value once, with dueOf.
+func (r *Registry) build(partition int32, dueOf func(key string, value []byte) (Due, bool)) error {
+	ix := r.index(partition)
+	if ix == nil {
+		return nil
+	}
+	ix.mu.Lock()
+	built := ix.built
+	ix.mu.Unlock()
+	if built {
+		return nil
+	}
+	err := r.Scan(partition, func(key string, value []byte) bool {
+		d, ok := dueOf(key, value)
+		if !ok {
+			return true
+		}
+		ix.mu.Lock()
+		if _, noted := ix.keys[key]; !noted {
+			ix.keys[key] = d
+		}
+		ix.mu.Unlock()
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	ix.mu.Lock()
+	ix.built = true
+	ix.mu.Unlock()
+	return nil
+}
+
+// dueKeys returns the keys of a partition to visit in phase at t, in
+// visiting order, and the partition's number of indexed keys.
+func (r *Registry) dueKeys(partition int32, phase Phase, t Timer) ([]string, int) {
+	ix := r.index(partition)
+	if ix == nil {
+		return nil, 0
+	}
+	type marked struct {
+		key  string
+		mark int64
+	}
+	var keys []string
+	var marks []marked
+	ix.mu.Lock()
+	n := len(ix.keys)
+	for k, d := range ix.keys {
+		switch {
+		case phase == VisitMarked && d.Marked >= 0:
+			marks = append(marks, marked{k, d.Marked})
+		case phase == VisitDue && d.ready(t):
+			keys = append(keys, k)
+		}
+	}
+	ix.mu.Unlock()
+	if phase == VisitMarked {
+		sort.Slice(marks, func(i, j int) bool {
+			if marks[i].mark != marks[j].mark {
+				return marks[i].mark < marks[j].mark
+			}
+			return marks[i].key < marks[j].key
+		})
+		keys = make([]string, len(marks))
+		for i, m := range marks {
+			keys[i] = m.key
+		}
+		return keys, n
+	}
+	sort.Strings(keys)
+	return keys, n
+}
+
+// stage makes the next Iterator of each partition's store (goka's
+// VisitValues asks for one per partition) yield the given keys only, and
+// every other partition's nothing, until unstage: a visit then costs the
+// due keys, not the table.
+func (r *Registry) stage(keys map[int32][]string) {
+	r.mu.Lock()
+	r.staged = keys
+	r.mu.Unlock()
+}
+
+func (r *Registry) unstage() {
+	r.mu.Lock()
+	r.staged = nil
+	r.mu.Unlock()
+}
+
+// Iterator is the store's iterator, or the staged keys during a sweep's
+// visit.
+func (t *tracked) Iterator() (storage.Iterator, error) {
+	t.r.mu.Lock()
+	if t.r.staged != nil {
+		keys := t.r.staged[t.partition]
+		delete(t.r.staged, t.partition)
+		t.r.mu.Unlock()
+		return &keyIterator{st: t.Storage, keys: keys, i: -1}, nil
+	}
+	t.r.mu.Unlock()
+	return t.Storage.Iterator()
+}
+
+// keyIterator walks a list of keys of a store.
+type keyIterator struct {
+	st   storage.Storage
+	keys []string
+	i    int
+}
+
+func (it *keyIterator) Next() bool {
+	it.i++
+	return it.i < len(it.keys)
+}
+func (it *keyIterator) Err() error             { return nil }
+func (it *keyIterator) Key() []byte            { return []byte(it.keys[it.i]) }
+func (it *keyIterator) Value() ([]byte, error) { return it.st.Get(it.keys[it.i]) }
+func (it *keyIterator) Release()               {}
+func (it *keyIterator) Seek(key []byte) bool {
+	it.i = sort.SearchStrings(it.keys, string(key)) - 1
+	return it.i+1 < len(it.keys)
+}
