@@ -69,8 +69,10 @@ type Due struct {
 	Marked int64
 }
 
-// ready reports whether d has work at t.
-func (d Due) ready(t Timer) bool {
+// Ready reports whether d has work at t: the sweeper's test, which a visit
+// callback can repeat on the key's current Due (Registry.Due) to see
+// whether a record processed since the sweep began changed it.
+func (d Due) Ready(t Timer) bool {
 	if d.Marked >= 0 || d.At > t.StreamTime {
 		return false
 	}
@@ -106,6 +108,21 @@ func (r *Registry) Note(partition int32, key string, d Due) {
 		ix.keys[key] = d
 		ix.mu.Unlock()
 	}
+}
+
+// Due returns what was last noted for key (ok false: nothing).
+func (r *Registry) Due(partition int32, key string) (Due, bool) {
+	if r == nil {
+		return Due{}, false
+	}
+	ix := r.index(partition)
+	if ix == nil {
+		return Due{}, false
+	}
+	ix.mu.Lock()
+	d, ok := ix.keys[key]
+	ix.mu.Unlock()
+	return d, ok
 }
 
 // Forget drops key (deleted, or without work ever again).
@@ -175,7 +192,7 @@ func (r *Registry) dueKeys(partition int32, phase Phase, t Timer) ([]string, int
 		switch {
 		case phase == VisitMarked && d.Marked >= 0:
 			marks = append(marks, marked{k, d.Marked})
-		case phase == VisitDue && d.ready(t):
+		case phase == VisitDue && d.Ready(t):
 			keys = append(keys, k)
 		}
 	}

@@ -413,20 +413,21 @@ func (p *Processor) DueOf(_ string, value []byte) (state.Due, bool) {
 
 // Sweep is the table's visitor (state.VisitName): the sweeper visits the
 // ids it found due, and each is deleted (a tombstone on the table topic).
-// It decides with the sweep's timer, as a timer record did.
+// It decides with the sweep's timer, as a timer record did, on the id's
+// Due as last noted: every write of an id notes it, so a repeat processed
+// since the sweep began (not committed yet) keeps the id, and no value is
+// read or decoded.
 func (p *Processor) Sweep(ctx goka.Context, meta any) {
 	p.stats.Visited.Add(1)
 	part, id := ctx.Partition(), ctx.Key()
 	v, _ := meta.(*state.Visit)
 	t, ok := v.Timer(part)
-	st, _ := ctx.Value().(*schemas.DedupeState)
+	d, noted := p.cfg.Registry.Due(part, id)
 	switch {
-	case st == nil:
-		p.cfg.Registry.Forget(part, id)
-	case !ok || !p.due(st, t) || !p.committed(st, t):
-		// Not what the sweeper judged (it never is): keep the id.
+	case !noted:
+		// Deleted already (a timer record of the previous version).
+	case !ok || !d.Ready(t):
 		p.stats.ExpiryDeferred.Add(1)
-		p.cfg.Registry.Note(part, id, p.dueOf(st))
 	default:
 		p.delete(ctx, id)
 	}

@@ -163,7 +163,7 @@ func run(ctx context.Context, n, rounds int, ids, stateKind, only string, partit
 	fmt.Printf("statebench: GOMAXPROCS=%d, NumCPU=%d, %s, %s, %s\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), host, time.Now().UTC().Format(time.RFC3339))
 	if parts["throughput"] {
 		if err := throughput(ctx, set, throughputConfig{n: n, rounds: rounds, partitions: partitions, storages: storages, dups: dups, distance: distance,
-			ttl: ex.ttl, window: ex.window, sweep: ex.sweep}); err != nil {
+			ttl: ex.ttl, window: ex.window, sweep: ex.sweep, cpuprofile: cpuprofile}); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type throughputConfig struct {
 	// stages' sweep interval (0: the package defaults above, under which
 	// nothing expires during a run).
 	ttl, window, sweep time.Duration
+	cpuprofile         string // FILE: each round's CPU profile of a measurement to FILE.<name>.<round>
 }
 
 // measurement is one kind of run: its name and how to take it once.
@@ -81,7 +83,20 @@ func throughput(ctx context.Context, set *codecs.Set, cfg throughputConfig) erro
 		for k := range ms {
 			m := ms[(k+r)%len(ms)]
 			runtime.GC()
+			stop := func() {}
+			if cfg.cpuprofile != "" {
+				f, err := os.Create(fmt.Sprintf("%s.%s.%d", cfg.cpuprofile, strings.ReplaceAll(m.name, "/", "-"), r+1))
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return err
+				}
+				stop = func() { pprof.StopCPUProfile(); f.Close() }
+			}
 			res, err := m.run(ctx)
+			stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}
