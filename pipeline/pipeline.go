@@ -95,9 +95,16 @@ type StateOptions struct {
 	// MaxFuture: events further ahead (of the wall clock or stream time)
 	// do not move stream time.
 	MaxFuture time.Duration
-	// SweepInterval is how often the table is walked for expired state;
-	// 0 means a tenth of the TTL or window (at least 1 s, at most 1 min).
+	// SweepInterval is how often the stage's sweeper visits the keys
+	// that have work (expired ids, events past their window, traces to
+	// close); 0 means a tenth of the TTL or window (at least 1 s, at most
+	// 1 min).
 	SweepInterval time.Duration
+	// MaxHeld bounds the events the join holds waiting for their spans,
+	// per partition: past it, the oldest leave unenriched (join_status
+	// timeout, counted as bound) at once rather than at their window's
+	// end. 0 means DefaultMaxHeld, negative: no bound.
+	MaxHeld int
 	// CacheEntries bounds dedupe's hot-id cache (negative: none).
 	CacheEntries int64
 	// Idle: a partition of the join that gets no record for this long
@@ -251,8 +258,9 @@ func New(opts Options) (*Pipeline, error) {
 			// input stopped), and events must not wait for ever.
 			Idle:  cmp.Or(opts.Join.Idle, jp.Window()),
 			Group: topology.GroupTraceJoin, Inputs: []string{topology.TopicUnique, topology.TopicSpans, topology.LoopTopic(topology.GroupTraceJoin)},
-			DueOf: jp.DueOf, Scanned: jp.Stats().SetEntries,
-			Log: opts.Logger,
+			DueOf: jp.DueOf, Scanned: jp.Stats().SetEntries, Held: jp.Stats().SetHeld,
+			MaxHeld: maxHeld(opts.Join.MaxHeld),
+			Log:     opts.Logger,
 		})
 	}
 	if p.runs("errorrate") {
@@ -405,6 +413,19 @@ func (p *Pipeline) runs(stage string) bool {
 		}
 	}
 	return false
+}
+
+// DefaultMaxHeld bounds the events the join holds waiting per partition.
+const DefaultMaxHeld = 100_000
+
+func maxHeld(set int) int {
+	switch {
+	case set < 0:
+		return 0
+	case set == 0:
+		return DefaultMaxHeld
+	}
+	return set
 }
 
 // sweepEvery is the sweep interval: set, or a tenth of the lifetime

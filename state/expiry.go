@@ -183,24 +183,39 @@ type Sweeper struct {
 	// Scanned, when set, gets each partition's number of keys after a sweep
 	// (a metric of state entries).
 	Scanned func(partition int32, entries int)
+	// Held, when set, gets each partition's sum of Due.Held after a sweep.
+	Held func(partition int32, held int)
+	// MaxHeld, when positive, bounds what waits per partition (the sum of
+	// Due.Held): past it, a sweep releases the oldest waiting keys
+	// (Visit.Bound), and a key noted past it brings the next sweep
+	// forward. Bound reports each partition's release (rate-limited in
+	// the log here).
+	MaxHeld int
+	Bound   func(partition int32, held, released int)
 	// Wall is the wall clock (nil: time.Now).
 	Wall func() time.Time
 	Log  zerolog.Logger
 
 	mu      sync.Mutex // one sweep at a time
 	aborted int        // visits aborted in a row (a rebalance or a stop)
+	boundAt time.Time  // when the bound was last said in the log
 }
 
 // Run sweeps every Interval until ctx ends.
 func (s *Sweeper) Run(ctx context.Context) error {
 	t := time.NewTicker(s.Interval)
 	defer t.Stop()
+	var kick <-chan struct{}
+	if s.MaxHeld > 0 {
+		kick = s.Registry.bound(s.MaxHeld)
+	}
 	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-kick:
 		}
 		_, err := s.Sweep(ctx)
 		switch {
@@ -298,6 +313,24 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		}
 		timers[p] = t
 	}
+	var bounds map[int32]int64
+	for _, p := range parts {
+		if cut, released, over := s.Registry.boundCutoff(p, s.MaxHeld); over {
+			if bounds == nil {
+				bounds = map[int32]int64{}
+			}
+			bounds[p] = cut
+			held := s.Registry.Held(p)
+			if s.Bound != nil {
+				s.Bound(p, held, released)
+			}
+			if now().Sub(s.boundAt) >= time.Minute {
+				s.boundAt = now()
+				s.Log.Warn().Str("group", s.Group).Int32("partition", p).Int("held", held).Int("max_held", s.MaxHeld).
+					Int("releasing", released).Msg("partition holds more than its bound: releasing the oldest waiting first (said at most once a minute)")
+			}
+		}
+	}
 	visited := 0
 	// Output an earlier sweep decided and did not emit (it was cut short),
 	// then what is due now, then the output that decided.
@@ -305,10 +338,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		keys := map[int32][]string{}
 		total := 0
 		for _, p := range parts {
-			k, entries := s.Registry.dueKeys(p, phase, timers[p])
+			cut, bounded := bounds[p]
+			k, entries := s.Registry.dueKeys(p, phase, timers[p], cut, bounded)
 			if phase == VisitDue && s.Scanned != nil {
 				s.Scanned(p, entries)
 			}
+
 			if len(k) > 0 {
 				keys[p] = k
 				total += len(k)
@@ -318,7 +353,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 			continue
 		}
 		s.Registry.stage(keys)
-		n, err := s.Visit(ctx, &Visit{Phase: phase, Timers: timers})
+		n, err := s.Visit(ctx, &Visit{Phase: phase, Timers: timers, Bound: bounds})
 		s.Registry.unstage()
 		visited += int(n)
 		if err != nil {
@@ -336,6 +371,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	s.aborted = 0
+	if s.Held != nil {
+		for _, p := range parts {
+			s.Held(p, s.Registry.Held(p))
+		}
+	}
 	return visited, nil
 }
 

@@ -35,6 +35,21 @@ type Visit struct {
 	// callback must not delete state that a record not yet committed may
 	// touch again.
 	Timers map[int32]Timer
+	// Bound holds, for a partition that holds more than the sweeper's
+	// MaxHeld, the stream time up to which its visits release what waits
+	// (Due.At at most Bound) although the partition's stream time has not
+	// come that far: the oldest waiting items go first.
+	Bound map[int32]int64
+}
+
+// Bound returns the partition's release time under the bound (ok false:
+// the partition is within it).
+func (v *Visit) BoundOf(partition int32) (int64, bool) {
+	if v == nil {
+		return 0, false
+	}
+	b, ok := v.Bound[partition]
+	return b, ok
 }
 
 // Timer returns the timer of a partition.
@@ -67,6 +82,10 @@ type Due struct {
 	// yet emitted (see VisitMarked); visits of that phase go in the order
 	// of Marked. -1: none.
 	Marked int64
+	// Held counts the items the key holds waiting, which the sweeper's
+	// MaxHeld bounds per partition; At is then when the oldest of them is
+	// due.
+	Held int
 }
 
 // Ready reports whether d has work at t: the sweeper's test, which a visit
@@ -89,6 +108,17 @@ type dueIndex struct {
 	mu    sync.Mutex
 	built bool // keys of the store from before this pod opened it are in
 	keys  map[string]Due
+	held  int // sum of Held
+}
+
+func (ix *dueIndex) set(key string, d Due) {
+	ix.held += d.Held - ix.keys[key].Held
+	ix.keys[key] = d
+}
+
+func (ix *dueIndex) del(key string) {
+	ix.held -= ix.keys[key].Held
+	delete(ix.keys, key)
 }
 
 func (r *Registry) index(partition int32) *dueIndex {
@@ -105,9 +135,79 @@ func (r *Registry) Note(partition int32, key string, d Due) {
 	}
 	if ix := r.index(partition); ix != nil {
 		ix.mu.Lock()
-		ix.keys[key] = d
+		ix.set(key, d)
+		over := r.maxHeld > 0 && ix.held > r.maxHeld
 		ix.mu.Unlock()
+		if over {
+			select {
+			case r.kick <- struct{}{}:
+			default:
+			}
+		}
 	}
+}
+
+// bound makes Note signal on the returned channel when a partition holds
+// more than maxHeld (see Sweeper.MaxHeld).
+func (r *Registry) bound(maxHeld int) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxHeld = maxHeld
+	if r.kick == nil {
+		r.kick = make(chan struct{}, 1)
+	}
+	return r.kick
+}
+
+// Held returns the items held waiting on a partition (the sum of the
+// noted Due.Held).
+func (r *Registry) Held(partition int32) int {
+	ix := r.index(partition)
+	if ix == nil {
+		return 0
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.held
+}
+
+// boundCutoff returns, for a partition holding more than maxHeld, the
+// Due.At up to which the oldest waiting keys must be released to come
+// back within it, and how many items that releases.
+func (r *Registry) boundCutoff(partition int32, maxHeld int) (int64, int, bool) {
+	ix := r.index(partition)
+	if ix == nil || maxHeld <= 0 {
+		return 0, 0, false
+	}
+	type waiting struct {
+		at   int64
+		held int
+	}
+	ix.mu.Lock()
+	excess := ix.held - maxHeld
+	if excess <= 0 {
+		ix.mu.Unlock()
+		return 0, 0, false
+	}
+	ws := make([]waiting, 0, len(ix.keys))
+	for _, d := range ix.keys {
+		if d.Held > 0 && d.Marked < 0 {
+			ws = append(ws, waiting{d.At, d.Held})
+		}
+	}
+	ix.mu.Unlock()
+	sort.Slice(ws, func(i, j int) bool { return ws[i].at < ws[j].at })
+	released := 0
+	for _, w := range ws {
+		released += w.held
+		if released >= excess {
+			return w.at, released, true
+		}
+	}
+	if len(ws) == 0 {
+		return 0, 0, false
+	}
+	return ws[len(ws)-1].at, released, true
 }
 
 // Due returns what was last noted for key (ok false: nothing).
@@ -132,7 +232,7 @@ func (r *Registry) Forget(partition int32, key string) {
 	}
 	if ix := r.index(partition); ix != nil {
 		ix.mu.Lock()
-		delete(ix.keys, key)
+		ix.del(key)
 		ix.mu.Unlock()
 	}
 }
@@ -159,7 +259,7 @@ func (r *Registry) build(partition int32, dueOf func(key string, value []byte) (
 		}
 		ix.mu.Lock()
 		if _, noted := ix.keys[key]; !noted {
-			ix.keys[key] = d
+			ix.set(key, d)
 		}
 		ix.mu.Unlock()
 		return true
@@ -173,9 +273,10 @@ func (r *Registry) build(partition int32, dueOf func(key string, value []byte) (
 	return nil
 }
 
-// dueKeys returns the keys of a partition to visit in phase at t, in
-// visiting order, and the partition's number of indexed keys.
-func (r *Registry) dueKeys(partition int32, phase Phase, t Timer) ([]string, int) {
+// dueKeys returns the keys of a partition to visit in phase at t (and,
+// with a bound, the waiting keys due by then), in visiting order, and the
+// partition's number of indexed keys.
+func (r *Registry) dueKeys(partition int32, phase Phase, t Timer, bound int64, bounded bool) ([]string, int) {
 	ix := r.index(partition)
 	if ix == nil {
 		return nil, 0
@@ -192,7 +293,7 @@ func (r *Registry) dueKeys(partition int32, phase Phase, t Timer) ([]string, int
 		switch {
 		case phase == VisitMarked && d.Marked >= 0:
 			marks = append(marks, marked{k, d.Marked})
-		case phase == VisitDue && d.Ready(t):
+		case phase == VisitDue && (d.Ready(t) || bounded && d.Held > 0 && d.Marked < 0 && d.At <= bound):
 			keys = append(keys, k)
 		}
 	}

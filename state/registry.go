@@ -22,6 +22,10 @@ type Registry struct {
 	parts  map[int32]*tracked
 	due    map[int32]*dueIndex // per open store: when each key has work
 	staged map[int32][]string  // keys of the visit under way (see stage)
+	// maxHeld and kick: Note signals kick when a partition holds more
+	// than maxHeld (see Sweeper.MaxHeld).
+	maxHeld int
+	kick    chan struct{}
 }
 
 // Track wraps base; stores of table are registered, other topics' pass

@@ -68,6 +68,9 @@ type Config struct {
 	// MaxEventsPerTrace bounds the events one trace holds; further events
 	// leave at once. 0 means DefaultMaxEventsPerTrace.
 	MaxEventsPerTrace int
+	// CachedTraces bounds the decoded traces kept in memory in front of
+	// the table; 0 means DefaultCachedTraces, negative: none kept.
+	CachedTraces int
 	// Registry is the table's (state.Track): the stage notes there when
 	// each trace next has work (events to release, the trace to close),
 	// for the sweeper that visits the traces due. nil: no sweeper.
@@ -101,6 +104,8 @@ type Processor struct {
 
 	vidMu sync.Mutex
 	vids  map[int32]int64 // per partition: the last mark given to a sweep's release
+
+	cache *traceCache
 }
 
 // New returns the stage for cfg.
@@ -120,7 +125,11 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}, vids: map[int32]int64{}}
+	if cfg.CachedTraces == 0 {
+		cfg.CachedTraces = DefaultCachedTraces
+	}
+	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}, vids: map[int32]int64{},
+		cache: newTraceCache(max(cfg.CachedTraces, 0))}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
 }
@@ -140,6 +149,7 @@ func (p *Processor) Rebalance(a goka.Assignment) {
 	p.vidMu.Lock()
 	p.vids = map[int32]int64{}
 	p.vidMu.Unlock()
+	p.cache.clear()
 	for part := range a {
 		p.cfg.Inputs.Reset(part)
 		p.cfg.Loops.Reset(part)
@@ -346,7 +356,7 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 		return
 	}
 	topic, offset := string(ctx.Topic()), ctx.Offset()
-	st, _ := ctx.Value().(*schemas.TraceState)
+	st, c := p.load(ctx)
 	if st != nil && offset <= p.applied(st, topic) {
 		p.replay(rec, tid, st, topic, offset)
 		return
@@ -375,14 +385,18 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 		if e.EmittedTopic != "" {
 			continue
 		}
+		// Only the events naming this span (or the root, for a root span)
+		// are decoded.
+		id, ok := p.spanIDOf(c, e)
+		if !ok || spanByID(st, id) == nil {
+			continue
+		}
 		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
 		if err != nil {
 			continue // cannot happen: it decoded when it was held
 		}
-		if spanForEvent(st, ev) != nil {
-			e.EmittedTopic, e.EmittedOffset = topic, offset
-			p.emit(rec, tid, st, ev, schemas.JoinJoined)
-		}
+		e.EmittedTopic, e.EmittedOffset = topic, offset
+		p.emit(rec, tid, st, ev, schemas.JoinJoined)
 	}
 	p.save(ctx, st)
 }
@@ -390,7 +404,7 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byte, ev *schemas.LogEvent) {
 	tid := ctx.Key()
 	topic, offset := string(ctx.Topic()), ctx.Offset()
-	st, _ := ctx.Value().(*schemas.TraceState)
+	st, _ := p.load(ctx)
 	if st != nil && offset <= p.applied(st, topic) {
 		p.replay(rec, tid, st, topic, offset)
 		return
@@ -430,7 +444,9 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	if !future {
 		st.LastActivity = max(st.LastActivity, ev.Timestamp)
 	}
-	p.save(ctx, st)
+	if c := p.save(ctx, st); c != nil && status == "" {
+		c.spans[ev.EventID] = eventSpanID(ev)
+	}
 }
 
 // timer takes a timer record the previous version's sweeper sent through
@@ -444,7 +460,7 @@ func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	tid := ctx.Key()
-	st, _ := ctx.Value().(*schemas.TraceState)
+	st, _ := p.load(ctx)
 	if st == nil {
 		return
 	}
@@ -487,14 +503,17 @@ func (p *Processor) closable(st *schemas.TraceState, t state.Timer) bool {
 
 func (p *Processor) close(ctx goka.Context) {
 	ctx.Delete()
+	p.cache.del(ctx.Partition(), ctx.Key())
 	p.cfg.Registry.Forget(ctx.Partition(), ctx.Key())
 	p.stats.Closed.Add(1)
 }
 
-// save writes a trace's state and notes when it next has work.
-func (p *Processor) save(ctx goka.Context, st *schemas.TraceState) {
+// save writes a trace's state, caches it, and notes when it next has
+// work.
+func (p *Processor) save(ctx goka.Context, st *schemas.TraceState) *cachedTrace {
 	ctx.SetValue(st)
 	p.cfg.Registry.Note(ctx.Partition(), ctx.Key(), p.dueOf(st))
+	return p.cache.put(ctx.Partition(), ctx.Key(), st)
 }
 
 // The pseudo-topics of releases made by sweeps (HeldEvent.EmittedTopic,
@@ -532,7 +551,13 @@ func (p *Processor) dueOf(st *schemas.TraceState) state.Due {
 		}
 	}
 	if waiting {
-		return state.Due{At: sat(oldest, window), Marked: -1}
+		n := 0
+		for _, e := range st.Events {
+			if e.EmittedTopic == "" {
+				n++
+			}
+		}
+		return state.Due{At: sat(oldest, window), Marked: -1, Held: n}
 	}
 	return state.Due{At: sat(st.LastActivity, window), Marked: -1, Waits: [3]state.Wait{
 		{Topic: string(p.cfg.Spans), Offset: st.AppliedSpans},
@@ -572,7 +597,7 @@ func (p *Processor) Sweep(ctx goka.Context, meta any) {
 	part, tid := ctx.Partition(), ctx.Key()
 	v, _ := meta.(*state.Visit)
 	t, ok := v.Timer(part)
-	st, _ := ctx.Value().(*schemas.TraceState)
+	st, _ := p.load(ctx)
 	if st == nil || !ok {
 		if st == nil {
 			p.cfg.Registry.Forget(part, tid)
@@ -584,10 +609,21 @@ func (p *Processor) Sweep(ctx goka.Context, meta any) {
 		return
 	}
 	window := p.cfg.Window.Milliseconds()
+	// Past the partition's bound on waiting events, the oldest go first
+	// (those due by the bound's time), unenriched, as at their window's
+	// end: released, not dropped.
+	until := t.StreamTime
+	if b, ok := v.BoundOf(part); ok && b > until {
+		until = b
+	}
 	var due []int
+	bounded := 0
 	for i, e := range st.Events {
-		if e.EmittedTopic == "" && e.Timestamp <= t.StreamTime-window {
+		if e.EmittedTopic == "" && sat(e.Timestamp, window) <= until {
 			due = append(due, i)
+			if sat(e.Timestamp, window) > t.StreamTime {
+				bounded++
+			}
 		}
 	}
 	switch {
@@ -599,6 +635,7 @@ func (p *Processor) Sweep(ctx goka.Context, meta any) {
 		for _, i := range due {
 			st.Events[i].EmittedTopic, st.Events[i].EmittedOffset = p.markedTopic(), mark
 		}
+		p.stats.BoundReleased.Add(int64(bounded))
 		p.save(ctx, st)
 	case len(due) == 0 && p.closable(st, t):
 		p.close(ctx)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/tester"
+	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/exactlyonce"
@@ -84,15 +85,16 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)
 }
 
 type harness struct {
-	tt    *tester.Tester
-	proc  *goka.Processor
-	reg   *state.Registry
-	p     *tracejoin.Processor
-	set   *codecs.Set
-	clock *watermark.Partitions
-	out   *tester.QueueTracker
-	dlq   *tester.QueueTracker
-	loop  *tester.QueueTracker
+	maxHeld int // the sweeper's bound
+	tt      *tester.Tester
+	proc    *goka.Processor
+	reg     *state.Registry
+	p       *tracejoin.Processor
+	set     *codecs.Set
+	clock   *watermark.Partitions
+	out     *tester.QueueTracker
+	dlq     *tester.QueueTracker
+	loop    *tester.QueueTracker
 }
 
 // newHarness runs the join's real graph (topology.TraceJoinGroup) in
@@ -169,6 +171,7 @@ func (h *harness) sweep(t *testing.T, st int64, committed map[string]int64) int 
 	t.Helper()
 	sw := &state.Sweeper{Registry: h.reg, Clock: fixedClock(st), Group: topology.GroupTraceJoin,
 		Inputs: []string{events, spansIn, loop}, DueOf: h.p.DueOf, Wall: func() time.Time { return t0 },
+		MaxHeld: h.maxHeld, Held: h.p.Stats().SetHeld, Log: zerolog.Nop(),
 		Visit: func(ctx context.Context, meta any) (int64, error) {
 			return h.proc.VisitAllWithStats(ctx, state.VisitName, meta)
 		},
@@ -814,3 +817,31 @@ func TestSweepReleaseAfterCrash(t *testing.T) {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestBoundReleasesOldestFirst: a partition holding more waiting events
+// than its bound releases the oldest at once, unenriched and counted, not
+// dropped; the younger keep waiting for their spans.
+func TestBoundReleasesOldestFirst(t *testing.T) {
+	h := newHarness(t, nil)
+	h.maxHeld = 2
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0))
+	h.sendEvent(t, "e2", event("e2", ptr(traceY), ptr(spanID), t0.Add(time.Second)))
+	h.sendEvent(t, "e3", event("e3", ptr(traceX), ptr(spanID), t0.Add(2*time.Second)))
+	ts := t0.UnixMilli()
+	// Nothing is due by time; three wait where two may.
+	if n := h.sweep(t, ts, map[string]int64{}); n != 2 {
+		t.Fatalf("sweep made %d visits, want X's release (mark and emit)", n)
+	}
+	out := wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "e1")
+	wantUnenriched(t, out[0].ev)
+	if h.p.Stats().Held() != 2 {
+		t.Fatalf("held %d after the release, want 2", h.p.Stats().Held())
+	}
+	if n := h.sweep(t, ts, map[string]int64{}); n != 0 {
+		t.Fatalf("a sweep within the bound made %d visits", n)
+	}
+	// The younger still join when their spans come.
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e3")
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 3, Spans: 1, Rekeyed: 3, Joined: 1, Timeouts: 1, BoundReleased: 1, Visited: 2, Held: 2})
+}
