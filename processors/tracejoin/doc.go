@@ -65,7 +65,8 @@
 // Inputs and outputs. Inputs: logs.unique (LogEvent, key event id, and
 // watermark-only records), spans (Span, key trace id). Loop:
 // tracejoin-loop (events re-keyed by trace id as the bytes they came as,
-// with a watermark stamp; spans placed otherwise than goka would;
+// with a watermark stamp and their id, event time and span id in headers,
+// so that the loop side decodes an event only to emit it; spans placed otherwise than goka would;
 // watermark-only records; timer records of the previous version). Outputs:
 // logs.enriched (LogEvent with the span's fields and join_status, key
 // trace id, or event id for no_trace), logs.dlq. Table: tracejoin-table

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,35 @@ const (
 	KindEvent = "event"
 	KindSpan  = "span"
 )
+
+// Headers of an event re-keyed through the loop topic: what the join needs
+// to hold it, so that the loop side decodes the event only to emit it.
+// Records without them (written by the previous version) are decoded.
+const (
+	HeaderEventID   = "ls-event-id"
+	HeaderEventTime = "ls-event-time" // ms since the epoch, decimal
+	HeaderSpanID    = "ls-span-id"    // lowercase; empty for an event that names no span
+)
+
+// routing is what the loop side needs of an event to hold it.
+type routing struct {
+	id     string
+	ts     int64
+	spanID string // "" joins the root span
+}
+
+// routingOf reads an event's routing headers; ok is false without them.
+func routingOf(h goka.Headers) (routing, bool) {
+	id, ts, sid := h[HeaderEventID], h[HeaderEventTime], h[HeaderSpanID]
+	if id == nil || ts == nil || sid == nil {
+		return routing{}, false
+	}
+	t, err := strconv.ParseInt(string(ts), 10, 64)
+	if err != nil {
+		return routing{}, false
+	}
+	return routing{id: string(id), ts: t, spanID: string(sid)}, true
+}
 
 // Config wires the stage. Topic names come from topology/.
 type Config struct {
@@ -227,8 +257,11 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		p.fanOut(ctx, stamp, -1)
 		return
 	}
+	// The bytes go as they came; the headers carry what the loop side
+	// needs to hold the event without decoding it.
 	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindEvent),
-		watermark.HeaderStamp: watermark.Encode(stamp)}))
+		watermark.HeaderStamp: watermark.Encode(stamp), HeaderEventID: []byte(ev.EventID),
+		HeaderEventTime: strconv.AppendInt(nil, ev.Timestamp, 10), HeaderSpanID: []byte(eventSpanID(ev))}))
 	p.stats.Rekeyed.Add(1)
 	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
 }
@@ -317,9 +350,13 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 			p.span(ctx, rec, value, sp)
 		}
 	default:
+		if r, ok := routingOf(ctx.Headers()); ok {
+			p.event(ctx, rec, value, r, nil)
+			return
+		}
 		ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
 		if ok {
-			p.event(ctx, rec, value, ev)
+			p.event(ctx, rec, value, routing{id: ev.EventID, ts: ev.Timestamp, spanID: eventSpanID(ev)}, ev)
 		}
 	}
 }
@@ -401,7 +438,9 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 	p.save(ctx, st)
 }
 
-func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byte, ev *schemas.LogEvent) {
+// event holds or emits a re-keyed event; ev is nil when it was not
+// decoded (routing came in headers): it is decoded only to be emitted.
+func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byte, r routing, ev *schemas.LogEvent) {
 	tid := ctx.Key()
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	st, _ := p.load(ctx)
@@ -413,23 +452,23 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		st = newState()
 	}
 	p.setApplied(st, topic, offset)
-	if eventOf(st, ev.EventID) != nil {
+	if eventOf(st, r.id) != nil {
 		// Re-keyed twice (a replay upstream): the first is held already.
 		p.stats.DuplicateEvents.Add(1)
 		p.save(ctx, st)
 		return
 	}
-	held := schemas.HeldEvent{EventID: ev.EventID, Timestamp: ev.Timestamp, Value: value, EmittedOffset: -1}
+	held := schemas.HeldEvent{EventID: r.id, Timestamp: r.ts, Value: value, EmittedOffset: -1}
 	stream := p.cfg.Loops.StreamTime(ctx.Partition())
-	future := watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
+	future := watermark.Future(r.ts, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	status := ""
 	switch {
-	case spanForEvent(st, ev) != nil:
+	case spanByID(st, r.spanID) != nil:
 		status = schemas.JoinJoined
 	case future:
 		p.stats.Future.Add(1)
 		status = schemas.JoinTimeout
-	case ev.Timestamp+p.cfg.Window.Milliseconds() <= stream:
+	case r.ts+p.cfg.Window.Milliseconds() <= stream:
 		p.stats.Late.Add(1)
 		status = schemas.JoinTimeout
 	case pendingOf(st) >= p.cfg.MaxEventsPerTrace:
@@ -437,15 +476,23 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		status = schemas.JoinTimeout
 	}
 	if status != "" {
+		if ev == nil {
+			var err error
+			if ev, err = p.cfg.EventCodec.Unmarshal(value); err != nil {
+				p.dlq.Emit(ctx, value, err)
+				p.save(ctx, st)
+				return
+			}
+		}
 		held.EmittedTopic, held.EmittedOffset = topic, offset
 		p.emit(rec, tid, st, ev, status)
 	}
 	st.Events = append(st.Events, held)
 	if !future {
-		st.LastActivity = max(st.LastActivity, ev.Timestamp)
+		st.LastActivity = max(st.LastActivity, r.ts)
 	}
 	if c := p.save(ctx, st); c != nil && status == "" {
-		c.spans[ev.EventID] = eventSpanID(ev)
+		c.spans[r.id] = r.spanID
 	}
 }
 

@@ -845,3 +845,33 @@ func TestBoundReleasesOldestFirst(t *testing.T) {
 	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e3")
 	wantCounters(t, h.p, tracejoin.Snapshot{Events: 3, Spans: 1, Rekeyed: 3, Joined: 1, Timeouts: 1, BoundReleased: 1, Visited: 2, Held: 2})
 }
+
+// TestLoopRecordsOfThePreviousVersion: the loop topic may hold events the
+// previous version re-keyed (no routing headers) and its timer records:
+// both are still taken. Events re-keyed now carry their routing in headers
+// and their bytes unchanged.
+func TestLoopRecordsOfThePreviousVersion(t *testing.T) {
+	h := newHarness(t, nil)
+	old := event("old", ptr(traceX), ptr(spanID), t0)
+	b, err := h.set.LogEvent.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tt.Consume(loop, traceX, b, tester.WithHeaders(goka.Headers{state.HeaderKind: []byte(tracejoin.KindEvent)})) // loop@0
+	sent := h.sendEvent(t, "new", event("new", ptr(traceX), ptr(spanID), t0.Add(time.Second)))
+	h.loop.NextRawWithHeaders() // the old one, consumed above
+	hd, k, v, ok := h.loop.NextRawWithHeaders()
+	if !ok || k != traceX || !bytes.Equal(v, sent) || string(hd[tracejoin.HeaderEventID]) != "new" ||
+		string(hd[tracejoin.HeaderSpanID]) != spanID || string(hd[tracejoin.HeaderEventTime]) != itoa(t0.Add(time.Second).UnixMilli()) {
+		t.Fatalf("re-keyed record: key %q, headers %v, bytes unchanged %v", k, hd, bytes.Equal(v, sent))
+	}
+	if st := h.state(t, traceX); st == nil || len(st.Events) != 2 {
+		t.Fatalf("held %+v, want both events", st)
+	}
+	// A timer of the previous version releases the old event (its window
+	// ended), not the new one.
+	h.timer(traceX, state.Timer{StreamTime: t0.UnixMilli() + window.Milliseconds(), Committed: map[string]int64{}})
+	wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "old")
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "new")
+}
