@@ -166,11 +166,22 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 		return
 	}
 	p.stats.In.Add(1)
+	p.route(ctx, rec, msg, value)
+}
+
+// route applies an event by its id and event time: from its routing
+// headers (schemas.EventRouting) when it has them, so that the event is
+// not decoded (dedupe passes its bytes unchanged), else decoded.
+func (p *Processor) route(ctx goka.Context, rec *exactlyonce.Record, msg any, value []byte) {
+	if id, ts, ok := schemas.EventRouting(ctx.Headers()); ok {
+		p.apply(ctx, rec, value, id, ts)
+		return
+	}
 	ev, ok := deadletter.Decode(ctx, msg, p.cfg.Events, p.dlq)
 	if !ok {
 		return
 	}
-	p.apply(ctx, rec, value, ev)
+	p.apply(ctx, rec, value, ev.EventID, ev.Timestamp)
 }
 
 // watermark takes a watermark record of parse's: it moves the partition's
@@ -255,31 +266,27 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 		return
 	}
 	p.stats.In.Add(1)
-	ev, ok := deadletter.Decode(ctx, msg, p.cfg.Events, p.dlq)
-	if !ok {
-		return
-	}
-	p.apply(ctx, rec, value, ev)
+	p.route(ctx, rec, msg, value)
 }
 
 // errNoID is the dead-letter reason of an event without an id.
 var errNoID = errors.New("dedupe: LogEvent has an empty event_id, so it cannot be deduplicated")
 
-func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byte, ev *schemas.LogEvent) {
-	id := ev.EventID
+func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byte, id string, ts int64) {
 	if id == "" {
 		p.dlq.Emit(ctx, value, errNoID)
 		return
 	}
 	partition := ctx.Partition()
 	if p.cfg.PartitionOf([]byte(id)) != partition || ctx.Key() != id {
-		// Its id's state lives elsewhere: send it there. A replay may send
-		// it twice; the state there catches the second as a repeat.
-		if h := ctx.Headers()[watermark.HeaderStamp]; h != nil {
-			ctx.Loopback(id, value, goka.WithCtxEmitHeaders(goka.Headers{watermark.HeaderStamp: h}))
-		} else {
-			ctx.Loopback(id, value)
+		// Its id's state lives elsewhere: send it there, the bytes as
+		// they came, its id and time in headers. A replay may send it
+		// twice; the state there catches the second as a repeat.
+		h := goka.Headers(schemas.EventHeaders(nil, id, ts))
+		if s := ctx.Headers()[watermark.HeaderStamp]; s != nil {
+			h[watermark.HeaderStamp] = s
 		}
+		ctx.Loopback(id, value, goka.WithCtxEmitHeaders(h))
 		p.stats.Rerouted.Add(1)
 		return
 	}
@@ -287,7 +294,7 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	if err != nil {
 		p.stats.BadStamps.Add(1)
 	}
-	seen := p.eventTime(ctx, stamps, ev.Timestamp)
+	seen := p.eventTime(ctx, stamps, ts)
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	st, cached := p.lookup(ctx, id)
 	switch {

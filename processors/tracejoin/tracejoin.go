@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,11 +38,8 @@ const (
 // Headers of an event re-keyed through the loop topic: what the join needs
 // to hold it, so that the loop side decodes the event only to emit it.
 // Records without them (written by the previous version) are decoded.
-const (
-	HeaderEventID   = "ls-event-id"
-	HeaderEventTime = "ls-event-time" // ms since the epoch, decimal
-	HeaderSpanID    = "ls-span-id"    // lowercase; empty for an event that names no span
-)
+// The id and event time are schemas.HeaderEventID and HeaderEventTime.
+const HeaderSpanID = "ls-span-id" // lowercase; empty for an event that names no span
 
 // routing is what the loop side needs of an event to hold it.
 type routing struct {
@@ -54,15 +50,12 @@ type routing struct {
 
 // routingOf reads an event's routing headers; ok is false without them.
 func routingOf(h goka.Headers) (routing, bool) {
-	id, ts, sid := h[HeaderEventID], h[HeaderEventTime], h[HeaderSpanID]
-	if id == nil || ts == nil || sid == nil {
+	id, ts, ok := schemas.EventRouting(h)
+	sid := h[HeaderSpanID]
+	if !ok || sid == nil {
 		return routing{}, false
 	}
-	t, err := strconv.ParseInt(string(ts), 10, 64)
-	if err != nil {
-		return routing{}, false
-	}
-	return routing{id: string(id), ts: t, spanID: string(sid)}, true
+	return routing{id: id, ts: ts, spanID: string(sid)}, true
 }
 
 // Config wires the stage. Topic names come from topology/.
@@ -259,9 +252,8 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 	}
 	// The bytes go as they came; the headers carry what the loop side
 	// needs to hold the event without decoding it.
-	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindEvent),
-		watermark.HeaderStamp: watermark.Encode(stamp), HeaderEventID: []byte(ev.EventID),
-		HeaderEventTime: strconv.AppendInt(nil, ev.Timestamp, 10), HeaderSpanID: []byte(eventSpanID(ev))}))
+	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(schemas.EventHeaders(map[string][]byte{state.HeaderKind: []byte(KindEvent),
+		watermark.HeaderStamp: watermark.Encode(stamp), HeaderSpanID: []byte(eventSpanID(ev))}, ev.EventID, ev.Timestamp)))
 	p.stats.Rekeyed.Add(1)
 	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
 }

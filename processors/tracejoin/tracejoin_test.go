@@ -861,8 +861,8 @@ func TestLoopRecordsOfThePreviousVersion(t *testing.T) {
 	sent := h.sendEvent(t, "new", event("new", ptr(traceX), ptr(spanID), t0.Add(time.Second)))
 	h.loop.NextRawWithHeaders() // the old one, consumed above
 	hd, k, v, ok := h.loop.NextRawWithHeaders()
-	if !ok || k != traceX || !bytes.Equal(v, sent) || string(hd[tracejoin.HeaderEventID]) != "new" ||
-		string(hd[tracejoin.HeaderSpanID]) != spanID || string(hd[tracejoin.HeaderEventTime]) != itoa(t0.Add(time.Second).UnixMilli()) {
+	if !ok || k != traceX || !bytes.Equal(v, sent) || string(hd[schemas.HeaderEventID]) != "new" ||
+		string(hd[tracejoin.HeaderSpanID]) != spanID || string(hd[schemas.HeaderEventTime]) != itoa(t0.Add(time.Second).UnixMilli()) {
 		t.Fatalf("re-keyed record: key %q, headers %v, bytes unchanged %v", k, hd, bytes.Equal(v, sent))
 	}
 	if st := h.state(t, traceX); st == nil || len(st.Events) != 2 {

@@ -119,9 +119,9 @@ func newProducer(brokers []string) (*producer, error) {
 	return &producer{cl: cl}, nil
 }
 
-func (p *producer) produce(ctx context.Context, topic, key string, value []byte) {
+func (p *producer) produce(ctx context.Context, topic, key string, value []byte, headers ...kgo.RecordHeader) {
 	p.bytes.Add(int64(len(value)))
-	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: value}, func(_ *kgo.Record, err error) {
+	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: headers}, func(_ *kgo.Record, err error) {
 		if err != nil {
 			p.first.CompareAndSwap(nil, &err)
 		}
@@ -152,7 +152,12 @@ func fillParsed(ctx context.Context, brokers []string, set *codecs.Set, in dedup
 		if err != nil {
 			return err
 		}
-		p.produce(ctx, topology.TopicParsed, ev.EventID, v)
+		// With the routing headers parse writes beside each event.
+		var hs []kgo.RecordHeader
+		for k, v := range schemas.EventHeaders(nil, ev.EventID, ev.Timestamp) {
+			hs = append(hs, kgo.RecordHeader{Key: k, Value: v})
+		}
+		p.produce(ctx, topology.TopicParsed, ev.EventID, v, hs...)
 		if progress && i%100000 == 0 && time.Since(last) > 5*time.Second {
 			last = time.Now()
 			fmt.Fprintf(os.Stderr, "  fill: %d ids written (%.0f/s)\n", i, float64(i)/time.Since(start).Seconds())
