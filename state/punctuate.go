@@ -1,6 +1,7 @@
 package state
 
 import (
+	"container/heap"
 	"sort"
 	"sync"
 
@@ -109,16 +110,56 @@ type dueIndex struct {
 	built bool // keys of the store from before this pod opened it are in
 	keys  map[string]Due
 	held  int // sum of Held
+	// byAt orders the keys by At, so that a sweep reads the keys due and
+	// not the whole index; an entry whose key is gone or due at another
+	// time since is skipped when it comes up.
+	byAt atHeap
+	// marked holds the keys with Marked set.
+	marked map[string]int64
+}
+
+func newDueIndex() *dueIndex {
+	return &dueIndex{keys: map[string]Due{}, marked: map[string]int64{}}
 }
 
 func (ix *dueIndex) set(key string, d Due) {
-	ix.held += d.Held - ix.keys[key].Held
+	old, had := ix.keys[key]
+	ix.held += d.Held - old.Held
 	ix.keys[key] = d
+	switch {
+	case d.Marked >= 0:
+		ix.marked[key] = d.Marked
+	case had && old.Marked >= 0:
+		delete(ix.marked, key)
+	}
+	if d.Marked < 0 && (!had || old.At != d.At || old.Marked >= 0) {
+		heap.Push(&ix.byAt, atEntry{d.At, key})
+	}
 }
 
 func (ix *dueIndex) del(key string) {
 	ix.held -= ix.keys[key].Held
 	delete(ix.keys, key)
+	delete(ix.marked, key)
+}
+
+type atEntry struct {
+	at  int64
+	key string
+}
+
+// atHeap is a min-heap of entries by at (container/heap).
+type atHeap []atEntry
+
+func (h atHeap) Len() int           { return len(h) }
+func (h atHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h atHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *atHeap) Push(x any)        { *h = append(*h, x.(atEntry)) }
+func (h *atHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 func (r *Registry) index(partition int32) *dueIndex {
@@ -275,41 +316,60 @@ func (r *Registry) build(partition int32, dueOf func(key string, value []byte) (
 
 // dueKeys returns the keys of a partition to visit in phase at t (and,
 // with a bound, the waiting keys due by then), in visiting order, and the
-// partition's number of indexed keys.
+// partition's number of indexed keys. It reads the keys due by time (and
+// those waiting for a commit), not the whole index.
 func (r *Registry) dueKeys(partition int32, phase Phase, t Timer, bound int64, bounded bool) ([]string, int) {
 	ix := r.index(partition)
 	if ix == nil {
 		return nil, 0
 	}
-	type marked struct {
-		key  string
-		mark int64
-	}
-	var keys []string
-	var marks []marked
 	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	n := len(ix.keys)
-	for k, d := range ix.keys {
-		switch {
-		case phase == VisitMarked && d.Marked >= 0:
-			marks = append(marks, marked{k, d.Marked})
-		case phase == VisitDue && (d.Ready(t) || bounded && d.Held > 0 && d.Marked < 0 && d.At <= bound):
-			keys = append(keys, k)
-		}
-	}
-	ix.mu.Unlock()
 	if phase == VisitMarked {
+		type marked struct {
+			key  string
+			mark int64
+		}
+		marks := make([]marked, 0, len(ix.marked))
+		for k, m := range ix.marked {
+			marks = append(marks, marked{k, m})
+		}
 		sort.Slice(marks, func(i, j int) bool {
 			if marks[i].mark != marks[j].mark {
 				return marks[i].mark < marks[j].mark
 			}
 			return marks[i].key < marks[j].key
 		})
-		keys = make([]string, len(marks))
+		keys := make([]string, len(marks))
 		for i, m := range marks {
 			keys[i] = m.key
 		}
 		return keys, n
+	}
+	limit := t.StreamTime
+	if bounded && bound > limit {
+		limit = bound
+	}
+	var keys []string
+	var back []atEntry
+	seen := map[string]bool{}
+	for len(ix.byAt) > 0 && ix.byAt[0].at <= limit {
+		e := heap.Pop(&ix.byAt).(atEntry)
+		d, ok := ix.keys[e.key]
+		if !ok || d.At != e.at || d.Marked >= 0 || seen[e.key] {
+			continue // gone, due at another time since, or a copy
+		}
+		seen[e.key] = true
+		// Back in the heap whatever the visit does: a key it changes is
+		// noted again (this entry goes stale), one it leaves stays due.
+		back = append(back, e)
+		if d.Ready(t) || bounded && d.Held > 0 && d.At <= bound {
+			keys = append(keys, e.key)
+		}
+	}
+	for _, e := range back {
+		heap.Push(&ix.byAt, e)
 	}
 	sort.Strings(keys)
 	return keys, n

@@ -44,7 +44,7 @@ func (r *Registry) Builder() storage.Builder {
 		t := &tracked{Storage: st, r: r, partition: partition}
 		r.mu.Lock()
 		r.parts[partition] = t
-		r.due[partition] = &dueIndex{keys: map[string]Due{}}
+		r.due[partition] = newDueIndex()
 		r.mu.Unlock()
 		return t, nil
 	}

@@ -117,3 +117,77 @@ func TestClock(t *testing.T) {
 		t.Errorf("idle %v %v", c.Idle(0), c.Idle(1))
 	}
 }
+
+// TestDueIndex: a sweep's keys are exactly those whose Due is met, in
+// order; a key due again later, deleted, or waiting for a commit is judged
+// on its latest Due; marked keys go in the order of their marks; the bound
+// reaches the oldest waiting keys first.
+func TestDueIndex(t *testing.T) {
+	r := Track(Memory(), "tbl")
+	if _, err := r.Builder()("tbl", 0); err != nil {
+		t.Fatal(err)
+	}
+	due := func(at int64) Due { return Due{At: at, Marked: -1} }
+	r.Note(0, "c", due(30))
+	r.Note(0, "a", due(10))
+	r.Note(0, "b", due(20))
+	r.Note(0, "w", Due{At: 10, Marked: -1, Waits: [3]Wait{{Topic: "in", Offset: 5}}})
+	tm := func(st int64, committed int64) Timer {
+		return Timer{StreamTime: st, Committed: map[string]int64{"in": committed}}
+	}
+	keys := func(st, committed int64) []string {
+		k, _ := r.dueKeys(0, VisitDue, tm(st, committed), 0, false)
+		return k
+	}
+	if got := keys(9, 10); len(got) != 0 {
+		t.Fatalf("due before any At: %v", got)
+	}
+	if got := keys(20, 5); !equal(got, "a", "b") {
+		t.Fatalf("at 20, offset 5 uncommitted: %v, want a b", got)
+	}
+	// Nothing was visited: the same keys again (no visit changed them).
+	if got := keys(20, 6); !equal(got, "a", "b", "w") {
+		t.Fatalf("at 20, offset 5 committed: %v, want a b w", got)
+	}
+	r.Forget(0, "a")        // deleted by its visit
+	r.Note(0, "b", due(40)) // due later now
+	r.Note(0, "w", due(10)) // the same time, no longer waiting
+	if got := keys(30, 6); !equal(got, "c", "w") {
+		t.Fatalf("at 30: %v, want c w", got)
+	}
+	r.Note(0, "m2", Due{At: math.MaxInt64, Marked: 7})
+	r.Note(0, "m1", Due{At: math.MaxInt64, Marked: 3})
+	if got, _ := r.dueKeys(0, VisitMarked, tm(0, 0), 0, false); !equal(got, "m1", "m2") {
+		t.Fatalf("marked: %v, want m1 m2", got)
+	}
+	if got := keys(math.MaxInt64, 6); !equal(got, "b", "c", "w") {
+		t.Fatalf("idle partition: %v, want every unmarked key", got)
+	}
+	// The bound: 5 held where 3 may be; the oldest waiting go first.
+	r.Note(0, "h1", Due{At: 100, Marked: -1, Held: 2})
+	r.Note(0, "h2", Due{At: 200, Marked: -1, Held: 2})
+	r.Note(0, "h3", Due{At: 300, Marked: -1, Held: 1})
+	cut, released, over := r.boundCutoff(0, 3)
+	if !over || cut != 100 || released != 2 || r.Held(0) != 5 {
+		t.Fatalf("bound: cut %d released %d over %v held %d", cut, released, over, r.Held(0))
+	}
+	if got, _ := r.dueKeys(0, VisitDue, tm(5, 6), cut, true); !equal(got, "h1") {
+		t.Fatalf("bounded: %v, want h1", got)
+	}
+	r.Forget(0, "h1")
+	if _, _, over := r.boundCutoff(0, 3); over || r.Held(0) != 3 {
+		t.Fatalf("within the bound after the release: held %d", r.Held(0))
+	}
+}
+
+func equal(got []string, want ...string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
