@@ -173,15 +173,15 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 // headers (schemas.EventRouting) when it has them, so that the event is
 // not decoded (dedupe passes its bytes unchanged), else decoded.
 func (p *Processor) route(ctx goka.Context, rec *exactlyonce.Record, msg any, value []byte) {
-	if id, ts, ok := schemas.EventRouting(ctx.Headers()); ok {
-		p.apply(ctx, rec, value, id, ts)
+	if r, ok := schemas.EventRouting(ctx.Headers()); ok {
+		p.apply(ctx, rec, value, r)
 		return
 	}
 	ev, ok := deadletter.Decode(ctx, msg, p.cfg.Events, p.dlq)
 	if !ok {
 		return
 	}
-	p.apply(ctx, rec, value, ev.EventID, ev.Timestamp)
+	p.apply(ctx, rec, value, schemas.RoutingOf(ev))
 }
 
 // watermark takes a watermark record of parse's: it moves the partition's
@@ -195,15 +195,23 @@ func (p *Processor) watermark(ctx goka.Context, rec *exactlyonce.Record, value [
 	}
 	p.stats.Watermarks.Add(1)
 	p.cfg.Watermarks.Observe(ctx.Partition(), ctx.Timestamp(), stamps, false, "", 0, 0)
-	p.forward(ctx, rec, stamps, ctx.Key(), value, true)
+	p.forward(ctx, rec, stamps, ctx.Key(), value, true, nil)
 }
 
 // forward writes value (an event, or the stamps alone) to logs.unique with
 // its stamps, and notes what the output partition heard.
-func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp, key string, value []byte, wm bool) bool {
+// An event's routing (r, nil for a watermark record) goes with it in
+// headers, for the join.
+func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp, key string, value []byte, wm bool, r *schemas.Routing) bool {
 	var h goka.Headers
+	if r != nil {
+		h = r.Headers(nil)
+	}
 	if len(stamps) > 0 {
-		h = goka.Headers{watermark.HeaderStamp: watermark.Encode(stamps...)}
+		if h == nil {
+			h = goka.Headers{}
+		}
+		h[watermark.HeaderStamp] = watermark.Encode(stamps...)
 		if wm {
 			h[watermark.HeaderKind] = []byte(watermark.KindWatermark)
 		}
@@ -249,7 +257,7 @@ func (p *Processor) relay(ctx goka.Context, rec *exactlyonce.Record, stamps []wa
 		return
 	}
 	v, _ := watermark.Record(stamps...)
-	p.forward(ctx, rec, stamps, p.cfg.KeyFor(part), v, true)
+	p.forward(ctx, rec, stamps, p.cfg.KeyFor(part), v, true, nil)
 	p.stats.Watermarks.Add(1)
 }
 
@@ -272,7 +280,8 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 // errNoID is the dead-letter reason of an event without an id.
 var errNoID = errors.New("dedupe: LogEvent has an empty event_id, so it cannot be deduplicated")
 
-func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byte, id string, ts int64) {
+func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byte, r schemas.Routing) {
+	id, ts := r.EventID, r.Timestamp
 	if id == "" {
 		p.dlq.Emit(ctx, value, errNoID)
 		return
@@ -282,7 +291,7 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		// Its id's state lives elsewhere: send it there, the bytes as
 		// they came, its id and time in headers. A replay may send it
 		// twice; the state there catches the second as a repeat.
-		h := goka.Headers(schemas.EventHeaders(nil, id, ts))
+		h := goka.Headers(r.Headers(nil))
 		if s := ctx.Headers()[watermark.HeaderStamp]; s != nil {
 			h[watermark.HeaderStamp] = s
 		}
@@ -302,12 +311,12 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		st = &schemas.DedupeState{FirstTopic: topic, FirstOffset: offset, FirstSeen: seen, LastInputOffset: -1, LastLoopOffset: -1}
 		p.touch(st, topic, offset)
 		p.store(ctx, id, st)
-		p.first(ctx, rec, id, value, stamps)
+		p.first(ctx, rec, id, value, stamps, &r)
 	case st.FirstTopic == topic && st.FirstOffset == offset:
 		// A replay of the first occurrence: its state is written; its
 		// output may not be, and the fence knows.
 		p.stats.Replayed.Add(1)
-		p.first(ctx, rec, id, value, stamps)
+		p.first(ctx, rec, id, value, stamps, &r)
 	default:
 		p.stats.Duplicates.Add(1)
 		p.relay(ctx, rec, stamps)
@@ -324,8 +333,8 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 }
 
-func (p *Processor) first(ctx goka.Context, rec *exactlyonce.Record, id string, value []byte, stamps []watermark.Stamp) {
-	if p.forward(ctx, rec, stamps, id, value, false) {
+func (p *Processor) first(ctx goka.Context, rec *exactlyonce.Record, id string, value []byte, stamps []watermark.Stamp, r *schemas.Routing) {
+	if p.forward(ctx, rec, stamps, id, value, false, r) {
 		p.stats.Unique.Add(1)
 	} else {
 		p.stats.Suppressed.Add(1)

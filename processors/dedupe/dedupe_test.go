@@ -622,3 +622,26 @@ func TestSweepExpiresExactlyTheDueIDs(t *testing.T) {
 		t.Fatalf("an empty table's sweep visited %d ids", n)
 	}
 }
+
+// TestRoutedEventIsNotDecoded: an event with its routing in headers (as
+// parse writes it) is deduplicated by them without being decoded, and
+// its routing goes on to logs.unique with its bytes.
+func TestRoutedEventIsNotDecoded(t *testing.T) {
+	h := newHarness(t, t0, nil)
+	r := schemas.Routing{EventID: "a", Timestamp: t0.UnixMilli(), TraceID: ptr("4bf92f3577b34da6a3ce929d0e0e4736")}
+	value := []byte("opaque: not decoded")
+	h.tt.Consume(input, "a", value, tester.WithHeaders(goka.Headers(r.Headers(nil))))
+	h.tt.Consume(input, "a", value, tester.WithHeaders(goka.Headers(r.Headers(nil))))
+	got := h.uniques()
+	wantOne(t, got, "a", value, input+"@0#1")
+	back, ok := schemas.EventRouting(got[0].headers)
+	if !ok || back.EventID != "a" || back.Timestamp != r.Timestamp || back.TraceID == nil || *back.TraceID != *r.TraceID || back.SpanID != nil {
+		t.Fatalf("routing on logs.unique: %+v (%v)", back, ok)
+	}
+	if dl := h.deadLetters(t); len(dl) != 0 {
+		t.Fatalf("%d dead letters", len(dl))
+	}
+	wantCounters(t, h.p, dedupe.Snapshot{In: 2, Unique: 1, Duplicates: 1})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -265,18 +265,19 @@ func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f F
 		p.progress(ctx)
 		return
 	}
-	// The id and event time go beside the bytes too: dedupe needs no
-	// more, and does not decode the event.
+	// The id, event time, trace and span ids go beside the bytes too:
+	// dedupe and the join's re-key need no more, and do not decode the
+	// event.
 	if p.cfg.Origins == nil {
-		ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.EventHeaders(nil, ev.EventID, ev.Timestamp)))
+		ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.RoutingOf(ev).Headers(nil)))
 		p.stats.Events.Add(1)
 		return
 	}
 	target := p.cfg.PartitionOf([]byte(ev.EventID))
 	ts, hasTime := ev.Timestamp, !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), ts, hasTime, target)
-	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.EventHeaders(
-		map[string][]byte{watermark.HeaderStamp: watermark.Encode(stamp)}, ev.EventID, ev.Timestamp)))
+	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.RoutingOf(ev).Headers(
+		map[string][]byte{watermark.HeaderStamp: watermark.Encode(stamp)})))
 	p.stats.Events.Add(1)
 	p.fanOut(ctx, stamp, due)
 }

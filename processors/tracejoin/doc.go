@@ -62,11 +62,14 @@
 // span's arrival decodes only the events that join it; each update still
 // writes the trace's whole state to the table.
 //
-// Inputs and outputs. Inputs: logs.unique (LogEvent, key event id, and
-// watermark-only records), spans (Span, key trace id). Loop:
-// tracejoin-loop (events re-keyed by trace id as the bytes they came as,
-// with a watermark stamp and their id, event time and span id in headers,
-// so that the loop side decodes an event only to emit it; spans placed otherwise than goka would;
+// Inputs and outputs. Inputs: logs.unique (LogEvent, key event id, with
+// the routing headers parse wrote and dedupe passed on: event id, event
+// time, trace and span ids, schemas.RoutingHeaders; and watermark-only
+// records), spans (Span, key trace id). An event with its routing in
+// headers is re-keyed and held without being decoded: it is decoded only
+// when it leaves. Loop: tracejoin-loop (events re-keyed by trace id as the
+// bytes they came as, with a watermark stamp and the routing headers;
+// spans placed otherwise than goka would;
 // watermark-only records; timer records of the previous version). Outputs:
 // logs.enriched (LogEvent with the span's fields and join_status, key
 // trace id, or event id for no_trace), logs.dlq. Table: tracejoin-table
@@ -76,7 +79,9 @@
 // Bad input. An event or span that does not decode, a span without a
 // trace id, with one that is not hex of the right length, or without a
 // span id, goes to logs.dlq with the original bytes and the reason; an
-// event with an invalid trace id leaves as no_trace.
+// event with an invalid trace id leaves as no_trace. An event held by its
+// routing headers whose bytes do not decode goes to logs.dlq when it would
+// leave.
 //
 // Watermarks (package watermark). Each partition of logs.unique has the
 // watermark of the parse origins stamped on its events; the stage stamps

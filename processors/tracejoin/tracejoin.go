@@ -35,27 +35,24 @@ const (
 	KindSpan  = "span"
 )
 
-// Headers of an event re-keyed through the loop topic: what the join needs
-// to hold it, so that the loop side decodes the event only to emit it.
-// Records without them (written by the previous version) are decoded.
-// The id and event time are schemas.HeaderEventID and HeaderEventTime.
-const HeaderSpanID = "ls-span-id" // lowercase; empty for an event that names no span
+// An event re-keyed through the loop topic carries its routing headers
+// (schemas.RoutingHeaders): what the join needs to hold it, so that the
+// loop side decodes the event only to emit it. Records without them
+// (written by the previous version) are decoded.
 
 // routing is what the loop side needs of an event to hold it.
 type routing struct {
 	id     string
 	ts     int64
-	spanID string // "" joins the root span
+	spanID string // lowercase; "" joins the root span
 }
 
-// routingOf reads an event's routing headers; ok is false without them.
-func routingOf(h goka.Headers) (routing, bool) {
-	id, ts, ok := schemas.EventRouting(h)
-	sid := h[HeaderSpanID]
-	if !ok || sid == nil {
-		return routing{}, false
+func routingFrom(r schemas.Routing) routing {
+	out := routing{id: r.EventID, ts: r.Timestamp}
+	if r.SpanID != nil {
+		out.spanID = strings.ToLower(*r.SpanID)
 	}
-	return routing{id: id, ts: ts, spanID: string(sid)}, true
+	return out
 }
 
 // Config wires the stage. Topic names come from topology/.
@@ -222,23 +219,37 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		return
 	}
 	p.stats.Events.Add(1)
-	ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
-	if !ok {
-		return
+	// An event with its routing in headers (from dedupe, from parse) is
+	// re-keyed without being decoded; it is decoded only to leave at once.
+	var ev *schemas.LogEvent
+	r, routed := schemas.EventRouting(ctx.Headers())
+	if !routed {
+		var ok bool
+		if ev, ok = deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq); !ok {
+			return
+		}
+		r = schemas.RoutingOf(ev)
 	}
 	local := ""
-	if !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture) {
+	if !watermark.Future(r.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture) {
 		local = watermark.Channel(string(ctx.Topic()), part)
 	}
-	wm, kind := p.cfg.Inputs.Observe(part, ctx.Timestamp(), stamps, true, local, ev.Timestamp, ctx.Offset())
+	wm, kind := p.cfg.Inputs.Observe(part, ctx.Timestamp(), stamps, true, local, r.Timestamp, ctx.Offset())
 	stamp := p.stampOf(part, wm, kind, ctx.Offset())
 	tid, valid := "", false
-	if ev.TraceID != nil {
-		if tid, valid = NormalizeTraceID(*ev.TraceID); !valid {
+	if r.TraceID != nil {
+		if tid, valid = NormalizeTraceID(*r.TraceID); !valid {
 			p.stats.InvalidTraceIDs.Add(1)
 		}
 	}
 	if !valid {
+		if ev == nil {
+			var ok bool
+			if ev, ok = deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq); !ok {
+				p.fanOut(ctx, stamp, -1)
+				return
+			}
+		}
 		ev.JoinStatus = schemas.JoinNoTrace
 		key := ctx.Key()
 		if key == "" {
@@ -252,8 +263,8 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 	}
 	// The bytes go as they came; the headers carry what the loop side
 	// needs to hold the event without decoding it.
-	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(schemas.EventHeaders(map[string][]byte{state.HeaderKind: []byte(KindEvent),
-		watermark.HeaderStamp: watermark.Encode(stamp), HeaderSpanID: []byte(eventSpanID(ev))}, ev.EventID, ev.Timestamp)))
+	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(r.Headers(map[string][]byte{state.HeaderKind: []byte(KindEvent),
+		watermark.HeaderStamp: watermark.Encode(stamp)})))
 	p.stats.Rekeyed.Add(1)
 	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
 }
@@ -342,8 +353,8 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 			p.span(ctx, rec, value, sp)
 		}
 	default:
-		if r, ok := routingOf(ctx.Headers()); ok {
-			p.event(ctx, rec, value, r, nil)
+		if r, ok := schemas.EventRouting(ctx.Headers()); ok {
+			p.event(ctx, rec, value, routingFrom(r), nil)
 			return
 		}
 		ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
@@ -417,12 +428,19 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 		// Only the events naming this span (or the root, for a root span)
 		// are decoded.
 		id, ok := p.spanIDOf(c, e)
-		if !ok || spanByID(st, id) == nil {
+		if !ok {
+			// Held by its headers, its bytes do not decode: a dead
+			// letter, not an event waiting for ever.
+			e.EmittedTopic, e.EmittedOffset = topic, offset
+			p.badHeld(ctx, e)
+			continue
+		}
+		if spanByID(st, id) == nil {
 			continue
 		}
 		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
 		if err != nil {
-			continue // cannot happen: it decoded when it was held
+			continue // cannot happen: spanIDOf decoded it
 		}
 		e.EmittedTopic, e.EmittedOffset = topic, offset
 		p.emit(rec, tid, st, ev, schemas.JoinJoined)
@@ -705,12 +723,20 @@ func (p *Processor) release(ctx goka.Context, tid string, st *schemas.TraceState
 			e.EmittedTopic = swept
 			ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
 			if err != nil {
-				continue // cannot happen: it decoded when it was held
+				p.badHeld(ctx, e)
+				continue
 			}
 			p.emit(rec, tid, st, ev, schemas.JoinTimeout)
 		}
 	}
 	p.save(ctx, st)
+}
+
+// badHeld dead-letters a held event whose bytes do not decode (it was held
+// by its routing headers, without decoding).
+func (p *Processor) badHeld(ctx goka.Context, e *schemas.HeldEvent) {
+	_, err := p.cfg.EventCodec.Unmarshal(e.Value)
+	p.dlq.Emit(ctx, e.Value, fmt.Errorf("tracejoin: held event %s: %w", e.EventID, err))
 }
 
 // nextMark returns the mark of a release on the partition of ctx: above

@@ -862,7 +862,7 @@ func TestLoopRecordsOfThePreviousVersion(t *testing.T) {
 	h.loop.NextRawWithHeaders() // the old one, consumed above
 	hd, k, v, ok := h.loop.NextRawWithHeaders()
 	if !ok || k != traceX || !bytes.Equal(v, sent) || string(hd[schemas.HeaderEventID]) != "new" ||
-		string(hd[tracejoin.HeaderSpanID]) != spanID || string(hd[schemas.HeaderEventTime]) != itoa(t0.Add(time.Second).UnixMilli()) {
+		string(hd[schemas.HeaderSpanID]) != spanID || string(hd[schemas.HeaderEventTime]) != itoa(t0.Add(time.Second).UnixMilli()) {
 		t.Fatalf("re-keyed record: key %q, headers %v, bytes unchanged %v", k, hd, bytes.Equal(v, sent))
 	}
 	if st := h.state(t, traceX); st == nil || len(st.Events) != 2 {
@@ -874,4 +874,24 @@ func TestLoopRecordsOfThePreviousVersion(t *testing.T) {
 	wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "old")
 	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
 	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "new")
+}
+
+// TestRoutedEventIsNotDecoded: an event whose routing (id, time, trace and
+// span ids) comes in headers is re-keyed and held without being decoded;
+// bytes that do not decode surface as a dead letter when the event would
+// leave, not as a loss.
+func TestRoutedEventIsNotDecoded(t *testing.T) {
+	h := newHarness(t, nil)
+	r := schemas.Routing{EventID: "e1", Timestamp: t0.UnixMilli(), TraceID: ptr(traceX), SpanID: ptr(spanID)}
+	h.tt.Consume(events, "e1", []byte("not avro"), tester.WithHeaders(goka.Headers(r.Headers(nil))))
+	if got := h.deadLetters(); len(got) != 0 {
+		t.Fatalf("decoded on the way in: %d dead letters", len(got))
+	}
+	if st := h.state(t, traceX); st == nil || len(st.Events) != 1 || st.Events[0].EventID != "e1" {
+		t.Fatalf("not held: %+v", st)
+	}
+	h.sweep(t, t0.UnixMilli()+window.Milliseconds(), map[string]int64{})
+	if got := h.deadLetters(); len(got) != 1 || len(h.outputs()) != 0 {
+		t.Fatalf("at its window's end: %d dead letters, want the event's bytes", len(got))
+	}
 }

@@ -154,7 +154,7 @@ func fillParsed(ctx context.Context, brokers []string, set *codecs.Set, in dedup
 		}
 		// With the routing headers parse writes beside each event.
 		var hs []kgo.RecordHeader
-		for k, v := range schemas.EventHeaders(nil, ev.EventID, ev.Timestamp) {
+		for k, v := range schemas.RoutingOf(ev).Headers(nil) {
 			hs = append(hs, kgo.RecordHeader{Key: k, Value: v})
 		}
 		p.produce(ctx, topology.TopicParsed, ev.EventID, v, hs...)
