@@ -108,8 +108,13 @@ func (d Due) Ready(t Timer) bool {
 type dueIndex struct {
 	mu    sync.Mutex
 	built bool // keys of the store from before this pod opened it are in
-	keys  map[string]Due
-	held  int // sum of Held
+	keys  map[string]dueEntry
+	// topics interns the Waits' topics (a stage has a few), so that an
+	// entry holds a byte per topic, not a string: the index holds every
+	// key of the table (dedupe: every id of one TTL).
+	topics   []string
+	topicIDs map[string]uint8
+	held     int // sum of Held
 	// byAt orders the keys by At, so that a sweep reads the keys due and
 	// not the whole index; an entry whose key is gone or due at another
 	// time since is skipped when it comes up.
@@ -119,12 +124,51 @@ type dueIndex struct {
 }
 
 func newDueIndex() *dueIndex {
-	return &dueIndex{keys: map[string]Due{}, marked: map[string]int64{}}
+	return &dueIndex{keys: map[string]dueEntry{}, marked: map[string]int64{}, topicIDs: map[string]uint8{}}
 }
 
-func (ix *dueIndex) set(key string, d Due) {
+// dueEntry is a Due as the index holds it.
+type dueEntry struct {
+	At, Marked int64
+	offsets    [3]int64
+	Held       int32
+	topics     [3]uint8 // 1 + index in dueIndex.topics; 0: no wait
+}
+
+func (ix *dueIndex) pack(d Due) dueEntry {
+	e := dueEntry{At: d.At, Marked: d.Marked, Held: int32(d.Held)}
+	for i, w := range d.Waits {
+		if w.Topic == "" {
+			continue
+		}
+		id, ok := ix.topicIDs[w.Topic]
+		if !ok {
+			if len(ix.topics) == 255 {
+				panic("state: more than 255 topics in Due.Waits")
+			}
+			ix.topics = append(ix.topics, w.Topic)
+			id = uint8(len(ix.topics))
+			ix.topicIDs[w.Topic] = id
+		}
+		e.topics[i], e.offsets[i] = id, w.Offset
+	}
+	return e
+}
+
+func (ix *dueIndex) unpack(e dueEntry) Due {
+	d := Due{At: e.At, Marked: e.Marked, Held: int(e.Held)}
+	for i, id := range e.topics {
+		if id != 0 {
+			d.Waits[i] = Wait{Topic: ix.topics[id-1], Offset: e.offsets[i]}
+		}
+	}
+	return d
+}
+
+func (ix *dueIndex) set(key string, due Due) {
 	old, had := ix.keys[key]
-	ix.held += d.Held - old.Held
+	d := ix.pack(due)
+	ix.held += int(d.Held) - int(old.Held)
 	ix.keys[key] = d
 	switch {
 	case d.Marked >= 0:
@@ -138,7 +182,7 @@ func (ix *dueIndex) set(key string, d Due) {
 }
 
 func (ix *dueIndex) del(key string) {
-	ix.held -= ix.keys[key].Held
+	ix.held -= int(ix.keys[key].Held)
 	delete(ix.keys, key)
 	delete(ix.marked, key)
 }
@@ -233,7 +277,7 @@ func (r *Registry) boundCutoff(partition int32, maxHeld int) (int64, int, bool) 
 	ws := make([]waiting, 0, len(ix.keys))
 	for _, d := range ix.keys {
 		if d.Held > 0 && d.Marked < 0 {
-			ws = append(ws, waiting{d.At, d.Held})
+			ws = append(ws, waiting{d.At, int(d.Held)})
 		}
 	}
 	ix.mu.Unlock()
@@ -261,9 +305,12 @@ func (r *Registry) Due(partition int32, key string) (Due, bool) {
 		return Due{}, false
 	}
 	ix.mu.Lock()
-	d, ok := ix.keys[key]
-	ix.mu.Unlock()
-	return d, ok
+	defer ix.mu.Unlock()
+	e, ok := ix.keys[key]
+	if !ok {
+		return Due{}, false
+	}
+	return ix.unpack(e), true
 }
 
 // Forget drops key (deleted, or without work ever again).
@@ -364,7 +411,7 @@ func (r *Registry) dueKeys(partition int32, phase Phase, t Timer, bound int64, b
 		// Back in the heap whatever the visit does: a key it changes is
 		// noted again (this entry goes stale), one it leaves stays due.
 		back = append(back, e)
-		if d.Ready(t) || bounded && d.Held > 0 && d.At <= bound {
+		if ix.unpack(d).Ready(t) || bounded && d.Held > 0 && d.At <= bound {
 			keys = append(keys, e.key)
 		}
 	}
