@@ -203,7 +203,12 @@ func fillJoin(ctx context.Context, brokers []string, set *codecs.Set, salt uint6
 			p.cl.Close()
 			return 0, 0, err
 		}
-		p.produce(ctx, topology.TopicUnique, ev.EventID, v)
+		// With the routing headers dedupe passes on from parse.
+		var hs []kgo.RecordHeader
+		for k, v := range schemas.RoutingOf(ev).Headers(nil) {
+			hs = append(hs, kgo.RecordHeader{Key: k, Value: v})
+		}
+		p.produce(ctx, topology.TopicUnique, ev.EventID, v, hs...)
 		if i%4 == 1 || i == n-1 && i%4 == 0 {
 			start := ev.Timestamp*1000 - 9000
 			for _, sp := range []*schemas.Span{
