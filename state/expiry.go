@@ -355,6 +355,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		s.Registry.stage(keys)
 		n, err := s.Visit(ctx, &Visit{Phase: phase, Timers: timers, Bound: bounds})
 		s.Registry.unstage()
+		if phase == VisitDue {
+			for p, k := range keys {
+				s.Registry.requeue(p, k)
+			}
+		}
 		visited += int(n)
 		if err != nil {
 			if errors.Is(err, ErrVisitAborted) || errors.Is(err, context.Canceled) || ctx.Err() != nil {

@@ -408,18 +408,35 @@ func (r *Registry) dueKeys(partition int32, phase Phase, t Timer, bound int64, b
 			continue // gone, due at another time since, or a copy
 		}
 		seen[e.key] = true
-		// Back in the heap whatever the visit does: a key it changes is
-		// noted again (this entry goes stale), one it leaves stays due.
-		back = append(back, e)
 		if ix.unpack(d).Ready(t) || bounded && d.Held > 0 && d.At <= bound {
+			// Out of the heap while it is visited; requeue puts it back
+			// if the visit neither deletes nor notes it.
 			keys = append(keys, e.key)
+			continue
 		}
+		back = append(back, e) // due by time, waiting for a commit
 	}
 	for _, e := range back {
 		heap.Push(&ix.byAt, e)
 	}
 	sort.Strings(keys)
 	return keys, n
+}
+
+// requeue puts visited keys back in the time order, unless their visit
+// deleted them (or noted them anew, which queued them).
+func (r *Registry) requeue(partition int32, keys []string) {
+	ix := r.index(partition)
+	if ix == nil {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, k := range keys {
+		if d, ok := ix.keys[k]; ok && d.Marked < 0 {
+			heap.Push(&ix.byAt, atEntry{d.At, k})
+		}
+	}
 }
 
 // stage makes the next Iterator of each partition's store (goka's
