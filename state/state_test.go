@@ -1,10 +1,17 @@
 package state
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 func TestMemoryStorage(t *testing.T) {
@@ -193,4 +200,67 @@ func equal(got []string, want ...string) bool {
 		}
 	}
 	return true
+}
+
+type fixedClock int64
+
+func (c fixedClock) StreamTime(int32) int64   { return int64(c) }
+func (c fixedClock) Idle(int32) time.Duration { return 0 }
+
+// TestSweepAbortsAndOverlap: a visit aborted by a rebalance or a stop is
+// no error (the keys stay due for the next sweep) and is said once, not
+// every sweep; sweeps of one sweeper never overlap.
+func TestSweepAbortsAndOverlap(t *testing.T) {
+	r := Track(Memory(), "tbl")
+	st, _ := r.Builder()("tbl", 0)
+	_ = st.MarkRecovered()
+	r.Note(0, "k", Due{At: 10, Marked: -1})
+	var logged bytes.Buffer
+	var inVisit, overlaps, visits atomic.Int32
+	abort := atomic.Bool{}
+	sw := &Sweeper{Registry: r, Clock: fixedClock(100), Group: "g", Log: zerolog.New(&logged),
+		DueOf: func(string, []byte) (Due, bool) { return Due{}, false },
+		Committed: func(context.Context) (map[string]map[int32]int64, error) {
+			return map[string]map[int32]int64{}, nil
+		},
+		Visit: func(ctx context.Context, meta any) (int64, error) {
+			if inVisit.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			defer inVisit.Add(-1)
+			visits.Add(1)
+			time.Sleep(5 * time.Millisecond)
+			if abort.Load() {
+				return 0, fmt.Errorf("visiting: %w", ErrVisitAborted)
+			}
+			return 1, nil
+		}}
+	abort.Store(true)
+	for i := 0; i < 3; i++ {
+		if _, err := sw.Sweep(context.Background()); err != nil {
+			t.Fatalf("an aborted visit is an error: %v", err)
+		}
+	}
+	if n := strings.Count(logged.String(), "cut short"); n != 1 {
+		t.Fatalf("aborts said %d times in 3 sweeps, want once:\n%s", n, logged.String())
+	}
+	if k, _ := r.dueKeys(0, VisitDue, Timer{StreamTime: 100}, 0, false); len(k) != 1 {
+		t.Fatalf("the aborted key is not due any more: %v", k)
+	}
+	r.requeue(0, []string{"k"})
+	abort.Store(false)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := sw.Sweep(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if overlaps.Load() != 0 {
+		t.Fatalf("%d visits overlapped", overlaps.Load())
+	}
 }
