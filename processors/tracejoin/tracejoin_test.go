@@ -52,7 +52,7 @@ func noTail(context.Context, string, int32, string) (*exactlyonce.Landed, error)
 
 // stage builds the join as the pipeline does, from a one-partition
 // topology (goka's tester has one partition).
-func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) (*tracejoin.Processor, *topology.Topology, *codecs.Set, *watermark.Partitions) {
+func stage(t testing.TB, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) (*tracejoin.Processor, *topology.Topology, *codecs.Set, *watermark.Partitions) {
 	t.Helper()
 	set, err := codecs.NewSet()
 	if err != nil {
@@ -99,12 +99,12 @@ type harness struct {
 
 // newHarness runs the join's real graph (topology.TraceJoinGroup) in
 // goka's tester.
-func newHarness(t *testing.T, edit func(*tracejoin.Config)) *harness {
+func newHarness(t testing.TB, edit func(*tracejoin.Config)) *harness {
 	t.Helper()
 	return newHarnessTail(t, noTail, edit)
 }
 
-func newHarnessTail(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) *harness {
+func newHarnessTail(t testing.TB, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) *harness {
 	t.Helper()
 	tt := tester.New(t)
 	reg := state.Track(tt.StorageBuilder(), string(table))
@@ -894,4 +894,8 @@ func TestRoutedEventIsNotDecoded(t *testing.T) {
 	if got := h.deadLetters(); len(got) != 1 || len(h.outputs()) != 0 {
 		t.Fatalf("at its window's end: %d dead letters, want the event's bytes", len(got))
 	}
+}
+
+func withRouting(r schemas.Routing) tester.EmitOption {
+	return tester.WithHeaders(goka.Headers(r.Headers(nil)))
 }
