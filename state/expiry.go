@@ -199,6 +199,7 @@ type Sweeper struct {
 	mu      sync.Mutex // one sweep at a time
 	aborted int        // visits aborted in a row (a rebalance or a stop)
 	boundAt time.Time  // when the bound was last said in the log
+	last    time.Time  // when the last sweep began
 }
 
 // Run sweeps every Interval until ctx ends.
@@ -216,6 +217,14 @@ func (s *Sweeper) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-kick:
+			// A partition is past its bound: sweep now, but not more
+			// than KickGap after the last sweep (each sweep asks the
+			// broker for the committed offsets).
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(s.untilKick()):
+			}
 		}
 		_, err := s.Sweep(ctx)
 		switch {
@@ -268,6 +277,16 @@ func (s *Sweeper) committed(ctx context.Context) (map[string]map[int32]int64, er
 	return m, nil
 }
 
+func (s *Sweeper) untilKick() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Until(s.last.Add(KickGap))
+}
+
+// KickGap is the least time between a sweep and one brought forward by a
+// partition past its bound.
+const KickGap = 100 * time.Millisecond
+
 // ErrVisitAborted is goka's answer to a visit cut short by a rebalance or
 // a stop; the sweeper takes it as "try again next time".
 var ErrVisitAborted = goka.ErrVisitAborted
@@ -276,6 +295,10 @@ var ErrVisitAborted = goka.ErrVisitAborted
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.last = time.Now()
+	if s.Visit == nil {
+		return 0, fmt.Errorf("state: sweeper of %s has no Visit", s.Group)
+	}
 	var parts []int32
 	for _, p := range s.Registry.Partitions() {
 		if _, ok := s.Registry.Recovered(p); ok {

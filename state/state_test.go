@@ -264,3 +264,37 @@ func TestSweepAbortsAndOverlap(t *testing.T) {
 		t.Fatalf("%d visits overlapped", overlaps.Load())
 	}
 }
+
+// TestBoundBringsSweepForward: a key noted past the bound brings the next
+// sweep forward (the interval here is an hour), and the sweep visits the
+// oldest waiting key.
+func TestBoundBringsSweepForward(t *testing.T) {
+	r := Track(Memory(), "tbl")
+	st, _ := r.Builder()("tbl", 0)
+	_ = st.MarkRecovered()
+	visited := make(chan *Visit, 10)
+	sw := &Sweeper{Registry: r, Clock: fixedClock(0), Group: "g", Interval: time.Hour, MaxHeld: 2, Log: zerolog.Nop(),
+		DueOf:     func(string, []byte) (Due, bool) { return Due{}, false },
+		Committed: func(context.Context) (map[string]map[int32]int64, error) { return nil, nil },
+		Visit: func(ctx context.Context, meta any) (int64, error) {
+			visited <- meta.(*Visit)
+			return 1, nil
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- sw.Run(ctx) }()
+	time.Sleep(50 * time.Millisecond) // Run has set the bound
+	r.Note(0, "old", Due{At: 100, Marked: -1, Held: 2})
+	r.Note(0, "new", Due{At: 200, Marked: -1, Held: 1})
+	select {
+	case v := <-visited:
+		if b, ok := v.BoundOf(0); !ok || b != 100 {
+			t.Fatalf("bound of the visit: %d %v, want the oldest key's 100", b, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no sweep brought forward by the bound")
+	}
+	cancel()
+	<-done
+}
