@@ -95,9 +95,16 @@ type StateOptions struct {
 	// MaxFuture: events further ahead (of the wall clock or stream time)
 	// do not move stream time.
 	MaxFuture time.Duration
-	// SweepInterval is how often the table is walked for expired state;
-	// 0 means a tenth of the TTL or window (at least 1 s, at most 1 min).
+	// SweepInterval is how often the stage's sweeper visits the keys
+	// that have work (expired ids, events past their window, traces to
+	// close); 0 means a tenth of the TTL or window (at least 1 s, at most
+	// 1 min).
 	SweepInterval time.Duration
+	// MaxHeld bounds the events the join holds waiting for their spans,
+	// per partition: past it, the oldest leave unenriched (join_status
+	// timeout, counted as bound) at once rather than at their window's
+	// end. 0 means DefaultMaxHeld, negative: no bound.
+	MaxHeld int
 	// CacheEntries bounds dedupe's hot-id cache (negative: none).
 	CacheEntries int64
 	// Idle: a partition of the join that gets no record for this long
@@ -204,18 +211,19 @@ func New(opts Options) (*Pipeline, error) {
 		p.dedupeWM.Expect(topology.TopicRaw) // parse's origins
 		dc.Fence, dc.Watermarks, dc.KeyFor, dc.Every = fence, p.dedupeWM, keyFor, opts.Watermark.Every
 		dc.TTL, dc.MaxFuture, dc.CacheEntries = opts.Dedupe.TTL, opts.Dedupe.MaxFuture, opts.Dedupe.CacheEntries
+		reg := state.Track(base, topology.TableTopic(topology.GroupDedupe))
+		dc.Registry = reg
 		dp, err := dedupe.New(dc)
 		if err != nil {
 			return nil, err
 		}
 		p.dedupe = dp
-		reg := state.Track(base, topology.TableTopic(topology.GroupDedupe))
 		p.graphs = append(p.graphs, t.DedupeGroup(dp, set))
 		p.extra[goka.Group(topology.GroupDedupe)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(dp.Rebalance)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
 			Registry: reg, Clock: dc.Watermarks, Interval: sweepEvery(opts.Dedupe.SweepInterval, dp.TTL()),
 			Group: topology.GroupDedupe, Inputs: []string{topology.TopicParsed, topology.LoopTopic(topology.GroupDedupe)},
-			Loop: topology.LoopTopic(topology.GroupDedupe), Expired: dp.Expired, Scanned: dp.Stats().SetEntries,
+			DueOf: dp.DueOf, Scanned: dp.Stats().SetEntries,
 			Log: opts.Logger,
 		})
 	}
@@ -234,12 +242,13 @@ func New(opts Options) (*Pipeline, error) {
 		jc.Fence, jc.Inputs, jc.Loops = fence, inputs, p.joinWM
 		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
 		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
+		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
+		jc.Registry = reg
 		jp, err := tracejoin.New(jc)
 		if err != nil {
 			return nil, err
 		}
 		p.tracejoin = jp
-		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
 		p.graphs = append(p.graphs, t.TraceJoinGroup(jp, set))
 		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
@@ -249,8 +258,9 @@ func New(opts Options) (*Pipeline, error) {
 			// input stopped), and events must not wait for ever.
 			Idle:  cmp.Or(opts.Join.Idle, jp.Window()),
 			Group: topology.GroupTraceJoin, Inputs: []string{topology.TopicUnique, topology.TopicSpans, topology.LoopTopic(topology.GroupTraceJoin)},
-			Loop: topology.LoopTopic(topology.GroupTraceJoin), Expired: jp.Expired, Scanned: jp.Stats().SetEntries,
-			Log: opts.Logger,
+			DueOf: jp.DueOf, Scanned: jp.Stats().SetEntries, Held: jp.Stats().SetHeld,
+			MaxHeld: maxHeld(opts.Join.MaxHeld),
+			Log:     opts.Logger,
 		})
 	}
 	if p.runs("errorrate") {
@@ -404,6 +414,19 @@ func (p *Pipeline) runs(stage string) bool {
 		}
 	}
 	return false
+}
+
+// DefaultMaxHeld bounds the events the join holds waiting per partition.
+const DefaultMaxHeld = 100_000
+
+func maxHeld(set int) int {
+	switch {
+	case set < 0:
+		return 0
+	case set == 0:
+		return DefaultMaxHeld
+	}
+	return set
 }
 
 // sweepEvery is the sweep interval: set, or a tenth of the lifetime
@@ -573,7 +596,15 @@ func (p *Pipeline) run(ctx context.Context) error {
 		adm := kadm.NewClient(cl)
 		for _, sw := range p.sweepers {
 			sw := sw
-			sw.Client, sw.Admin = cl, adm
+			sw.Admin = adm
+			for _, proc := range procs {
+				if string(proc.Graph().Group()) == sw.Group {
+					proc := proc
+					sw.Visit = func(ctx context.Context, meta any) (int64, error) {
+						return proc.VisitAllWithStats(ctx, state.VisitName, meta)
+					}
+				}
+			}
 			eg.Go(func() error { return sw.Run(ctx) })
 		}
 		if p.origins != nil {

@@ -18,14 +18,20 @@ type Registry struct {
 	base  storage.Builder
 	table string
 
-	mu    sync.Mutex
-	parts map[int32]*tracked
+	mu     sync.Mutex
+	parts  map[int32]*tracked
+	due    map[int32]*dueIndex // per open store: when each key has work
+	staged map[int32][]string  // keys of the visit under way (see stage)
+	// maxHeld and kick: Note signals kick when a partition holds more
+	// than maxHeld (see Sweeper.MaxHeld).
+	maxHeld int
+	kick    chan struct{}
 }
 
 // Track wraps base; stores of table are registered, other topics' pass
 // through untouched.
 func Track(base storage.Builder, table string) *Registry {
-	return &Registry{base: base, table: table, parts: map[int32]*tracked{}}
+	return &Registry{base: base, table: table, parts: map[int32]*tracked{}, due: map[int32]*dueIndex{}}
 }
 
 // Builder is the storage builder to give goka.
@@ -38,6 +44,7 @@ func (r *Registry) Builder() storage.Builder {
 		t := &tracked{Storage: st, r: r, partition: partition}
 		r.mu.Lock()
 		r.parts[partition] = t
+		r.due[partition] = newDueIndex()
 		r.mu.Unlock()
 		return t, nil
 	}
@@ -65,7 +72,7 @@ func (r *Registry) Scan(partition int32, fn func(key string, value []byte) bool)
 	if t == nil {
 		return nil
 	}
-	it, err := t.Iterator()
+	it, err := t.Storage.Iterator()
 	if err != nil {
 		return fmt.Errorf("state: %s/%d: %w", r.table, partition, err)
 	}
@@ -121,6 +128,7 @@ func (t *tracked) Close() error {
 	t.r.mu.Lock()
 	if t.r.parts[t.partition] == t {
 		delete(t.r.parts, t.partition)
+		delete(t.r.due, t.partition)
 	}
 	t.r.mu.Unlock()
 	return t.Storage.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/processors/spans"
 	"github.com/logstream/logstream/processors/tracejoin"
+	"github.com/logstream/logstream/state"
 )
 
 // ParseConfig returns the parse stage's wiring: its output topics and the
@@ -94,6 +95,7 @@ func (t *Topology) DedupeGroup(p *dedupe.Processor, set *codecs.Set) *goka.Group
 	return goka.DefineGroup(goka.Group(GroupDedupe),
 		goka.Input(goka.Stream(TopicParsed), new(codec.Bytes), p.Process),
 		goka.Loop(new(codec.Bytes), p.Loop),
+		goka.Visitor(state.VisitName, p.Sweep),
 		goka.Output(goka.Stream(TopicUnique), new(codec.Bytes)),
 		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
 		goka.Persist(wired(t, TableTopic(GroupDedupe), set.DedupeState)),
@@ -123,6 +125,7 @@ func (t *Topology) TraceJoinGroup(p *tracejoin.Processor, set *codecs.Set) *goka
 		goka.Input(goka.Stream(TopicUnique), new(codec.Bytes), p.Event),
 		goka.Input(goka.Stream(TopicSpans), new(codec.Bytes), p.Span),
 		goka.Loop(new(codec.Bytes), p.Loop),
+		goka.Visitor(state.VisitName, p.Sweep),
 		goka.Output(goka.Stream(TopicEnriched), wired(t, TopicEnriched, set.LogEvent)),
 		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
 		goka.Persist(wired(t, TableTopic(GroupTraceJoin), set.TraceState)),

@@ -124,7 +124,7 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		Cluster:   cfg.Cluster,
 		Stages:    cfg.Stages,
 		Dedupe:    pipeline.StateOptions{TTL: cfg.DedupeTTL, MaxFuture: cfg.MaxFuture, CacheEntries: cacheEntries(cfg.DedupeCache)},
-		Join:      pipeline.StateOptions{Window: cfg.JoinWindow, MaxFuture: cfg.MaxFuture, Idle: cfg.joinIdle},
+		Join:      pipeline.StateOptions{Window: cfg.JoinWindow, MaxFuture: cfg.MaxFuture, Idle: cfg.joinIdle, MaxHeld: cfg.JoinMaxHeld},
 		Watermark: pipeline.WatermarkOptions{Idle: cfg.Alerting.IdleTimeout},
 		ErrorRate: erOpts,
 		Rules:     rules,

@@ -69,6 +69,7 @@ type Config struct {
 	DedupeTTL   time.Duration
 	DedupeCache int
 	JoinWindow  time.Duration
+	JoinMaxHeld int
 	MaxFuture   time.Duration
 
 	Alerting alertSettings // the errorrate stage and the alerter (alerting.go)
@@ -294,6 +295,8 @@ var (
 		parse: intIn(0, 1<<30, func(c *Config, n int) { c.DedupeCache = n })}
 	sJoinWindow = setting{name: "join-window", env: "LOGSTREAM_JOIN_WINDOW", def: "30s", usage: "how long (event time) an event waits for its trace span before it leaves unenriched (join_status timeout)",
 		parse: durationIn(100*time.Millisecond, 24*time.Hour, func(c *Config, d time.Duration) { c.JoinWindow = d })}
+	sJoinMaxHeld = setting{name: "join-max-held", env: "LOGSTREAM_JOIN_MAX_HELD", def: "100000", usage: "events the trace join holds waiting for their spans per partition; past it the oldest leave at once unenriched (join_status timeout, counted as bound)",
+		parse: intIn(1, 1<<30, func(c *Config, n int) { c.JoinMaxHeld = n })}
 	sMaxFuture = setting{name: "max-future", env: "LOGSTREAM_MAX_FUTURE", def: "1h", usage: "an event further than this ahead of when its record was written (the wall clock at the latest) is passed on, counted as future, and does not move event time",
 		parse: durationIn(time.Second, 30*24*time.Hour, func(c *Config, d time.Duration) { c.MaxFuture = d })}
 )
@@ -312,7 +315,7 @@ func durationIn(lo, hi time.Duration, set func(*Config, time.Duration)) func(*Co
 var (
 	connectionSettings = []setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat}
 	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
-		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sMaxFuture)
+		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture)
 )
 
 // The alerting settings join the pipeline's (alerting.go).

@@ -55,7 +55,11 @@ type Config struct {
 	// CacheEntries bounds the hot-id cache; 0 means DefaultCacheEntries,
 	// negative disables it.
 	CacheEntries int64
-	Now          func() time.Time
+	// Registry is the table's (state.Track): the stage notes there when
+	// each id expires, for the sweeper that visits the ids due. nil: no
+	// sweeper (ids are kept).
+	Registry *state.Registry
+	Now      func() time.Time
 }
 
 // Validate reports the first missing or invalid field.
@@ -162,11 +166,22 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 		return
 	}
 	p.stats.In.Add(1)
+	p.route(ctx, rec, msg, value)
+}
+
+// route applies an event by its id and event time: from its routing
+// headers (schemas.EventRouting) when it has them, so that the event is
+// not decoded (dedupe passes its bytes unchanged), else decoded.
+func (p *Processor) route(ctx goka.Context, rec *exactlyonce.Record, msg any, value []byte) {
+	if r, ok := schemas.EventRouting(ctx.Headers()); ok {
+		p.apply(ctx, rec, value, r)
+		return
+	}
 	ev, ok := deadletter.Decode(ctx, msg, p.cfg.Events, p.dlq)
 	if !ok {
 		return
 	}
-	p.apply(ctx, rec, value, ev)
+	p.apply(ctx, rec, value, schemas.RoutingOf(ev))
 }
 
 // watermark takes a watermark record of parse's: it moves the partition's
@@ -180,15 +195,23 @@ func (p *Processor) watermark(ctx goka.Context, rec *exactlyonce.Record, value [
 	}
 	p.stats.Watermarks.Add(1)
 	p.cfg.Watermarks.Observe(ctx.Partition(), ctx.Timestamp(), stamps, false, "", 0, 0)
-	p.forward(ctx, rec, stamps, ctx.Key(), value, true)
+	p.forward(ctx, rec, stamps, ctx.Key(), value, true, nil)
 }
 
 // forward writes value (an event, or the stamps alone) to logs.unique with
 // its stamps, and notes what the output partition heard.
-func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp, key string, value []byte, wm bool) bool {
+// An event's routing (r, nil for a watermark record) goes with it in
+// headers, for the join.
+func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp, key string, value []byte, wm bool, r *schemas.Routing) bool {
 	var h goka.Headers
+	if r != nil {
+		h = r.Headers(nil)
+	}
 	if len(stamps) > 0 {
-		h = goka.Headers{watermark.HeaderStamp: watermark.Encode(stamps...)}
+		if h == nil {
+			h = goka.Headers{}
+		}
+		h[watermark.HeaderStamp] = watermark.Encode(stamps...)
 		if wm {
 			h[watermark.HeaderKind] = []byte(watermark.KindWatermark)
 		}
@@ -234,7 +257,7 @@ func (p *Processor) relay(ctx goka.Context, rec *exactlyonce.Record, stamps []wa
 		return
 	}
 	v, _ := watermark.Record(stamps...)
-	p.forward(ctx, rec, stamps, p.cfg.KeyFor(part), v, true)
+	p.forward(ctx, rec, stamps, p.cfg.KeyFor(part), v, true, nil)
 	p.stats.Watermarks.Add(1)
 }
 
@@ -251,31 +274,28 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 		return
 	}
 	p.stats.In.Add(1)
-	ev, ok := deadletter.Decode(ctx, msg, p.cfg.Events, p.dlq)
-	if !ok {
-		return
-	}
-	p.apply(ctx, rec, value, ev)
+	p.route(ctx, rec, msg, value)
 }
 
 // errNoID is the dead-letter reason of an event without an id.
 var errNoID = errors.New("dedupe: LogEvent has an empty event_id, so it cannot be deduplicated")
 
-func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byte, ev *schemas.LogEvent) {
-	id := ev.EventID
+func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byte, r schemas.Routing) {
+	id, ts := r.EventID, r.Timestamp
 	if id == "" {
 		p.dlq.Emit(ctx, value, errNoID)
 		return
 	}
 	partition := ctx.Partition()
 	if p.cfg.PartitionOf([]byte(id)) != partition || ctx.Key() != id {
-		// Its id's state lives elsewhere: send it there. A replay may send
-		// it twice; the state there catches the second as a repeat.
-		if h := ctx.Headers()[watermark.HeaderStamp]; h != nil {
-			ctx.Loopback(id, value, goka.WithCtxEmitHeaders(goka.Headers{watermark.HeaderStamp: h}))
-		} else {
-			ctx.Loopback(id, value)
+		// Its id's state lives elsewhere: send it there, the bytes as
+		// they came, its id and time in headers. A replay may send it
+		// twice; the state there catches the second as a repeat.
+		h := goka.Headers(r.Headers(nil))
+		if s := ctx.Headers()[watermark.HeaderStamp]; s != nil {
+			h[watermark.HeaderStamp] = s
 		}
+		ctx.Loopback(id, value, goka.WithCtxEmitHeaders(h))
 		p.stats.Rerouted.Add(1)
 		return
 	}
@@ -283,7 +303,7 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	if err != nil {
 		p.stats.BadStamps.Add(1)
 	}
-	seen := p.eventTime(ctx, stamps, ev.Timestamp)
+	seen := p.eventTime(ctx, stamps, ts)
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	st, cached := p.lookup(ctx, id)
 	switch {
@@ -291,12 +311,12 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		st = &schemas.DedupeState{FirstTopic: topic, FirstOffset: offset, FirstSeen: seen, LastInputOffset: -1, LastLoopOffset: -1}
 		p.touch(st, topic, offset)
 		p.store(ctx, id, st)
-		p.first(ctx, rec, id, value, stamps)
+		p.first(ctx, rec, id, value, stamps, &r)
 	case st.FirstTopic == topic && st.FirstOffset == offset:
 		// A replay of the first occurrence: its state is written; its
 		// output may not be, and the fence knows.
 		p.stats.Replayed.Add(1)
-		p.first(ctx, rec, id, value, stamps)
+		p.first(ctx, rec, id, value, stamps, &r)
 	default:
 		p.stats.Duplicates.Add(1)
 		p.relay(ctx, rec, stamps)
@@ -313,8 +333,8 @@ func (p *Processor) apply(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 }
 
-func (p *Processor) first(ctx goka.Context, rec *exactlyonce.Record, id string, value []byte, stamps []watermark.Stamp) {
-	if p.forward(ctx, rec, stamps, id, value, false) {
+func (p *Processor) first(ctx goka.Context, rec *exactlyonce.Record, id string, value []byte, stamps []watermark.Stamp, r *schemas.Routing) {
+	if p.forward(ctx, rec, stamps, id, value, false, r) {
 		p.stats.Unique.Add(1)
 	} else {
 		p.stats.Suppressed.Add(1)
@@ -355,6 +375,23 @@ func (p *Processor) store(ctx goka.Context, id string, st *schemas.DedupeState) 
 	if p.cache != nil {
 		p.cache.Set(id, *st, 1)
 	}
+	p.cfg.Registry.Note(ctx.Partition(), id, p.dueOf(st))
+}
+
+// dueOf is when an id expires: once the watermark passes its first
+// occurrence plus the TTL and every record that touched it is committed
+// (so no replay can find it gone). The sweeper visits it then, and only
+// then.
+func (p *Processor) dueOf(st *schemas.DedupeState) state.Due {
+	return state.Due{
+		At: st.FirstSeen + p.cfg.TTL.Milliseconds(),
+		Waits: [3]state.Wait{
+			{Topic: string(p.cfg.Input), Offset: st.LastInputOffset},
+			{Topic: string(p.cfg.Loop), Offset: st.LastLoopOffset},
+			{Topic: st.FirstTopic, Offset: st.FirstOffset},
+		},
+		Marked: -1,
+	}
 }
 
 // eventTime moves the partition's watermark with the event's stamps (or,
@@ -380,16 +417,56 @@ func (p *Processor) eventTime(ctx goka.Context, stamps []watermark.Stamp, ts int
 	return ts
 }
 
-// Expired tells the sweeper whether a stored state is past its TTL at the
-// timer's stream time.
-func (p *Processor) Expired(_ int32, _ string, value []byte, t state.Timer) bool {
+// DueOf tells the sweeper when a stored id expires (for the ids a pod
+// finds in its store when it opens a partition).
+func (p *Processor) DueOf(_ string, value []byte) (state.Due, bool) {
 	st, err := p.cfg.States.Unmarshal(value)
 	if err != nil {
-		return false // not ours to judge; the callback never wrote it
+		return state.Due{}, false // not ours to judge; the callback never wrote it
 	}
-	return p.due(st, t)
+	return p.dueOf(st), true
 }
 
+// Sweep is the table's visitor (state.VisitName): the sweeper visits the
+// ids it found due, and each is deleted (a tombstone on the table topic).
+// It decides with the sweep's timer, as a timer record did, on the id's
+// Due as last noted: every write of an id notes it, so a repeat processed
+// since the sweep began (not committed yet) keeps the id, and no value is
+// read or decoded.
+func (p *Processor) Sweep(ctx goka.Context, meta any) {
+	p.stats.Visited.Add(1)
+	part, id := ctx.Partition(), ctx.Key()
+	v, _ := meta.(*state.Visit)
+	t, ok := v.Timer(part)
+	d, noted := p.cfg.Registry.Due(part, id)
+	switch {
+	case !noted:
+		// Deleted already (a timer record of the previous version).
+	case !ok || !d.Ready(t):
+		p.stats.ExpiryDeferred.Add(1)
+	default:
+		p.delete(ctx, id)
+	}
+}
+
+func (p *Processor) delete(ctx goka.Context, id string) {
+	ctx.Delete()
+	if p.cache != nil {
+		p.cache.Del(id)
+	}
+	p.cfg.Registry.Forget(ctx.Partition(), id)
+	p.stats.Expired.Add(1)
+}
+
+// committed reports whether every record that touched the id is committed.
+func (p *Processor) committed(st *schemas.DedupeState, t state.Timer) bool {
+	return t.IsCommitted(string(p.cfg.Input), st.LastInputOffset) && t.IsCommitted(string(p.cfg.Loop), st.LastLoopOffset) &&
+		t.IsCommitted(st.FirstTopic, st.FirstOffset)
+}
+
+// timer takes a timer record the previous version sent through the loop
+// topic (its sweeper sent one to every id it found due): the same
+// decision as a visit.
 func (p *Processor) timer(ctx goka.Context, value []byte) {
 	p.stats.Timers.Add(1)
 	t, err := state.DecodeTimer(value)
@@ -404,18 +481,13 @@ func (p *Processor) timer(ctx goka.Context, value []byte) {
 	if !p.due(st, t) {
 		return
 	}
-	if !t.IsCommitted(string(p.cfg.Input), st.LastInputOffset) || !t.IsCommitted(string(p.cfg.Loop), st.LastLoopOffset) ||
-		!t.IsCommitted(st.FirstTopic, st.FirstOffset) {
+	if !p.committed(st, t) {
 		// A record that touched the id may still be replayed: keep it
 		// until the next sweep.
 		p.stats.ExpiryDeferred.Add(1)
 		return
 	}
-	ctx.Delete()
-	if p.cache != nil {
-		p.cache.Del(ctx.Key())
-	}
-	p.stats.Expired.Add(1)
+	p.delete(ctx, ctx.Key())
 }
 
 func (p *Processor) due(st *schemas.DedupeState, t state.Timer) bool {

@@ -76,6 +76,8 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, now time.Time, edit func(*de
 
 type harness struct {
 	tt     *tester.Tester
+	proc   *goka.Processor
+	reg    *state.Registry
 	p      *dedupe.Processor
 	set    *codecs.Set
 	clock  *watermark.Partitions
@@ -89,15 +91,17 @@ type harness struct {
 func newHarness(t *testing.T, now time.Time, edit func(*dedupe.Config)) *harness {
 	t.Helper()
 	var clock *watermark.Partitions
+	tt := tester.New(t)
+	reg := state.Track(tt.StorageBuilder(), string(table))
 	p, topo, set := stage(t, noTail, now, func(c *dedupe.Config) {
 		clock = c.Watermarks
+		c.Registry = reg
 		if edit != nil {
 			edit(c)
 		}
 	})
-	tt := tester.New(t)
 	proc, err := goka.NewProcessor(nil, topo.DedupeGroup(p, set), goka.WithTester(tt), goka.WithLogger(quiet),
-		goka.WithRebalanceCallback(p.Rebalance))
+		goka.WithRebalanceCallback(p.Rebalance), goka.WithStorageBuilder(reg.Builder()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +114,7 @@ func newHarness(t *testing.T, now time.Time, edit func(*dedupe.Config)) *harness
 			t.Errorf("processor: %v", err)
 		}
 	})
-	return &harness{tt: tt, p: p, set: set, clock: clock,
+	return &harness{tt: tt, proc: proc, reg: reg, p: p, set: set, clock: clock,
 		unique: tt.NewQueueTracker(topology.TopicUnique), dlq: tt.NewQueueTracker(topology.TopicDLQ), loop: tt.NewQueueTracker(loop)}
 }
 
@@ -136,7 +140,37 @@ func (h *harness) send(t *testing.T, key string, ev *schemas.LogEvent) []byte {
 	return b
 }
 
-// timer sends an expiry timer to id through the loop topic, as the sweeper does.
+// sweep runs one sweep of the stage's sweeper at stream time st, with the
+// group's committed offsets committed, and returns the ids it visited.
+func (h *harness) sweep(t *testing.T, st int64, committed map[string]int64) int {
+	t.Helper()
+	sw := &state.Sweeper{Registry: h.reg, Clock: fixedClock(st), Group: topology.GroupDedupe,
+		Inputs: []string{input, loop}, DueOf: h.p.DueOf,
+		Visit: func(ctx context.Context, meta any) (int64, error) {
+			return h.proc.VisitAllWithStats(ctx, state.VisitName, meta)
+		},
+		Committed: func(context.Context) (map[string]map[int32]int64, error) {
+			m := map[string]map[int32]int64{}
+			for topic, o := range committed {
+				m[topic] = map[int32]int64{0: o}
+			}
+			return m, nil
+		}}
+	n, err := sw.Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// fixedClock is a partition clock standing at one stream time.
+type fixedClock int64
+
+func (c fixedClock) StreamTime(int32) int64   { return int64(c) }
+func (c fixedClock) Idle(int32) time.Duration { return 0 }
+
+// timer sends an expiry timer to id through the loop topic, as the
+// previous version's sweeper did.
 func (h *harness) timer(id string, tm state.Timer) {
 	h.tt.Consume(loop, id, tm.Encode(), tester.WithHeaders(goka.Headers{state.HeaderKind: []byte(state.KindTimer)}))
 }
@@ -247,16 +281,16 @@ func TestExpiryNeedsTTLAndCommit(t *testing.T) {
 	seen := t0.UnixMilli()
 	all := map[string]int64{input: 2, loop: 100}
 
-	// The sweeper's predicate agrees with the callback.
+	// What the sweeper reads from a stored value agrees with the callback.
 	enc, err := h.set.DedupeState.Marshal(h.state(t, "a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.p.Expired(0, "a", enc, state.Timer{StreamTime: seen + ttl - 1}) || !h.p.Expired(0, "a", enc, state.Timer{StreamTime: seen + ttl}) {
-		t.Fatal("Expired disagrees with the TTL")
+	if d, ok := h.p.DueOf("a", enc); !ok || d.At != seen+ttl || d.Marked != -1 {
+		t.Fatalf("DueOf = %+v, %v; want due at %d", d, ok, seen+ttl)
 	}
-	if h.p.Expired(0, "a", []byte("not a state"), state.Timer{StreamTime: seen + 10*ttl}) {
-		t.Fatal("Expired judged a value that does not decode")
+	if _, ok := h.p.DueOf("a", []byte("not a state")); ok {
+		t.Fatal("DueOf judged a value that does not decode")
 	}
 
 	// Stream time short of the TTL: kept, not even deferred.
@@ -545,3 +579,69 @@ func TestRerouteToOtherPartition(t *testing.T) {
 		t.Fatalf("counters %+v", s)
 	}
 }
+
+// TestSweepExpiresExactlyTheDueIDs: a sweep visits the ids past their TTL
+// whose records are all committed, and no other; an id whose repeat is not
+// committed yet is not visited (and not deleted) until it is; a sweep with
+// nothing due visits nothing. Ids found in the store (written before this
+// pod noted them) are judged from their stored values.
+func TestSweepExpiresExactlyTheDueIDs(t *testing.T) {
+	h := newHarness(t, t0, nil)
+	ttl := h.p.TTL().Milliseconds()
+	seen := t0.UnixMilli()
+	h.send(t, "a", event("a", t0))                  // parsed@0
+	h.send(t, "b", event("b", t0.Add(time.Minute))) // parsed@1
+	h.send(t, "c", event("c", t0))                  // parsed@2
+	h.send(t, "c", event("c", t0))                  // parsed@3: a repeat
+	h.tt.SetTableValue(table, "old", &schemas.DedupeState{FirstTopic: input, FirstOffset: -1, FirstSeen: seen - ttl,
+		LastInputOffset: -1, LastLoopOffset: -1})
+	h.uniques()
+
+	if n := h.sweep(t, seen+ttl-1, map[string]int64{input: 4}); n != 1 || h.state(t, "old") != nil {
+		t.Fatalf("first sweep visited %d ids (old there: %v), want only the stored id past its TTL", n, h.state(t, "old") != nil)
+	}
+	// a is due and committed; c is due but its repeat (offset 3) is not
+	// committed; b is not due.
+	if n := h.sweep(t, seen+ttl, map[string]int64{input: 3}); n != 1 {
+		t.Fatalf("sweep visited %d ids, want 1 (a)", n)
+	}
+	if h.state(t, "a") != nil || h.state(t, "b") == nil || h.state(t, "c") == nil {
+		t.Fatalf("after the sweep: a %v, b %v, c %v; want a deleted, b and c kept", h.state(t, "a"), h.state(t, "b"), h.state(t, "c"))
+	}
+	if n := h.sweep(t, seen+ttl, map[string]int64{input: 3}); n != 0 {
+		t.Fatalf("a sweep with nothing new due visited %d ids", n)
+	}
+	if n := h.sweep(t, seen+ttl, map[string]int64{input: 4}); n != 1 || h.state(t, "c") != nil {
+		t.Fatalf("c not expired once its repeat was committed (visited %d)", n)
+	}
+	if n := h.sweep(t, seen+ttl+time.Minute.Milliseconds(), map[string]int64{input: 4}); n != 1 || h.state(t, "b") != nil {
+		t.Fatalf("b not expired at its TTL (visited %d)", n)
+	}
+	wantCounters(t, h.p, dedupe.Snapshot{In: 4, Unique: 3, Duplicates: 1, Visited: 4, Expired: 4})
+	if n := h.sweep(t, seen+10*ttl, map[string]int64{input: 4}); n != 0 {
+		t.Fatalf("an empty table's sweep visited %d ids", n)
+	}
+}
+
+// TestRoutedEventIsNotDecoded: an event with its routing in headers (as
+// parse writes it) is deduplicated by them without being decoded, and
+// its routing goes on to logs.unique with its bytes.
+func TestRoutedEventIsNotDecoded(t *testing.T) {
+	h := newHarness(t, t0, nil)
+	r := schemas.Routing{EventID: "a", Timestamp: t0.UnixMilli(), TraceID: ptr("4bf92f3577b34da6a3ce929d0e0e4736")}
+	value := []byte("opaque: not decoded")
+	h.tt.Consume(input, "a", value, tester.WithHeaders(goka.Headers(r.Headers(nil))))
+	h.tt.Consume(input, "a", value, tester.WithHeaders(goka.Headers(r.Headers(nil))))
+	got := h.uniques()
+	wantOne(t, got, "a", value, input+"@0#1")
+	back, ok := schemas.EventRouting(got[0].headers)
+	if !ok || back.EventID != "a" || back.Timestamp != r.Timestamp || back.TraceID == nil || *back.TraceID != *r.TraceID || back.SpanID != nil {
+		t.Fatalf("routing on logs.unique: %+v (%v)", back, ok)
+	}
+	if dl := h.deadLetters(t); len(dl) != 0 {
+		t.Fatalf("%d dead letters", len(dl))
+	}
+	wantCounters(t, h.p, dedupe.Snapshot{In: 2, Unique: 1, Duplicates: 1})
+}
+
+func ptr[T any](v T) *T { return &v }

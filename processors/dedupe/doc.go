@@ -23,7 +23,8 @@
 // (logs.unique has this stage as its only writer, partition for
 // partition), so an emit that landed before the crash is not made again.
 // An id is deleted only when every record that touched it is committed
-// (the timer carries the committed offsets), so no replay can find it gone.
+// (the sweep's visit carries the committed offsets), so no replay can find
+// it gone.
 // Dead letters are at least once: a replay may write one twice, with the
 // same source offset.
 //

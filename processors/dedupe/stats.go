@@ -21,7 +21,8 @@ type Stats struct {
 	Rerouted       atomic.Int64 // events sent through the loop to their id's partition
 	Expired        atomic.Int64 // ids deleted after their TTL
 	ExpiryDeferred atomic.Int64 // expiries postponed until their records are committed
-	Timers         atomic.Int64 // expiry timers received
+	Timers         atomic.Int64 // expiry timers of the previous version received
+	Visited        atomic.Int64 // ids visited by sweeps
 	Future         atomic.Int64 // events from the far future
 	Late           atomic.Int64 // events older than the watermark minus the TTL
 	Watermarks     atomic.Int64 // watermark records passed on or written
@@ -52,7 +53,7 @@ func (s *Stats) CacheHitRatio() float64 {
 type Snapshot struct {
 	In, Unique, Duplicates, Replayed, Suppressed, Rerouted     int64
 	Expired, ExpiryDeferred, Timers, Future, Late, DeadLetters int64
-	Watermarks                                                 int64
+	Watermarks, Visited                                        int64
 	Entries                                                    int
 	CacheHitRatio                                              float64
 }
@@ -63,13 +64,13 @@ func (s *Stats) Snapshot() Snapshot {
 		In: s.In.Load(), Unique: s.Unique.Load(), Duplicates: s.Duplicates.Load(), Replayed: s.Replayed.Load(),
 		Suppressed: s.Suppressed.Load(), Rerouted: s.Rerouted.Load(), Expired: s.Expired.Load(),
 		ExpiryDeferred: s.ExpiryDeferred.Load(), Timers: s.Timers.Load(), Future: s.Future.Load(), Late: s.Late.Load(),
-		DeadLetters: s.DeadLetters.Load(), Watermarks: s.Watermarks.Load(), Entries: s.Entries(), CacheHitRatio: s.CacheHitRatio(),
+		DeadLetters: s.DeadLetters.Load(), Watermarks: s.Watermarks.Load(), Visited: s.Visited.Load(), Entries: s.Entries(), CacheHitRatio: s.CacheHitRatio(),
 	}
 }
 
 var (
 	descRecords = prometheus.NewDesc("logstream_dedupe_records_total", "Dedupe stage records by outcome: in, unique, duplicate, replayed, suppressed (output already landed), rerouted, dead_letter.", []string{"outcome"}, nil)
-	descExpiry  = prometheus.NewDesc("logstream_dedupe_expiry_total", "Expiry of ids: timers received, ids deleted (expired), deletions deferred until committed.", []string{"outcome"}, nil)
+	descExpiry  = prometheus.NewDesc("logstream_dedupe_expiry_total", "Expiry of ids: ids visited by sweeps, timer records of the previous version received, ids deleted (expired), deletions deferred until committed.", []string{"outcome"}, nil)
 	descTime    = prometheus.NewDesc("logstream_dedupe_event_time_total", "Events out of normal event-time order: future (ahead by more than max-future), late (older than stream time minus the TTL).", []string{"kind"}, nil)
 	descEntries = prometheus.NewDesc("logstream_dedupe_state_entries", "Event ids held in the dedupe table on this pod (counted at the last sweep).", nil, nil)
 	descHit     = prometheus.NewDesc("logstream_dedupe_cache_hit_ratio", "Hit ratio of the hot-id cache in front of the dedupe table.", nil, nil)
@@ -98,6 +99,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRecords, v.Suppressed, "suppressed")
 	counter(descRecords, v.Rerouted, "rerouted")
 	counter(descRecords, v.DeadLetters, "dead_letter")
+	counter(descExpiry, v.Visited, "visited")
 	counter(descExpiry, v.Timers, "timer")
 	counter(descExpiry, v.Expired, "expired")
 	counter(descExpiry, v.ExpiryDeferred, "deferred")

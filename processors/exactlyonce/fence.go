@@ -159,6 +159,39 @@ func (r *Record) next(out string) int {
 // Begin starts processing the current record of ctx. The first record of a
 // partition after an assignment reads the tails of the guarded outputs.
 func (f *Fence) Begin(ctx goka.Context) (*Record, error) {
+	return f.BeginAt(ctx, string(ctx.Topic()), ctx.Offset())
+}
+
+// BeginAt is Begin for a callback without an input record of its own (a
+// goka visit): topic and offset name what its emits come from. The
+// offsets of such a pseudo-topic must grow, per partition, in the order
+// of the emits, and must stay above Position's, as a real topic's do.
+func (f *Fence) BeginAt(ctx goka.Context, topic string, offset int64) (*Record, error) {
+	p, err := f.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cur, ok := p.pos[topic]; !ok || offset > cur {
+		p.pos[topic] = offset
+	}
+	return &Record{f: f, p: p, ctx: ctx, topic: topic, offset: offset}, nil
+}
+
+// Position returns the highest offset of topic the stage's emits on the
+// partition of ctx claim (what landed, and what this pod began since);
+// -1 for none.
+func (f *Fence) Position(ctx goka.Context, topic string) (int64, error) {
+	p, err := f.load(ctx)
+	if err != nil {
+		return -1, err
+	}
+	if o, ok := p.pos[topic]; ok {
+		return o, nil
+	}
+	return -1, nil
+}
+
+func (f *Fence) load(ctx goka.Context) (*part, error) {
 	partition := ctx.Partition()
 	f.mu.Lock()
 	p := f.parts[partition]
@@ -186,11 +219,7 @@ func (f *Fence) Begin(ctx goka.Context) (*Record, error) {
 		}
 		p.loaded = true
 	}
-	topic, offset := string(ctx.Topic()), ctx.Offset()
-	if cur, ok := p.pos[topic]; !ok || offset > cur {
-		p.pos[topic] = offset
-	}
-	return &Record{f: f, p: p, ctx: ctx, topic: topic, offset: offset}, nil
+	return p, nil
 }
 
 // Emit emits value to topic under key unless the same emit of this record

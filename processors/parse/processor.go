@@ -265,15 +265,19 @@ func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f F
 		p.progress(ctx)
 		return
 	}
+	// The id, event time, trace and span ids go beside the bytes too:
+	// dedupe and the join's re-key need no more, and do not decode the
+	// event.
 	if p.cfg.Origins == nil {
-		ctx.Emit(p.cfg.Events, ev.EventID, b)
+		ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.RoutingOf(ev).Headers(nil)))
 		p.stats.Events.Add(1)
 		return
 	}
 	target := p.cfg.PartitionOf([]byte(ev.EventID))
 	ts, hasTime := ev.Timestamp, !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), ts, hasTime, target)
-	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(goka.Headers{watermark.HeaderStamp: watermark.Encode(stamp)}))
+	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.RoutingOf(ev).Headers(
+		map[string][]byte{watermark.HeaderStamp: watermark.Encode(stamp)})))
 	p.stats.Events.Add(1)
 	p.fanOut(ctx, stamp, due)
 }

@@ -24,13 +24,64 @@
 // and status and the trace's root operation (when the root span has
 // arrived): join_status joined. Otherwise it waits until the watermark
 // of its loop partition passes its event time plus the join window
-// (default 30 s), or until its span arrives. At the window's end a timer
-// (from the sweeper, through the loop topic) releases it unenriched with
-// join_status timeout: an event is never dropped. An event older than the
-// watermark minus the window (late) or far in the future leaves at once if
-// its span is not there. A trace's state is deleted one window after its
-// last activity, once everything that touched it is committed: join state
-// is bounded by the window.
+// (default 30 s), or until its span arrives. At the window's end it leaves
+// unenriched with join_status timeout: an event is never dropped. An event
+// older than the watermark minus the window (late) or far in the future
+// leaves at once if its span is not there. A trace's state is deleted one
+// window after its last activity, once everything that touched it is
+// committed: join state is bounded by the window.
+//
+// Punctuation in process. Every write of a trace notes in the table's
+// state.Registry when it next has work (state.Due): at once for a release
+// decided and not yet emitted; else when the watermark passes its oldest
+// waiting event plus the window; else its close, when the window has
+// passed its last activity and the records that changed it are committed.
+// A state.Sweeper visits exactly the traces whose Due is met, through the
+// graph's goka.Visitor edge (state.VisitName): no record through Kafka,
+// and no trace visited sweep after sweep for nothing (the previous
+// version's sweeper sent a timer record to every trace it judged due on
+// state its earlier timers, queued behind the backlog in the loop topic,
+// had not changed yet: 28 timers per trace in a replay). A release takes
+// two visits, because a visit has no input offset whose replay repeats
+// it: the first marks the events in the trace's state with a number that
+// grows per partition; the next, once that write is acknowledged, emits
+// them through the fence as coming from the pseudo-topic "<loop>.sweep"
+// at that mark, and records them as emitted. A crash in between finds the
+// mark and emits again; the fence drops what landed. Timer records of the
+// previous version left in the loop topic are still taken, with the same
+// decisions as then (releases under the timer's offset).
+//
+// Bounds. A trace holds at most MaxEventsPerTrace events waiting (further
+// ones leave at once, overflow). A partition holds at most the sweeper's
+// MaxHeld waiting events (pipeline StateOptions.MaxHeld, default 100,000):
+// past it, the next sweep (brought forward) releases the oldest waiting
+// events at once, unenriched with join_status timeout, counted as bound
+// (logstream_tracejoin_event_time_total{kind="bound"}) and said in one
+// warning a minute at most. Open traces are kept decoded in memory in
+// front of the table (CachedTraces), so an update decodes nothing and a
+// span's arrival decodes only the events that join it; each update still
+// writes the trace's whole state to the table.
+//
+// Inputs and outputs. Inputs: logs.unique (LogEvent, key event id, with
+// the routing headers parse wrote and dedupe passed on: event id, event
+// time, trace and span ids, schemas.RoutingHeaders; and watermark-only
+// records), spans (Span, key trace id). An event with its routing in
+// headers is re-keyed and held without being decoded: it is decoded only
+// when it leaves. Loop: tracejoin-loop (events re-keyed by trace id as the
+// bytes they came as, with a watermark stamp and the routing headers;
+// spans placed otherwise than goka would;
+// watermark-only records; timer records of the previous version). Outputs:
+// logs.enriched (LogEvent with the span's fields and join_status, key
+// trace id, or event id for no_trace), logs.dlq. Table: tracejoin-table
+// (TraceState: the trace's spans, its events with their bytes and what
+// emitted them, the offsets applied).
+//
+// Bad input. An event or span that does not decode, a span without a
+// trace id, with one that is not hex of the right length, or without a
+// span id, goes to logs.dlq with the original bytes and the reason; an
+// event with an invalid trace id leaves as no_trace. An event held by its
+// routing headers whose bytes do not decode goes to logs.dlq when it would
+// leave.
 //
 // Watermarks (package watermark). Each partition of logs.unique has the
 // watermark of the parse origins stamped on its events; the stage stamps

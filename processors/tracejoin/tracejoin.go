@@ -3,6 +3,7 @@ package tracejoin
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,26 @@ const (
 	KindEvent = "event"
 	KindSpan  = "span"
 )
+
+// An event re-keyed through the loop topic carries its routing headers
+// (schemas.RoutingHeaders): what the join needs to hold it, so that the
+// loop side decodes the event only to emit it. Records without them
+// (written by the previous version) are decoded.
+
+// routing is what the loop side needs of an event to hold it.
+type routing struct {
+	id     string
+	ts     int64
+	spanID string // lowercase; "" joins the root span
+}
+
+func routingFrom(r schemas.Routing) routing {
+	out := routing{id: r.EventID, ts: r.Timestamp}
+	if r.SpanID != nil {
+		out.spanID = strings.ToLower(*r.SpanID)
+	}
+	return out
+}
 
 // Config wires the stage. Topic names come from topology/.
 type Config struct {
@@ -67,7 +88,14 @@ type Config struct {
 	// MaxEventsPerTrace bounds the events one trace holds; further events
 	// leave at once. 0 means DefaultMaxEventsPerTrace.
 	MaxEventsPerTrace int
-	Now               func() time.Time
+	// CachedTraces bounds the decoded traces kept in memory in front of
+	// the table; 0 means DefaultCachedTraces, negative: none kept.
+	CachedTraces int
+	// Registry is the table's (state.Track): the stage notes there when
+	// each trace next has work (events to release, the trace to close),
+	// for the sweeper that visits the traces due. nil: no sweeper.
+	Registry *state.Registry
+	Now      func() time.Time
 }
 
 // Validate reports the first missing or invalid field.
@@ -93,6 +121,11 @@ type Processor struct {
 
 	fanMu sync.Mutex
 	fans  map[int32]*watermark.Fanout // per partition of Events: what each loop partition heard
+
+	vidMu sync.Mutex
+	vids  map[int32]int64 // per partition: the last mark given to a sweep's release
+
+	cache *traceCache
 }
 
 // New returns the stage for cfg.
@@ -112,7 +145,11 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}}
+	if cfg.CachedTraces == 0 {
+		cfg.CachedTraces = DefaultCachedTraces
+	}
+	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}, vids: map[int32]int64{},
+		cache: newTraceCache(max(cfg.CachedTraces, 0))}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
 }
@@ -129,6 +166,10 @@ func (p *Processor) Rebalance(a goka.Assignment) {
 	p.fanMu.Lock()
 	p.fans = map[int32]*watermark.Fanout{}
 	p.fanMu.Unlock()
+	p.vidMu.Lock()
+	p.vids = map[int32]int64{}
+	p.vidMu.Unlock()
+	p.cache.clear()
 	for part := range a {
 		p.cfg.Inputs.Reset(part)
 		p.cfg.Loops.Reset(part)
@@ -178,23 +219,37 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		return
 	}
 	p.stats.Events.Add(1)
-	ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
-	if !ok {
-		return
+	// An event with its routing in headers (from dedupe, from parse) is
+	// re-keyed without being decoded; it is decoded only to leave at once.
+	var ev *schemas.LogEvent
+	r, routed := schemas.EventRouting(ctx.Headers())
+	if !routed {
+		var ok bool
+		if ev, ok = deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq); !ok {
+			return
+		}
+		r = schemas.RoutingOf(ev)
 	}
 	local := ""
-	if !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture) {
+	if !watermark.Future(r.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture) {
 		local = watermark.Channel(string(ctx.Topic()), part)
 	}
-	wm, kind := p.cfg.Inputs.Observe(part, ctx.Timestamp(), stamps, true, local, ev.Timestamp, ctx.Offset())
+	wm, kind := p.cfg.Inputs.Observe(part, ctx.Timestamp(), stamps, true, local, r.Timestamp, ctx.Offset())
 	stamp := p.stampOf(part, wm, kind, ctx.Offset())
 	tid, valid := "", false
-	if ev.TraceID != nil {
-		if tid, valid = NormalizeTraceID(*ev.TraceID); !valid {
+	if r.TraceID != nil {
+		if tid, valid = NormalizeTraceID(*r.TraceID); !valid {
 			p.stats.InvalidTraceIDs.Add(1)
 		}
 	}
 	if !valid {
+		if ev == nil {
+			var ok bool
+			if ev, ok = deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq); !ok {
+				p.fanOut(ctx, stamp, -1)
+				return
+			}
+		}
 		ev.JoinStatus = schemas.JoinNoTrace
 		key := ctx.Key()
 		if key == "" {
@@ -206,8 +261,10 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		p.fanOut(ctx, stamp, -1)
 		return
 	}
-	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(goka.Headers{state.HeaderKind: []byte(KindEvent),
-		watermark.HeaderStamp: watermark.Encode(stamp)}))
+	// The bytes go as they came; the headers carry what the loop side
+	// needs to hold the event without decoding it.
+	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(r.Headers(map[string][]byte{state.HeaderKind: []byte(KindEvent),
+		watermark.HeaderStamp: watermark.Encode(stamp)})))
 	p.stats.Rekeyed.Add(1)
 	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
 }
@@ -296,9 +353,13 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 			p.span(ctx, rec, value, sp)
 		}
 	default:
+		if r, ok := schemas.EventRouting(ctx.Headers()); ok {
+			p.event(ctx, rec, value, routingFrom(r), nil)
+			return
+		}
 		ev, ok := deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq)
 		if ok {
-			p.event(ctx, rec, value, ev)
+			p.event(ctx, rec, value, routing{id: ev.EventID, ts: ev.Timestamp, spanID: eventSpanID(ev)}, ev)
 		}
 	}
 }
@@ -335,7 +396,7 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 		return
 	}
 	topic, offset := string(ctx.Topic()), ctx.Offset()
-	st, _ := ctx.Value().(*schemas.TraceState)
+	st, c := p.load(ctx)
 	if st != nil && offset <= p.applied(st, topic) {
 		p.replay(rec, tid, st, topic, offset)
 		return
@@ -347,7 +408,7 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 	spanID := strings.ToLower(sp.SpanID)
 	if spanOf(st, spanID) != nil {
 		p.stats.DuplicateSpans.Add(1)
-		ctx.SetValue(st)
+		p.save(ctx, st)
 		return
 	}
 	end := (sp.Start + sp.DurationUs) / 1000
@@ -364,22 +425,35 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 		if e.EmittedTopic != "" {
 			continue
 		}
+		// Only the events naming this span (or the root, for a root span)
+		// are decoded.
+		id, ok := p.spanIDOf(c, e)
+		if !ok {
+			// Held by its headers, its bytes do not decode: a dead
+			// letter, not an event waiting for ever.
+			e.EmittedTopic, e.EmittedOffset = topic, offset
+			p.badHeld(ctx, e)
+			continue
+		}
+		if spanByID(st, id) == nil {
+			continue
+		}
 		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
 		if err != nil {
-			continue // cannot happen: it decoded when it was held
+			continue // cannot happen: spanIDOf decoded it
 		}
-		if spanForEvent(st, ev) != nil {
-			e.EmittedTopic, e.EmittedOffset = topic, offset
-			p.emit(rec, tid, st, ev, schemas.JoinJoined)
-		}
+		e.EmittedTopic, e.EmittedOffset = topic, offset
+		p.emit(rec, tid, st, ev, schemas.JoinJoined)
 	}
-	ctx.SetValue(st)
+	p.save(ctx, st)
 }
 
-func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byte, ev *schemas.LogEvent) {
+// event holds or emits a re-keyed event; ev is nil when it was not
+// decoded (routing came in headers): it is decoded only to be emitted.
+func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byte, r routing, ev *schemas.LogEvent) {
 	tid := ctx.Key()
 	topic, offset := string(ctx.Topic()), ctx.Offset()
-	st, _ := ctx.Value().(*schemas.TraceState)
+	st, _ := p.load(ctx)
 	if st != nil && offset <= p.applied(st, topic) {
 		p.replay(rec, tid, st, topic, offset)
 		return
@@ -388,23 +462,23 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		st = newState()
 	}
 	p.setApplied(st, topic, offset)
-	if eventOf(st, ev.EventID) != nil {
+	if eventOf(st, r.id) != nil {
 		// Re-keyed twice (a replay upstream): the first is held already.
 		p.stats.DuplicateEvents.Add(1)
-		ctx.SetValue(st)
+		p.save(ctx, st)
 		return
 	}
-	held := schemas.HeldEvent{EventID: ev.EventID, Timestamp: ev.Timestamp, Value: value, EmittedOffset: -1}
+	held := schemas.HeldEvent{EventID: r.id, Timestamp: r.ts, Value: value, EmittedOffset: -1}
 	stream := p.cfg.Loops.StreamTime(ctx.Partition())
-	future := watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
+	future := watermark.Future(r.ts, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	status := ""
 	switch {
-	case spanForEvent(st, ev) != nil:
+	case spanByID(st, r.spanID) != nil:
 		status = schemas.JoinJoined
 	case future:
 		p.stats.Future.Add(1)
 		status = schemas.JoinTimeout
-	case ev.Timestamp+p.cfg.Window.Milliseconds() <= stream:
+	case r.ts+p.cfg.Window.Milliseconds() <= stream:
 		p.stats.Late.Add(1)
 		status = schemas.JoinTimeout
 	case pendingOf(st) >= p.cfg.MaxEventsPerTrace:
@@ -412,16 +486,28 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		status = schemas.JoinTimeout
 	}
 	if status != "" {
+		if ev == nil {
+			var err error
+			if ev, err = p.cfg.EventCodec.Unmarshal(value); err != nil {
+				p.dlq.Emit(ctx, value, err)
+				p.save(ctx, st)
+				return
+			}
+		}
 		held.EmittedTopic, held.EmittedOffset = topic, offset
 		p.emit(rec, tid, st, ev, status)
 	}
 	st.Events = append(st.Events, held)
 	if !future {
-		st.LastActivity = max(st.LastActivity, ev.Timestamp)
+		st.LastActivity = max(st.LastActivity, r.ts)
 	}
-	ctx.SetValue(st)
+	if c := p.save(ctx, st); c != nil && status == "" {
+		c.spans[r.id] = r.spanID
+	}
 }
 
+// timer takes a timer record the previous version's sweeper sent through
+// the loop topic: the same decision as then, with the timer's values.
 func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byte) {
 	p.stats.Timers.Add(1)
 	t, err := state.DecodeTimer(value)
@@ -431,7 +517,7 @@ func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	tid := ctx.Key()
-	st, _ := ctx.Value().(*schemas.TraceState)
+	st, _ := p.load(ctx)
 	if st == nil {
 		return
 	}
@@ -456,14 +542,218 @@ func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	}
 	if emitted {
 		p.setApplied(st, topic, offset)
-		ctx.SetValue(st)
+		p.save(ctx, st)
 		return
 	}
-	if pendingOf(st) == 0 && st.LastActivity <= t.StreamTime-window &&
-		t.IsCommitted(string(p.cfg.Spans), st.AppliedSpans) && t.IsCommitted(string(p.cfg.Loop), st.AppliedLoop) {
-		ctx.Delete()
-		p.stats.Closed.Add(1)
+	if p.closable(st, t) {
+		p.close(ctx)
 	}
+}
+
+// closable reports whether a trace's state may go at t: nothing waits,
+// the window has passed its last activity, and every record that changed
+// it is committed (no replay can need it).
+func (p *Processor) closable(st *schemas.TraceState, t state.Timer) bool {
+	return pendingOf(st) == 0 && markOf(st, p.markedTopic()) < 0 && st.LastActivity <= t.StreamTime-p.cfg.Window.Milliseconds() &&
+		t.IsCommitted(string(p.cfg.Spans), st.AppliedSpans) && t.IsCommitted(string(p.cfg.Loop), st.AppliedLoop)
+}
+
+func (p *Processor) close(ctx goka.Context) {
+	ctx.Delete()
+	p.cache.del(ctx.Partition(), ctx.Key())
+	p.cfg.Registry.Forget(ctx.Partition(), ctx.Key())
+	p.stats.Closed.Add(1)
+}
+
+// save writes a trace's state, caches it, and notes when it next has
+// work.
+func (p *Processor) save(ctx goka.Context, st *schemas.TraceState) *cachedTrace {
+	ctx.SetValue(st)
+	p.cfg.Registry.Note(ctx.Partition(), ctx.Key(), p.dueOf(st))
+	return p.cache.put(ctx.Partition(), ctx.Key(), st)
+}
+
+// The pseudo-topics of releases made by sweeps (HeldEvent.EmittedTopic,
+// and the fence's input topic of their emits): sweptTopic for a release
+// emitted, markedTopic for one decided and not yet emitted. A held event's
+// EmittedOffset is then its release's mark.
+func (p *Processor) sweptTopic() string  { return string(p.cfg.Loop) + ".sweep" }
+func (p *Processor) markedTopic() string { return string(p.cfg.Loop) + ".sweep-marked" }
+
+// markOf returns the lowest mark of a trace's decided releases, -1 for
+// none.
+func markOf(st *schemas.TraceState, marked string) int64 {
+	m := int64(-1)
+	for _, e := range st.Events {
+		if e.EmittedTopic == marked && (m < 0 || e.EmittedOffset < m) {
+			m = e.EmittedOffset
+		}
+	}
+	return m
+}
+
+// dueOf is when a trace next has work, exactly: its decided releases at
+// once (in the order of their marks); else when the watermark passes its
+// oldest waiting event plus the window; else its close, when the window
+// has passed its last activity and what changed it is committed.
+func (p *Processor) dueOf(st *schemas.TraceState) state.Due {
+	if m := markOf(st, p.markedTopic()); m >= 0 {
+		return state.Due{At: math.MaxInt64, Marked: m}
+	}
+	window := p.cfg.Window.Milliseconds()
+	oldest, waiting := int64(math.MaxInt64), false
+	for _, e := range st.Events {
+		if e.EmittedTopic == "" {
+			oldest, waiting = min(oldest, e.Timestamp), true
+		}
+	}
+	if waiting {
+		n := 0
+		for _, e := range st.Events {
+			if e.EmittedTopic == "" {
+				n++
+			}
+		}
+		return state.Due{At: sat(oldest, window), Marked: -1, Held: n}
+	}
+	return state.Due{At: sat(st.LastActivity, window), Marked: -1, Waits: [3]state.Wait{
+		{Topic: string(p.cfg.Spans), Offset: st.AppliedSpans},
+		{Topic: string(p.cfg.Loop), Offset: st.AppliedLoop},
+	}}
+}
+
+// sat is a+b without overflow past MaxInt64.
+func sat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// DueOf tells the sweeper when a stored trace has work (for the traces a
+// pod finds in its store when it opens a partition).
+func (p *Processor) DueOf(_ string, value []byte) (state.Due, bool) {
+	st, err := p.cfg.StateCodec.Unmarshal(value)
+	if err != nil {
+		return state.Due{}, false
+	}
+	return p.dueOf(st), true
+}
+
+// Sweep is the table's visitor (state.VisitName). A visit has no input
+// record whose replay would repeat it, so a release goes in two visits:
+// the first (state.VisitDue) decides which events leave and writes that
+// into the trace's state under a mark that grows with every release of
+// the partition; the sweeper's next visit (state.VisitMarked, once that
+// write is acknowledged) emits them through the fence as coming from
+// (sweptTopic, mark). A crash between the emit and the state write that
+// follows it finds the mark again, and the fence suppresses what landed.
+// The first visit also closes a trace with nothing left to do.
+func (p *Processor) Sweep(ctx goka.Context, meta any) {
+	p.stats.Visited.Add(1)
+	part, tid := ctx.Partition(), ctx.Key()
+	v, _ := meta.(*state.Visit)
+	t, ok := v.Timer(part)
+	st, _ := p.load(ctx)
+	if st == nil || !ok {
+		if st == nil {
+			p.cfg.Registry.Forget(part, tid)
+		}
+		return
+	}
+	if v.Phase == state.VisitMarked {
+		p.release(ctx, tid, st)
+		return
+	}
+	window := p.cfg.Window.Milliseconds()
+	// Past the partition's bound on waiting events, the oldest go first
+	// (those due by the bound's time), unenriched, as at their window's
+	// end: released, not dropped.
+	until := t.StreamTime
+	if b, ok := v.BoundOf(part); ok && b > until {
+		until = b
+	}
+	var due []int
+	bounded := 0
+	for i, e := range st.Events {
+		if e.EmittedTopic == "" && sat(e.Timestamp, window) <= until {
+			due = append(due, i)
+			if sat(e.Timestamp, window) > t.StreamTime {
+				bounded++
+			}
+		}
+	}
+	switch {
+	case len(due) > 0 && markOf(st, p.markedTopic()) < 0:
+		mark, err := p.nextMark(ctx, t)
+		if err != nil {
+			ctx.Fail(err)
+		}
+		for _, i := range due {
+			st.Events[i].EmittedTopic, st.Events[i].EmittedOffset = p.markedTopic(), mark
+		}
+		p.stats.BoundReleased.Add(int64(bounded))
+		p.save(ctx, st)
+	case len(due) == 0 && p.closable(st, t):
+		p.close(ctx)
+	default:
+		// Not what the sweeper judged: note it again.
+		p.stats.VisitsIdle.Add(1)
+		p.cfg.Registry.Note(part, tid, p.dueOf(st))
+	}
+}
+
+// release emits a trace's decided releases, in the order of their marks.
+func (p *Processor) release(ctx goka.Context, tid string, st *schemas.TraceState) {
+	marked, swept := p.markedTopic(), p.sweptTopic()
+	for {
+		mark := markOf(st, marked)
+		if mark < 0 {
+			break
+		}
+		rec, err := p.cfg.Fence.BeginAt(ctx, swept, mark)
+		if err != nil {
+			ctx.Fail(err)
+		}
+		for i := range st.Events {
+			e := &st.Events[i]
+			if e.EmittedTopic != marked || e.EmittedOffset != mark {
+				continue
+			}
+			e.EmittedTopic = swept
+			ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
+			if err != nil {
+				p.badHeld(ctx, e)
+				continue
+			}
+			p.emit(rec, tid, st, ev, schemas.JoinTimeout)
+		}
+	}
+	p.save(ctx, st)
+}
+
+// badHeld dead-letters a held event whose bytes do not decode (it was held
+// by its routing headers, without decoding).
+func (p *Processor) badHeld(ctx goka.Context, e *schemas.HeldEvent) {
+	_, err := p.cfg.EventCodec.Unmarshal(e.Value)
+	p.dlq.Emit(ctx, e.Value, fmt.Errorf("tracejoin: held event %s: %w", e.EventID, err))
+}
+
+// nextMark returns the mark of a release on the partition of ctx: above
+// every mark the fence has seen (landed, or begun here) and the last one
+// given here, and from the sweep's wall clock (µs) so that marks grow
+// across pods and restarts.
+func (p *Processor) nextMark(ctx goka.Context, t state.Timer) (int64, error) {
+	pos, err := p.cfg.Fence.Position(ctx, p.sweptTopic())
+	if err != nil {
+		return 0, err
+	}
+	part := ctx.Partition()
+	p.vidMu.Lock()
+	defer p.vidMu.Unlock()
+	m := max(t.Wall*1000, pos+1, p.vids[part]+1)
+	p.vids[part] = m
+	return m, nil
 }
 
 // replay re-emits what the record at (topic, offset) emitted; the fence
@@ -523,22 +813,6 @@ func (p *Processor) setApplied(st *schemas.TraceState, topic string, offset int6
 	} else {
 		st.AppliedSpans = max(st.AppliedSpans, offset)
 	}
-}
-
-// Expired tells the sweeper whether a trace's state has work at the
-// timer's stream time: events past their window, or the trace's end.
-func (p *Processor) Expired(_ int32, _ string, value []byte, t state.Timer) bool {
-	st, err := p.cfg.StateCodec.Unmarshal(value)
-	if err != nil {
-		return false
-	}
-	window := p.cfg.Window.Milliseconds()
-	for _, e := range st.Events {
-		if e.EmittedTopic == "" && e.Timestamp <= t.StreamTime-window {
-			return true
-		}
-	}
-	return pendingOf(st) == 0 && st.LastActivity <= t.StreamTime-window
 }
 
 func newState() *schemas.TraceState {

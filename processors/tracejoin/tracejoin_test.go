@@ -6,12 +6,14 @@ import (
 	"io"
 	"log"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/tester"
+	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/exactlyonce"
@@ -50,7 +52,7 @@ func noTail(context.Context, string, int32, string) (*exactlyonce.Landed, error)
 
 // stage builds the join as the pipeline does, from a one-partition
 // topology (goka's tester has one partition).
-func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) (*tracejoin.Processor, *topology.Topology, *codecs.Set, *watermark.Partitions) {
+func stage(t testing.TB, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) (*tracejoin.Processor, *topology.Topology, *codecs.Set, *watermark.Partitions) {
 	t.Helper()
 	set, err := codecs.NewSet()
 	if err != nil {
@@ -83,23 +85,37 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)
 }
 
 type harness struct {
-	tt    *tester.Tester
-	p     *tracejoin.Processor
-	set   *codecs.Set
-	clock *watermark.Partitions
-	out   *tester.QueueTracker
-	dlq   *tester.QueueTracker
-	loop  *tester.QueueTracker
+	maxHeld int // the sweeper's bound
+	tt      *tester.Tester
+	proc    *goka.Processor
+	reg     *state.Registry
+	p       *tracejoin.Processor
+	set     *codecs.Set
+	clock   *watermark.Partitions
+	out     *tester.QueueTracker
+	dlq     *tester.QueueTracker
+	loop    *tester.QueueTracker
 }
 
 // newHarness runs the join's real graph (topology.TraceJoinGroup) in
 // goka's tester.
-func newHarness(t *testing.T, edit func(*tracejoin.Config)) *harness {
+func newHarness(t testing.TB, edit func(*tracejoin.Config)) *harness {
 	t.Helper()
-	p, topo, set, clock := stage(t, noTail, edit)
+	return newHarnessTail(t, noTail, edit)
+}
+
+func newHarnessTail(t testing.TB, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)) *harness {
+	t.Helper()
 	tt := tester.New(t)
+	reg := state.Track(tt.StorageBuilder(), string(table))
+	p, topo, set, clock := stage(t, tail, func(c *tracejoin.Config) {
+		c.Registry = reg
+		if edit != nil {
+			edit(c)
+		}
+	})
 	proc, err := goka.NewProcessor(nil, topo.TraceJoinGroup(p, set), goka.WithTester(tt), goka.WithLogger(quiet),
-		goka.WithRebalanceCallback(p.Rebalance))
+		goka.WithRebalanceCallback(p.Rebalance), goka.WithStorageBuilder(reg.Builder()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +128,7 @@ func newHarness(t *testing.T, edit func(*tracejoin.Config)) *harness {
 			t.Errorf("processor: %v", err)
 		}
 	})
-	return &harness{tt: tt, p: p, set: set, clock: clock,
+	return &harness{tt: tt, proc: proc, reg: reg, p: p, set: set, clock: clock,
 		out: tt.NewQueueTracker(enriched), dlq: tt.NewQueueTracker(topology.TopicDLQ), loop: tt.NewQueueTracker(loop)}
 }
 
@@ -149,6 +165,38 @@ func (h *harness) sendSpan(t *testing.T, key string, sp *schemas.Span) []byte {
 	return b
 }
 
+// sweep runs one sweep of the join's sweeper at stream time st, with the
+// group's committed offsets committed, and returns the visits it made.
+func (h *harness) sweep(t *testing.T, st int64, committed map[string]int64) int {
+	t.Helper()
+	sw := &state.Sweeper{Registry: h.reg, Clock: fixedClock(st), Group: topology.GroupTraceJoin,
+		Inputs: []string{events, spansIn, loop}, DueOf: h.p.DueOf, Wall: func() time.Time { return t0 },
+		MaxHeld: h.maxHeld, Held: h.p.Stats().SetHeld, Log: zerolog.Nop(),
+		Visit: func(ctx context.Context, meta any) (int64, error) {
+			return h.proc.VisitAllWithStats(ctx, state.VisitName, meta)
+		},
+		Committed: func(context.Context) (map[string]map[int32]int64, error) {
+			m := map[string]map[int32]int64{}
+			for topic, o := range committed {
+				m[topic] = map[int32]int64{0: o}
+			}
+			return m, nil
+		}}
+	n, err := sw.Sweep(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// fixedClock is a partition clock standing at one stream time.
+type fixedClock int64
+
+func (c fixedClock) StreamTime(int32) int64   { return int64(c) }
+func (c fixedClock) Idle(int32) time.Duration { return 0 }
+
+// timer sends a timer record of the previous version through the loop
+// topic, as its sweeper did.
 func (h *harness) timer(key string, tm state.Timer) {
 	h.tt.Consume(loop, key, tm.Encode(), tester.WithHeaders(goka.Headers{state.HeaderKind: []byte(state.KindTimer)}))
 }
@@ -333,6 +381,9 @@ func TestSpanBeforeEvent(t *testing.T) {
 	wantCounters(t, h.p, tracejoin.Snapshot{Events: 3, Spans: 4, Rekeyed: 3, Rerouted: 1, Joined: 3, DuplicateSpans: 1})
 }
 
+// TestTimeoutAndStateDeletion drives the join with timer records of the
+// previous version, which loop topics may still hold after an upgrade:
+// the same decisions as before.
 func TestTimeoutAndStateDeletion(t *testing.T) {
 	h := newHarness(t, nil)
 	w := window.Milliseconds()
@@ -348,8 +399,8 @@ func TestTimeoutAndStateDeletion(t *testing.T) {
 		}
 		return b
 	}
-	if h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: ts + w - 1}) || !h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: ts + w}) {
-		t.Fatal("Expired disagrees with the window")
+	if d, ok := h.p.DueOf(traceX, enc()); !ok || d.At != ts+w || d.Marked != -1 {
+		t.Fatalf("DueOf = %+v, %v; want the event's release at %d", d, ok, ts+w)
 	}
 	all := func() map[string]int64 { return map[string]int64{spansIn: 1000, loop: 1000, events: 1000} }
 
@@ -397,8 +448,9 @@ func TestTimeoutAndStateDeletion(t *testing.T) {
 	if h.state(t, traceX) == nil {
 		t.Fatal("state deleted while the releasing timer was uncommitted")
 	}
-	if !h.p.Expired(0, traceX, enc(), state.Timer{StreamTime: last + w}) {
-		t.Fatal("Expired does not report a finished trace")
+	if d, ok := h.p.DueOf(traceX, enc()); !ok || d.At != last+w || d.Waits[0] != (state.Wait{Topic: spansIn, Offset: 0}) ||
+		d.Waits[1] != (state.Wait{Topic: loop, Offset: 2}) {
+		t.Fatalf("DueOf a finished trace = %+v, %v", d, ok)
 	}
 	h.timer(traceX, state.Timer{StreamTime: last + w, Committed: map[string]int64{spansIn: 1, loop: 3}})
 	if st := h.state(t, traceX); st != nil {
@@ -674,4 +726,176 @@ func TestReplayOfSpanRecord(t *testing.T) {
 	if got := ids(r.loop(13, event("e4", ptr(traceX), ptr(child), t0))); !reflect.DeepEqual(got, []string{"e4"}) {
 		t.Fatalf("new event after the replays emitted %v", got)
 	}
+}
+
+// TestSweepVisitsOnlyTracesWithWork: a sweep visits a trace only when the
+// visit changes something: an event past its window is released (decided
+// in one visit, emitted in the next, under the release's mark), a
+// finished trace whose records are committed is closed; a trace waiting
+// for its window, or for a commit, is not visited at all.
+func TestSweepVisitsOnlyTracesWithWork(t *testing.T) {
+	h := newHarness(t, nil)
+	w := window.Milliseconds()
+	ts := t0.UnixMilli()
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0)) // waits: loop@0
+	h.sendSpan(t, traceY, span(traceY, rootID, nil, "payments", "POST /v1/charges", t0, schemas.SpanOK))
+	h.sendEvent(t, "e2", event("e2", ptr(traceY), nil, t0)) // joins at once: loop@1
+	wantOut(t, h.outputs(), traceY, schemas.JoinJoined, "e2")
+	all := map[string]int64{spansIn: 1, loop: 2}
+
+	if n := h.sweep(t, ts+w-1, all); n != 0 {
+		t.Fatalf("a sweep before any window ended visited %d traces", n)
+	}
+	// The window ends for both: X releases e1 (two visits), Y waits for
+	// its event's loop record to be committed.
+	if n := h.sweep(t, ts+w, map[string]int64{spansIn: 1, loop: 1}); n != 2 {
+		t.Fatalf("sweep made %d visits, want 2 (mark and emit X's release)", n)
+	}
+	out := wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "e1")
+	wantUnenriched(t, out[0].ev)
+	mark := t0.UnixMilli() * 1000
+	if f := from(out[0]); f != loop+".sweep@"+itoa(mark)+"#1" {
+		t.Fatalf("released from %q, want the sweep's mark %d", f, mark)
+	}
+	if st := h.state(t, traceX); st == nil || st.Events[0].EmittedTopic != loop+".sweep" || st.Events[0].EmittedOffset != mark {
+		t.Fatalf("X after the release: %+v", st)
+	}
+	// X has nothing left and its loop record is committed: it closes. Y
+	// still waits for its commit.
+	if n := h.sweep(t, ts+w, map[string]int64{spansIn: 1, loop: 1}); n != 1 || h.state(t, traceX) != nil || h.state(t, traceY) == nil {
+		t.Fatalf("sweep made %d visits; X %v, Y %v; want X closed alone", n, h.state(t, traceX), h.state(t, traceY))
+	}
+	if n := h.sweep(t, ts+w, map[string]int64{spansIn: 1, loop: 1}); n != 0 {
+		t.Fatalf("a sweep with nothing new to do made %d visits", n)
+	}
+	if n := h.sweep(t, ts+w, all); n != 1 || h.state(t, traceY) != nil {
+		t.Fatalf("closing sweep made %d visits; Y %v", n, h.state(t, traceY))
+	}
+	if n := h.sweep(t, 1<<63-1, all); n != 0 {
+		t.Fatalf("a sweep of an empty table made %d visits", n)
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 2, Spans: 1, Rekeyed: 2, Joined: 1, Timeouts: 1, Visited: 4, Closed: 2})
+}
+
+// TestSweepReleaseAfterCrash: a pod died between a release's emit and the
+// state write after it, so the trace still holds the release as decided
+// (marked) and the emit may have landed. The next sweep emits it again
+// under the same mark, and the fence drops what landed: nothing twice,
+// nothing lost.
+func TestSweepReleaseAfterCrash(t *testing.T) {
+	swept, marked := loop+".sweep", loop+".sweep-marked"
+	const landedMark = 5000
+	tail := func(context.Context, string, int32, string) (*exactlyonce.Landed, error) {
+		return &exactlyonce.Landed{Topic: swept, Offset: landedMark, Seq: 1, Pos: map[string]int64{swept: landedMark, loop: 10}}, nil
+	}
+	h := newHarnessTail(t, tail, nil)
+	held := func(id string, mark int64) schemas.HeldEvent {
+		b, err := h.set.LogEvent.Marshal(event(id, ptr(traceX), ptr(spanID), t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return schemas.HeldEvent{EventID: id, Timestamp: t0.UnixMilli(), Value: b, EmittedTopic: marked, EmittedOffset: mark}
+	}
+	// X's release (mark 5000) landed before the crash; Y's (5001) did not.
+	h.tt.SetTableValue(table, traceX, &schemas.TraceState{Events: []schemas.HeldEvent{held("landed", landedMark)},
+		LastActivity: t0.UnixMilli(), AppliedSpans: -1, AppliedLoop: 3})
+	h.tt.SetTableValue(table, traceY, &schemas.TraceState{Events: []schemas.HeldEvent{held("lost", landedMark+1)},
+		LastActivity: t0.UnixMilli(), AppliedSpans: -1, AppliedLoop: 4})
+	if n := h.sweep(t, t0.UnixMilli(), map[string]int64{}); n != 2 {
+		t.Fatalf("sweep made %d visits, want the two marked traces", n)
+	}
+	out := h.outputs()
+	if len(out) != 1 || out[0].ev.EventID != "lost" || out[0].key != traceY || from(out[0]) != swept+"@5001#1" {
+		t.Fatalf("after the crash, logs.enriched got %d records (%+v); want only the release that had not landed", len(out), out)
+	}
+	for _, tr := range []string{traceX, traceY} {
+		if st := h.state(t, tr); st == nil || st.Events[0].EmittedTopic != swept {
+			t.Fatalf("%s after the sweep: %+v", tr, st)
+		}
+	}
+	wantCounters(t, h.p, tracejoin.Snapshot{Timeouts: 1, Suppressed: 1, Visited: 2})
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestBoundReleasesOldestFirst: a partition holding more waiting events
+// than its bound releases the oldest at once, unenriched and counted, not
+// dropped; the younger keep waiting for their spans.
+func TestBoundReleasesOldestFirst(t *testing.T) {
+	h := newHarness(t, nil)
+	h.maxHeld = 2
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0))
+	h.sendEvent(t, "e2", event("e2", ptr(traceY), ptr(spanID), t0.Add(time.Second)))
+	h.sendEvent(t, "e3", event("e3", ptr(traceX), ptr(spanID), t0.Add(2*time.Second)))
+	ts := t0.UnixMilli()
+	// Nothing is due by time; three wait where two may.
+	if n := h.sweep(t, ts, map[string]int64{}); n != 2 {
+		t.Fatalf("sweep made %d visits, want X's release (mark and emit)", n)
+	}
+	out := wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "e1")
+	wantUnenriched(t, out[0].ev)
+	if h.p.Stats().Held() != 2 {
+		t.Fatalf("held %d after the release, want 2", h.p.Stats().Held())
+	}
+	if n := h.sweep(t, ts, map[string]int64{}); n != 0 {
+		t.Fatalf("a sweep within the bound made %d visits", n)
+	}
+	// The younger still join when their spans come.
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "e3")
+	wantCounters(t, h.p, tracejoin.Snapshot{Events: 3, Spans: 1, Rekeyed: 3, Joined: 1, Timeouts: 1, BoundReleased: 1, Visited: 2, Held: 2})
+}
+
+// TestLoopRecordsOfThePreviousVersion: the loop topic may hold events the
+// previous version re-keyed (no routing headers) and its timer records:
+// both are still taken. Events re-keyed now carry their routing in headers
+// and their bytes unchanged.
+func TestLoopRecordsOfThePreviousVersion(t *testing.T) {
+	h := newHarness(t, nil)
+	old := event("old", ptr(traceX), ptr(spanID), t0)
+	b, err := h.set.LogEvent.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tt.Consume(loop, traceX, b, tester.WithHeaders(goka.Headers{state.HeaderKind: []byte(tracejoin.KindEvent)})) // loop@0
+	sent := h.sendEvent(t, "new", event("new", ptr(traceX), ptr(spanID), t0.Add(time.Second)))
+	h.loop.NextRawWithHeaders() // the old one, consumed above
+	hd, k, v, ok := h.loop.NextRawWithHeaders()
+	if !ok || k != traceX || !bytes.Equal(v, sent) || string(hd[schemas.HeaderEventID]) != "new" ||
+		string(hd[schemas.HeaderSpanID]) != spanID || string(hd[schemas.HeaderEventTime]) != itoa(t0.Add(time.Second).UnixMilli()) {
+		t.Fatalf("re-keyed record: key %q, headers %v, bytes unchanged %v", k, hd, bytes.Equal(v, sent))
+	}
+	if st := h.state(t, traceX); st == nil || len(st.Events) != 2 {
+		t.Fatalf("held %+v, want both events", st)
+	}
+	// A timer of the previous version releases the old event (its window
+	// ended), not the new one.
+	h.timer(traceX, state.Timer{StreamTime: t0.UnixMilli() + window.Milliseconds(), Committed: map[string]int64{}})
+	wantOut(t, h.outputs(), traceX, schemas.JoinTimeout, "old")
+	h.sendSpan(t, traceX, span(traceX, spanID, nil, "payments", "op", t0, schemas.SpanOK))
+	wantOut(t, h.outputs(), traceX, schemas.JoinJoined, "new")
+}
+
+// TestRoutedEventIsNotDecoded: an event whose routing (id, time, trace and
+// span ids) comes in headers is re-keyed and held without being decoded;
+// bytes that do not decode surface as a dead letter when the event would
+// leave, not as a loss.
+func TestRoutedEventIsNotDecoded(t *testing.T) {
+	h := newHarness(t, nil)
+	r := schemas.Routing{EventID: "e1", Timestamp: t0.UnixMilli(), TraceID: ptr(traceX), SpanID: ptr(spanID)}
+	h.tt.Consume(events, "e1", []byte("not avro"), tester.WithHeaders(goka.Headers(r.Headers(nil))))
+	if got := h.deadLetters(); len(got) != 0 {
+		t.Fatalf("decoded on the way in: %d dead letters", len(got))
+	}
+	if st := h.state(t, traceX); st == nil || len(st.Events) != 1 || st.Events[0].EventID != "e1" {
+		t.Fatalf("not held: %+v", st)
+	}
+	h.sweep(t, t0.UnixMilli()+window.Milliseconds(), map[string]int64{})
+	if got := h.deadLetters(); len(got) != 1 || len(h.outputs()) != 0 {
+		t.Fatalf("at its window's end: %d dead letters, want the event's bytes", len(got))
+	}
+}
+
+func withRouting(r schemas.Routing) tester.EmitOption {
+	return tester.WithHeaders(goka.Headers(r.Headers(nil)))
 }

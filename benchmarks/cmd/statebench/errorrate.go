@@ -244,16 +244,21 @@ func measureGokaHop(ctx context.Context, set *codecs.Set, cfg errorRateConfig, b
 	if _, err := fillErrorRate(ctx, e.brokers, set, cfg, base); err != nil {
 		return erResult{}, err
 	}
+	return runGokaHop(ctx, e.brokers, topology.TopicUnique, cfg.n)
+}
+
+// runGokaHop runs the bare goka stateful hop over n records of topic.
+func runGokaHop(ctx context.Context, brokers []string, topic string, total int) (erResult, error) {
 	var n atomic.Int64
 	g := goka.DefineGroup("bench-goka-hop",
-		goka.Input(goka.Stream(topology.TopicUnique), new(codec.Bytes), func(ctx goka.Context, _ any) {
+		goka.Input(goka.Stream(topic), new(codec.Bytes), func(ctx goka.Context, _ any) {
 			c, _ := ctx.Value().(int64)
 			ctx.SetValue(c + 1)
 			n.Add(1)
 		}),
 		goka.Persist(new(codec.Int64)),
 	)
-	proc, err := goka.NewProcessor(e.brokers, g, append(broker.ProcessorOptions(tuning()), goka.WithStorageBuilder(state.Memory()),
+	proc, err := goka.NewProcessor(brokers, g, append(broker.ProcessorOptions(tuning()), goka.WithStorageBuilder(state.Memory()),
 		goka.WithLogger(log.New(io.Discard, "", 0)))...)
 	if err != nil {
 		return erResult{}, err
@@ -264,16 +269,16 @@ func measureGokaHop(ctx context.Context, set *codecs.Set, cfg errorRateConfig, b
 	defer func() { cancel(); <-done }()
 	var start time.Time
 	var cpu0 time.Duration
-	for deadline := time.Now().Add(5 * time.Minute); n.Load() < int64(cfg.n); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Minute); n.Load() < int64(total); time.Sleep(time.Millisecond) {
 		if start.IsZero() && n.Load() > 0 {
 			start, cpu0 = time.Now(), cpuTime()
 		}
 		if time.Now().After(deadline) {
-			return erResult{}, fmt.Errorf("goka hop: %d of %d records in 5 minutes", n.Load(), cfg.n)
+			return erResult{}, fmt.Errorf("goka hop: %d of %d records in 5 minutes", n.Load(), total)
 		}
 	}
 	el, cpu := time.Since(start), cpuTime()-cpu0
-	return erResult{rate: float64(cfg.n) / el.Seconds(), perCPU: float64(cfg.n) / cpu.Seconds(),
+	return erResult{rate: float64(total) / el.Seconds(), perCPU: float64(total) / cpu.Seconds(),
 		note: fmt.Sprintf("(%.2f CPU-s)", cpu.Seconds())}, nil
 }
 

@@ -119,9 +119,9 @@ func newProducer(brokers []string) (*producer, error) {
 	return &producer{cl: cl}, nil
 }
 
-func (p *producer) produce(ctx context.Context, topic, key string, value []byte) {
+func (p *producer) produce(ctx context.Context, topic, key string, value []byte, headers ...kgo.RecordHeader) {
 	p.bytes.Add(int64(len(value)))
-	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: value}, func(_ *kgo.Record, err error) {
+	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: headers}, func(_ *kgo.Record, err error) {
 		if err != nil {
 			p.first.CompareAndSwap(nil, &err)
 		}
@@ -152,7 +152,12 @@ func fillParsed(ctx context.Context, brokers []string, set *codecs.Set, in dedup
 		if err != nil {
 			return err
 		}
-		p.produce(ctx, topology.TopicParsed, ev.EventID, v)
+		// With the routing headers parse writes beside each event.
+		var hs []kgo.RecordHeader
+		for k, v := range schemas.RoutingOf(ev).Headers(nil) {
+			hs = append(hs, kgo.RecordHeader{Key: k, Value: v})
+		}
+		p.produce(ctx, topology.TopicParsed, ev.EventID, v, hs...)
 		if progress && i%100000 == 0 && time.Since(last) > 5*time.Second {
 			last = time.Now()
 			fmt.Fprintf(os.Stderr, "  fill: %d ids written (%.0f/s)\n", i, float64(i)/time.Since(start).Seconds())
@@ -198,7 +203,12 @@ func fillJoin(ctx context.Context, brokers []string, set *codecs.Set, salt uint6
 			p.cl.Close()
 			return 0, 0, err
 		}
-		p.produce(ctx, topology.TopicUnique, ev.EventID, v)
+		// With the routing headers dedupe passes on from parse.
+		var hs []kgo.RecordHeader
+		for k, v := range schemas.RoutingOf(ev).Headers(nil) {
+			hs = append(hs, kgo.RecordHeader{Key: k, Value: v})
+		}
+		p.produce(ctx, topology.TopicUnique, ev.EventID, v, hs...)
 		if i%4 == 1 || i == n-1 && i%4 == 0 {
 			start := ev.Timestamp*1000 - 9000
 			for _, sp := range []*schemas.Span{

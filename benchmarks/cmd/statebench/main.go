@@ -56,6 +56,9 @@ func main() {
 		partitions = flag.Int("partitions", 6, "partitions of every topic")
 		dups       = flag.Float64("dups", 0.03, "share of records that repeat an earlier id")
 		distance   = flag.Int("dup-distance", 50000, "a repeat repeats one of this many latest distinct ids")
+		ttl        = flag.Duration("ttl", 0, "throughput: dedupe's TTL (0: 1h, nothing expires in a run; events span 1 ms of event time per 1,000)")
+		window     = flag.Duration("window", 0, "throughput: the join window (0: 1h, nothing times out but on idleness)")
+		tsweep     = flag.Duration("tsweep", 0, "throughput: sweep interval of dedupe and the join (0: the stages' defaults; the join 30 s)")
 		sweep      = flag.Duration("sweep", 0, "dedupe sweep interval in the memory benchmark (0: the stage's default, 1m for a 1h TTL)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of each memory-benchmark stage process to FILE.<state>.<ids>, and of this process during each errorrate measurement to FILE.errorrate.<state>")
 		// The errorrate stage's throughput (-only errorrate).
@@ -94,6 +97,7 @@ func main() {
 			os.Exit(2)
 		}
 		err = run(ctx, *n, *rounds, *ids, *stateKind, *only, *partitions, *dups, *distance, *sweep, *cpuprofile, extraConfig{
+			ttl: *ttl, window: *window, sweep: *tsweep,
 			errorRate: errorRateConfig{n: *erN, rounds: *rounds, partitions: *partitions, hosts: *erHosts, errors: *erErrors, span: *erSpan,
 				cpuprofile: *cpuprofile},
 			alerts: alertConfig{partitions: *partitions, storage: *alState, rate: *alRate, slots: *alSlots, incidents: *alIncidents,
@@ -108,8 +112,9 @@ func main() {
 
 // extraConfig holds the settings of the errorrate and alert-latency parts.
 type extraConfig struct {
-	errorRate errorRateConfig
-	alerts    alertConfig
+	ttl, window, sweep time.Duration // of the throughput part
+	errorRate          errorRateConfig
+	alerts             alertConfig
 }
 
 func run(ctx context.Context, n, rounds int, ids, stateKind, only string, partitions int, dups float64, distance int, sweep time.Duration, cpuprofile string, ex extraConfig) error {
@@ -157,7 +162,8 @@ func run(ctx context.Context, n, rounds int, ids, stateKind, only string, partit
 	host, _ := os.Hostname()
 	fmt.Printf("statebench: GOMAXPROCS=%d, NumCPU=%d, %s, %s, %s\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.Version(), host, time.Now().UTC().Format(time.RFC3339))
 	if parts["throughput"] {
-		if err := throughput(ctx, set, throughputConfig{n: n, rounds: rounds, partitions: partitions, storages: storages, dups: dups, distance: distance}); err != nil {
+		if err := throughput(ctx, set, throughputConfig{n: n, rounds: rounds, partitions: partitions, storages: storages, dups: dups, distance: distance,
+			ttl: ex.ttl, window: ex.window, sweep: ex.sweep, cpuprofile: cpuprofile}); err != nil {
 			return err
 		}
 	}

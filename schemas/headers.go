@@ -1,0 +1,78 @@
+package schemas
+
+import "strconv"
+
+// Headers a stage may write beside a LogEvent's bytes: what the next
+// stages route and key state by, so that a stage that only routes the
+// event, or only needs these fields, does not decode it. parse writes them;
+// dedupe passes them on with the event; the join reads them. A record
+// without HeaderEventID and HeaderEventTime is decoded.
+const (
+	HeaderEventID   = "ls-event-id"
+	HeaderEventTime = "ls-event-time" // ms since the epoch, decimal
+	HeaderTraceID   = "ls-trace-id"   // as in the event; absent when it has none
+	HeaderSpanID    = "ls-span-id"    // as in the event; absent when it has none
+)
+
+// RoutingHeaders lists the headers above.
+var RoutingHeaders = [...]string{HeaderEventID, HeaderEventTime, HeaderTraceID, HeaderSpanID}
+
+// Routing is what the routing headers carry.
+type Routing struct {
+	EventID         string
+	Timestamp       int64
+	TraceID, SpanID *string
+}
+
+// RoutingOf returns an event's routing.
+func RoutingOf(ev *LogEvent) Routing {
+	return Routing{EventID: ev.EventID, Timestamp: ev.Timestamp, TraceID: ev.TraceID, SpanID: ev.SpanID}
+}
+
+// Headers adds the routing headers to h (a new map when h is nil) and
+// returns it.
+func (r Routing) Headers(h map[string][]byte) map[string][]byte {
+	if h == nil {
+		h = make(map[string][]byte, 4)
+	}
+	h[HeaderEventID] = []byte(r.EventID)
+	h[HeaderEventTime] = strconv.AppendInt(nil, r.Timestamp, 10)
+	if r.TraceID != nil {
+		h[HeaderTraceID] = []byte(*r.TraceID)
+	}
+	if r.SpanID != nil {
+		h[HeaderSpanID] = []byte(*r.SpanID)
+	}
+	return h
+}
+
+// EventRouting reads an event's routing headers; ok is false without them.
+func EventRouting(h map[string][]byte) (r Routing, ok bool) {
+	idb, tsb := h[HeaderEventID], h[HeaderEventTime]
+	if idb == nil || tsb == nil {
+		return Routing{}, false
+	}
+	t, err := strconv.ParseInt(string(tsb), 10, 64)
+	if err != nil {
+		return Routing{}, false
+	}
+	r = Routing{EventID: string(idb), Timestamp: t}
+	if v, ok := h[HeaderTraceID]; ok {
+		s := string(v)
+		r.TraceID = &s
+	}
+	if v, ok := h[HeaderSpanID]; ok {
+		s := string(v)
+		r.SpanID = &s
+	}
+	return r, true
+}
+
+// CopyRouting copies the routing headers present in from into to.
+func CopyRouting(to, from map[string][]byte) {
+	for _, k := range RoutingHeaders {
+		if v, ok := from[k]; ok {
+			to[k] = v
+		}
+	}
+}
