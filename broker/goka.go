@@ -159,10 +159,9 @@ func ProcessorOptions(t Tuning) []goka.ProcessorOption {
 			cfg.ClientID = clientID
 			return sarama.NewConsumer(brokers, cfg)
 		}),
-		// The hasher is goka's default (FNV-1a), which topology.Partitioner
-		// reproduces; producer.go says why the stages write with franz-go.
-		goka.WithProducerBuilder(func(brokers []string, clientID string, _ func() hash.Hash32) (goka.Producer, error) {
-			return newProducer(brokers, clientID, t)
+		// producer.go says why the stages write with franz-go.
+		goka.WithProducerBuilder(func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
+			return newProducer(brokers, clientID, hasher, t)
 		}),
 		goka.WithTopicManagerBuilder(TopicManagerBuilder(t)),
 	}

@@ -3,13 +3,12 @@ package broker
 import (
 	"context"
 	"fmt"
+	"hash"
 	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/logstream/logstream/topology"
 )
 
 // producer is goka's Producer on a franz-go client: every stage's emits
@@ -23,18 +22,20 @@ import (
 // partition's records in the order they were produced, across retries
 // (the exactly-once fence reads an output's last record as "everything
 // before it landed"); keys are placed as goka places them (sarama's hash
-// partitioner over FNV-1a, topology.Partitioner); a table write's promise
+// partitioner over goka's hasher, as topology.Partitioner does); a table
+// write's promise
 // carries the offset it landed at, which goka stores beside the value.
 type producer struct {
 	cl *kgo.Client
 }
 
-// newProducer returns a goka Producer writing with t's settings.
-func newProducer(brokers []string, clientID string, t Tuning) (goka.Producer, error) {
+// newProducer returns a goka Producer writing with t's settings, placing
+// keys with hasher as sarama's hash partitioner does.
+func newProducer(brokers []string, clientID string, hasher func() hash.Hash32, t Tuning) (goka.Producer, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID(clientID),
-		kgo.RecordPartitioner(topology.Partitioner()),
+		kgo.RecordPartitioner(hashPartitioner(hasher)),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(t.KgoCompression()),
 		// A stage that writes little (the errorrate windows, the
@@ -87,4 +88,27 @@ func (p *producer) Close() error {
 		return fmt.Errorf("broker: producer: flushing at close: %w", err)
 	}
 	return nil
+}
+
+// hashPartitioner places a record as sarama's hash partitioner does with
+// goka's hasher: the hash's 32 bits as a signed number, modulo the
+// partitions, negated when negative. Records without a key go round-robin.
+func hashPartitioner(hasher func() hash.Hash32) kgo.Partitioner {
+	return kgo.BasicConsistentPartitioner(func(string) func(r *kgo.Record, n int) int {
+		h := hasher()
+		var next int
+		return func(r *kgo.Record, n int) int {
+			if r.Key == nil {
+				next++
+				return next % n
+			}
+			h.Reset()
+			h.Write(r.Key)
+			p := int32(h.Sum32()) % int32(n)
+			if p < 0 {
+				p = -p
+			}
+			return int(p)
+		}
+	})
 }
