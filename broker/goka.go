@@ -91,8 +91,15 @@ func SaramaConfig(t Tuning) *sarama.Config {
 	}
 	if t.BatchSize > 0 {
 		cfg.Producer.Flush.Messages = t.BatchSize
-		cfg.ChannelBufferSize = t.BatchSize
 	}
+	// What a consumer holds ahead of its stage: each partition it reads
+	// keeps up to ChannelBufferSize messages and a fetch response of up
+	// to Fetch.Default bytes, and a stage reads many partitions. While a
+	// stage is behind, all of them are full; at sarama's 1 MiB and 1,000
+	// messages that was the largest part of the pipeline's heap in
+	// pipebench -full. A quarter of each keeps fetches large enough.
+	cfg.ChannelBufferSize = 256
+	cfg.Consumer.Fetch.Default = 256 << 10
 	if t.MaxConcurrency > 0 {
 		cfg.Net.MaxOpenRequests = t.MaxConcurrency
 	}

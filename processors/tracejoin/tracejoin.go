@@ -1,6 +1,7 @@
 package tracejoin
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -468,7 +469,10 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		p.save(ctx, st)
 		return
 	}
-	held := schemas.HeldEvent{EventID: r.id, Timestamp: r.ts, Value: value, EmittedOffset: -1}
+	// The state (and the cache of decoded states) keeps the bytes: a
+	// copy, because value is a slice of the consumer's fetch buffer, and
+	// holding it would keep that whole buffer alive while the event waits.
+	held := schemas.HeldEvent{EventID: r.id, Timestamp: r.ts, Value: bytes.Clone(value), EmittedOffset: -1}
 	stream := p.cfg.Loops.StreamTime(ctx.Partition())
 	future := watermark.Future(r.ts, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	status := ""
