@@ -291,7 +291,7 @@ var (
 		}}
 	sDedupeTTL = setting{name: "dedupe-ttl", env: "LOGSTREAM_DEDUPE_TTL", def: "10m", usage: "how long (event time) dedupe remembers an event id; a repeat within it is dropped",
 		parse: durationIn(time.Second, 30*24*time.Hour, func(c *Config, d time.Duration) { c.DedupeTTL = d })}
-	sDedupeCache = setting{name: "dedupe-cache", env: "LOGSTREAM_DEDUPE_CACHE", def: "262144", usage: "event ids dedupe keeps in its hot-id cache in front of the table (0 disables it)",
+	sDedupeCache = setting{name: "dedupe-cache", env: "LOGSTREAM_DEDUPE_CACHE", def: "262144", usage: "event ids dedupe keeps in its hot-id cache in front of its LevelDB table (0 disables it; without --state-dir the table is in memory and there is no cache)",
 		parse: intIn(0, 1<<30, func(c *Config, n int) { c.DedupeCache = n })}
 	sJoinWindow = setting{name: "join-window", env: "LOGSTREAM_JOIN_WINDOW", def: "30s", usage: "how long (event time) an event waits for its trace span before it leaves unenriched (join_status timeout)",
 		parse: durationIn(100*time.Millisecond, 24*time.Hour, func(c *Config, d time.Duration) { c.JoinWindow = d })}
