@@ -214,15 +214,18 @@ func TestCrashExactlyOnce(t *testing.T) {
 	for trial = 0; trial < trials && midWrite < wantKills; trial++ {
 		lo, hi := trial*len(recs)/trials, (trial+1)*len(recs)/trials
 		produceRecords(t, addr, recs[lo:hi])
-		before := written()
+		before, uBefore := written(), unique()
 		cmd := start(trial)
-		// Kill once the pod is writing, after a random 0-100 ms: while it
-		// has emits, table writes and commits in flight.
+		// Kill once the pod has written a random share (up to three
+		// quarters) of the events it has to write: while it has emits,
+		// table writes and commits in flight. Counting records, not
+		// milliseconds, puts the kill mid-stream however fast the pod is.
+		left := distinctUpTo[hi] - uBefore
+		k := 1 + rng.Int64N(max(1, left*3/4))
 		deadline := time.Now().Add(20 * time.Second)
-		for written() == before && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
+		for unique() < uBefore+k && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Duration(rng.IntN(100)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		u, want := unique(), distinctUpTo[hi]
