@@ -242,6 +242,7 @@ func New(opts Options) (*Pipeline, error) {
 		jc.Fence, jc.Inputs, jc.Loops = fence, inputs, p.joinWM
 		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
 		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
+		jc.SpansIdle = idle
 		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
 		jc.Registry = reg
 		jp, err := tracejoin.New(jc)
@@ -252,7 +253,7 @@ func New(opts Options) (*Pipeline, error) {
 		p.graphs = append(p.graphs, t.TraceJoinGroup(jp, set))
 		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
-			Registry: reg, Clock: jc.Loops, Interval: sweepEvery(opts.Join.SweepInterval, jp.Window()),
+			Registry: reg, Clock: jp.Clock(), Interval: sweepEvery(opts.Join.SweepInterval, jp.Window()),
 			// A partition without events for a window of wall-clock time
 			// releases what it holds: its watermark may stand still (its
 			// input stopped), and events must not wait for ever.

@@ -2,6 +2,7 @@ package tracejoin
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -97,6 +98,10 @@ type Config struct {
 	// for the sweeper that visits the traces due. nil: no sweeper.
 	Registry *state.Registry
 	Now      func() time.Time
+	// SpansIdle: a partition of the spans topic that has read no span for
+	// this long (wall clock) stops holding the join's event time back
+	// (spansGate); 0 means watermark.DefaultIdle.
+	SpansIdle time.Duration
 }
 
 // Validate reports the first missing or invalid field.
@@ -127,6 +132,7 @@ type Processor struct {
 	vids  map[int32]int64 // per partition: the last mark given to a sweep's release
 
 	cache *traceCache
+	spans *spansGate
 }
 
 // New returns the stage for cfg.
@@ -150,7 +156,7 @@ func New(cfg Config) (*Processor, error) {
 		cfg.CachedTraces = DefaultCachedTraces
 	}
 	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}, vids: map[int32]int64{},
-		cache: newTraceCache(max(cfg.CachedTraces, 0))}
+		cache: newTraceCache(max(cfg.CachedTraces, 0)), spans: newSpansGate(cmp.Or(cfg.SpansIdle, watermark.DefaultIdle), cfg.Now)}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
 }
@@ -174,6 +180,7 @@ func (p *Processor) Rebalance(a goka.Assignment) {
 	for part := range a {
 		p.cfg.Inputs.Reset(part)
 		p.cfg.Loops.Reset(part)
+		p.spans.reset(part)
 	}
 }
 
@@ -327,6 +334,8 @@ func (p *Processor) Span(ctx goka.Context, msg any) {
 	// Spans do not move the watermark (the events' does): they only show
 	// the partition is alive.
 	p.cfg.Loops.Observe(ctx.Partition(), ctx.Timestamp(), nil, true, "", 0, 0)
+	// But they hold it back while they are behind (spansGate).
+	p.spans.observe(ctx.Partition(), (sp.Start+sp.DurationUs)/1000)
 	p.span(ctx, rec, value, sp)
 }
 
@@ -473,7 +482,7 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	// copy, because value is a slice of the consumer's fetch buffer, and
 	// holding it would keep that whole buffer alive while the event waits.
 	held := schemas.HeldEvent{EventID: r.id, Timestamp: r.ts, Value: bytes.Clone(value), EmittedOffset: -1}
-	stream := p.cfg.Loops.StreamTime(ctx.Partition())
+	stream := p.eventTime(ctx.Partition())
 	future := watermark.Future(r.ts, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	status := ""
 	switch {
