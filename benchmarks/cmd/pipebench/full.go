@@ -97,7 +97,13 @@ func profile(addr, path string, d time.Duration) {
 }
 
 func heapProfile(addr, path string) {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap", addr))
+	fetchTo(addr, "/debug/pprof/heap", path)
+	// And the metrics, beside it: what each stage counted.
+	fetchTo(addr, "/metrics", path+".metrics")
+}
+
+func fetchTo(addr, page, path string) {
+	resp, err := http.Get(fmt.Sprintf("http://%s%s", addr, page))
 	if err == nil {
 		defer resp.Body.Close()
 		var b []byte
@@ -106,10 +112,10 @@ func heapProfile(addr, path string) {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pipebench: heap profile:", err)
+		fmt.Fprintf(os.Stderr, "pipebench: %s: %v\n", page, err)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "pipebench: heap profile of the pipeline written to %s\n", path)
+	fmt.Fprintf(os.Stderr, "pipebench: %s of the pipeline written to %s\n", page, path)
 }
 
 // fillStats describes what fillFull wrote.
