@@ -76,12 +76,6 @@ func exactValue(a, b reflect.Value) bool {
 	}
 }
 
-// typedCase is one record with a typed codec, for the generic tests.
-type typedCase[T any] struct {
-	codec *Codec[T]
-	rand  func(r *rand.Rand) *T
-}
-
 // checkDifferential decodes data with the typed codec and with the goavro
 // path: both fail with the same kind of error, or both give exactly the
 // same value, which shares no memory with data.

@@ -353,6 +353,12 @@ func countEvents(ctx context.Context, brokers []string, set *codecs.Set, topic s
 		}
 	})
 	status := map[string]int64{}
+	timeouts := map[int64]int{}
+	defer func() {
+		for _, m := range slices.Sorted(maps.Keys(timeouts)) {
+			fmt.Fprintf(os.Stderr, "timeouts in minute %s: %d\n", time.UnixMilli(m*60000).UTC().Format(time.TimeOnly), timeouts[m])
+		}
+	}()
 	for len(left) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		fetches := cl.PollFetches(pctx)
@@ -372,6 +378,9 @@ func countEvents(ctx context.Context, brokers []string, set *codecs.Set, topic s
 			if byStatus {
 				if ev, err := set.LogEvent.Unmarshal(r.Value); err == nil {
 					status[ev.JoinStatus]++
+					if ev.JoinStatus == schemas.JoinTimeout && os.Getenv("PIPEBENCH_DEBUG") != "" {
+						timeouts[ev.Timestamp/60000]++
+					}
 				} else {
 					status["undecodable"]++
 				}
