@@ -61,6 +61,9 @@ type fullConfig struct {
 	// heapProfile, when set, is where the pipeline's heap profile is
 	// written when it has caught up.
 	heapProfile string
+	// leveldb runs the pipeline with its tables in LevelDB (--state-dir)
+	// rather than in memory.
+	leveldb bool
 	// compression of what both sides write.
 	compression string
 }
@@ -298,8 +301,17 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 	if cfg.profile != "" {
 		go profile(admin, cfg.profile, cfg.profileFor)
 	}
-	run := exec.Command(cfg.bin, "run", "--brokers", e.Addr(), "--partitions", strconv.Itoa(cfg.partitions),
-		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json", "--compression", cmp.Or(cfg.compression, "none"))
+	args := []string{"run", "--brokers", e.Addr(), "--partitions", strconv.Itoa(cfg.partitions),
+		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json", "--compression", cmp.Or(cfg.compression, "none")}
+	if cfg.leveldb {
+		dir, err := os.MkdirTemp("", "pipebench-state-")
+		if err != nil {
+			return fs, pipe, pass, err
+		}
+		defer os.RemoveAll(dir)
+		args = append(args, "--state-dir", dir)
+	}
+	run := exec.Command(cfg.bin, args...)
 	onDone := done
 	if cfg.heapProfile != "" {
 		// The heap when the pipeline has caught up: what it holds.
