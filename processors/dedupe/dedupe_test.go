@@ -144,30 +144,15 @@ func (h *harness) send(t *testing.T, key string, ev *schemas.LogEvent) []byte {
 // group's committed offsets committed, and returns the ids it visited.
 func (h *harness) sweep(t *testing.T, st int64, committed map[string]int64) int {
 	t.Helper()
-	sw := &state.Sweeper{Registry: h.reg, Clock: fixedClock(st), Group: topology.GroupDedupe,
+	sw := &state.Sweeper{Registry: h.reg, Clock: gokatest.FixedClock(st), Group: topology.GroupDedupe,
 		Inputs: []string{input, loop}, DueOf: h.p.DueOf,
-		Visit: func(ctx context.Context, meta any) (int64, error) {
-			return h.proc.VisitAllWithStats(ctx, state.VisitName, meta)
-		},
-		Committed: func(context.Context) (map[string]map[int32]int64, error) {
-			m := map[string]map[int32]int64{}
-			for topic, o := range committed {
-				m[topic] = map[int32]int64{0: o}
-			}
-			return m, nil
-		}}
+		Visit: gokatest.Visits(h.proc, state.VisitName), Committed: gokatest.Committed(committed)}
 	n, err := sw.Sweep(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
-
-// fixedClock is a partition clock standing at one stream time.
-type fixedClock int64
-
-func (c fixedClock) StreamTime(int32) int64   { return int64(c) }
-func (c fixedClock) Idle(int32) time.Duration { return 0 }
 
 // timer sends an expiry timer to id through the loop topic, as the
 // previous version's sweeper did.

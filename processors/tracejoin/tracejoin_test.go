@@ -169,31 +169,16 @@ func (h *harness) sendSpan(t *testing.T, key string, sp *schemas.Span) []byte {
 // group's committed offsets committed, and returns the visits it made.
 func (h *harness) sweep(t *testing.T, st int64, committed map[string]int64) int {
 	t.Helper()
-	sw := &state.Sweeper{Registry: h.reg, Clock: fixedClock(st), Group: topology.GroupTraceJoin,
+	sw := &state.Sweeper{Registry: h.reg, Clock: gokatest.FixedClock(st), Group: topology.GroupTraceJoin,
 		Inputs: []string{events, spansIn, loop}, DueOf: h.p.DueOf, Wall: func() time.Time { return t0 },
 		MaxHeld: h.maxHeld, Held: h.p.Stats().SetHeld, Log: zerolog.Nop(),
-		Visit: func(ctx context.Context, meta any) (int64, error) {
-			return h.proc.VisitAllWithStats(ctx, state.VisitName, meta)
-		},
-		Committed: func(context.Context) (map[string]map[int32]int64, error) {
-			m := map[string]map[int32]int64{}
-			for topic, o := range committed {
-				m[topic] = map[int32]int64{0: o}
-			}
-			return m, nil
-		}}
+		Visit: gokatest.Visits(h.proc, state.VisitName), Committed: gokatest.Committed(committed)}
 	n, err := sw.Sweep(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
-
-// fixedClock is a partition clock standing at one stream time.
-type fixedClock int64
-
-func (c fixedClock) StreamTime(int32) int64   { return int64(c) }
-func (c fixedClock) Idle(int32) time.Duration { return 0 }
 
 // timer sends a timer record of the previous version through the loop
 // topic, as its sweeper did.

@@ -165,3 +165,29 @@ func EmitHeaders(opts []goka.ContextOption) goka.Headers {
 	}
 	return out
 }
+
+// FixedClock is a partition clock (state.Sweeper.Clock) standing at one
+// stream time, never idle.
+type FixedClock int64
+
+func (c FixedClock) StreamTime(int32) int64   { return int64(c) }
+func (c FixedClock) Idle(int32) time.Duration { return 0 }
+
+// Committed is a state.Sweeper.Committed that reports committed, topic
+// by topic, as partition 0's committed offsets.
+func Committed(committed map[string]int64) func(context.Context) (map[string]map[int32]int64, error) {
+	return func(context.Context) (map[string]map[int32]int64, error) {
+		m := map[string]map[int32]int64{}
+		for topic, o := range committed {
+			m[topic] = map[int32]int64{0: o}
+		}
+		return m, nil
+	}
+}
+
+// Visits is a state.Sweeper.Visit on a tester-driven processor.
+func Visits(proc *goka.Processor, name string) func(context.Context, any) (int64, error) {
+	return func(ctx context.Context, meta any) (int64, error) {
+		return proc.VisitAllWithStats(ctx, name, meta)
+	}
+}
