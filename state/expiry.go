@@ -122,6 +122,24 @@ func (c *Clock) StreamTime(partition int32) int64 {
 	return 0
 }
 
+// Progress returns a partition's stream time and how long it has had no
+// record, with ok false for a partition never seen (or forgotten).
+func (c *Clock) Progress(partition int32) (stream int64, idle time.Duration, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.parts[partition]; p != nil {
+		return p.stream, c.now().Sub(p.wall), true
+	}
+	return 0, 0, false
+}
+
+// Forget drops a partition (it moved to another pod).
+func (c *Clock) Forget(partition int32) {
+	c.mu.Lock()
+	delete(c.parts, partition)
+	c.mu.Unlock()
+}
+
 // Idle returns how long the partition has had no record (since the clock
 // was made, for one never seen).
 func (c *Clock) Idle(partition int32) time.Duration {

@@ -1,8 +1,9 @@
 package tracejoin
 
 import (
-	"sync"
 	"time"
+
+	"github.com/logstream/logstream/state"
 )
 
 // spansGate keeps the join's event time from running ahead of its spans.
@@ -24,52 +25,28 @@ import (
 // watermark (spans come in any order within a trace's export), only the
 // progress of the spans topic: the join window absorbs the disorder.
 type spansGate struct {
-	idle time.Duration
-	now  func() time.Time
-
-	mu    sync.Mutex
-	parts map[int32]*spansProgress
-}
-
-type spansProgress struct {
-	end  int64     // latest span end read (ms)
-	wall time.Time // when the last span was read
+	idle  time.Duration
+	clock *state.Clock // per partition: the latest span end read, and when
 }
 
 func newSpansGate(idle time.Duration, now func() time.Time) *spansGate {
-	return &spansGate{idle: idle, now: now, parts: map[int32]*spansProgress{}}
+	return &spansGate{idle: idle, clock: state.NewClock(now)}
 }
 
 // observe records a span read on partition p that ended at end (ms).
-func (g *spansGate) observe(p int32, end int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	s := g.parts[p]
-	if s == nil {
-		s = &spansProgress{}
-		g.parts[p] = s
-	}
-	s.end = max(s.end, end)
-	s.wall = g.now()
-}
+func (g *spansGate) observe(p int32, end int64) { g.clock.Observe(p, end) }
 
 // limit returns event time w of partition p held at its spans' progress.
 func (g *spansGate) limit(p int32, w int64) int64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	s := g.parts[p]
-	if s == nil || g.now().Sub(s.wall) >= g.idle {
+	end, idle, ok := g.clock.Progress(p)
+	if !ok || idle >= g.idle {
 		return w
 	}
-	return min(w, s.end)
+	return min(w, end)
 }
 
 // reset forgets a partition (a rebalance): its next owner reads on.
-func (g *spansGate) reset(p int32) {
-	g.mu.Lock()
-	delete(g.parts, p)
-	g.mu.Unlock()
-}
+func (g *spansGate) reset(p int32) { g.clock.Forget(p) }
 
 // clock is the join's event time for the sweeper: the loop watermark held
 // at the spans' progress.
