@@ -46,6 +46,21 @@ func (r Routing) Headers(h map[string][]byte) map[string][]byte {
 	return h
 }
 
+// PassHeaders adds r's routing headers to h (a new map when h is nil) and
+// returns it: the bytes of in, the headers of the record r was read from,
+// when they carried it (a stage passing an event on copies them rather
+// than encoding them again), else r encoded.
+func (r Routing) PassHeaders(h, in map[string][]byte) map[string][]byte {
+	if in[HeaderEventID] == nil || in[HeaderEventTime] == nil {
+		return r.Headers(h)
+	}
+	if h == nil {
+		h = make(map[string][]byte, 4)
+	}
+	CopyRouting(h, in)
+	return h
+}
+
 // EventRouting reads an event's routing headers; ok is false without them.
 func EventRouting(h map[string][]byte) (r Routing, ok bool) {
 	idb, tsb := h[HeaderEventID], h[HeaderEventTime]

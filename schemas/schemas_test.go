@@ -50,3 +50,25 @@ func TestCatalogIndexes(t *testing.T) {
 		t.Fatalf("LogEvent has %d versions", len(r.Versions))
 	}
 }
+
+// A stage passing an event on copies the routing headers it read, and
+// encodes them only for an event it had to decode.
+func TestRoutingPassHeaders(t *testing.T) {
+	tid, sid := "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	r := Routing{EventID: "e1", Timestamp: 1700000000123, TraceID: &tid, SpanID: &sid}
+	in := r.Headers(nil)
+	out := r.PassHeaders(map[string][]byte{"other": []byte("x")}, in)
+	for _, k := range RoutingHeaders {
+		if &out[k][0] != &in[k][0] {
+			t.Errorf("%s: not the bytes read", k)
+		}
+	}
+	if string(out["other"]) != "x" {
+		t.Error("the caller's headers are lost")
+	}
+	enc := r.PassHeaders(nil, map[string][]byte{})
+	got, ok := EventRouting(enc)
+	if !ok || got.EventID != "e1" || got.Timestamp != r.Timestamp || *got.TraceID != tid || *got.SpanID != sid {
+		t.Fatalf("encoded routing reads back as %+v, %v", got, ok)
+	}
+}

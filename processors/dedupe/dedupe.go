@@ -205,7 +205,7 @@ func (p *Processor) watermark(ctx goka.Context, rec *exactlyonce.Record, value [
 func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp, key string, value []byte, wm bool, r *schemas.Routing) bool {
 	var h goka.Headers
 	if r != nil {
-		h = r.Headers(nil)
+		h = r.PassHeaders(nil, ctx.Headers())
 	}
 	if len(stamps) > 0 {
 		if h == nil {

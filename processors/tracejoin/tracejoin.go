@@ -271,8 +271,8 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 	}
 	// The bytes go as they came; the headers carry what the loop side
 	// needs to hold the event without decoding it.
-	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(r.Headers(map[string][]byte{state.HeaderKind: []byte(KindEvent),
-		watermark.HeaderStamp: watermark.Encode(stamp)})))
+	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(r.PassHeaders(map[string][]byte{state.HeaderKind: []byte(KindEvent),
+		watermark.HeaderStamp: watermark.Encode(stamp)}, ctx.Headers())))
 	p.stats.Rekeyed.Add(1)
 	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
 }
