@@ -156,7 +156,7 @@ func runFull(cfg fullConfig) error {
 		return err
 	}
 	fmt.Printf("pipebench -full: %d lines, %d partitions, GOMAXPROCS=%d, binary %s\n",
-		cfg.n, cfg.partitions, runtimeProcs(), cfg.bin)
+		cfg.n, cfg.partitions, runtime.GOMAXPROCS(0), cfg.bin)
 	type result struct {
 		stages []string
 		m      measured
@@ -407,17 +407,6 @@ func countEvents(ctx context.Context, brokers []string, set *codecs.Set, topic s
 		parts = append(parts, fmt.Sprintf("%s %d (%.1f%%)", k, status[k], 100*float64(status[k])/float64(max(events, 1))))
 	}
 	return fmt.Sprintf("%d: %s", events, strings.Join(parts, ", ")), nil
-}
-
-func runtimeProcs() int {
-	if v, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && v > 0 {
-		return v
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(readFile("/sys/fs/cgroup/cpu.max")))
-	if n > 0 {
-		return n
-	}
-	return runtime.NumCPU()
 }
 
 // fillFull writes n lines of the five-host fleet (5% repeats, sent again as
