@@ -11,20 +11,21 @@ import (
 // Memory returns a storage builder of in-memory stores. goka's own memory
 // store keeps a sorted slice of keys and re-sorts it on every new key, which
 // makes a table of a million keys (dedupe's ids inside the TTL) take
-// minutes to fill; this one is a map, and sorts only a snapshot when an
-// iterator is asked for.
+// minutes to fill; this one is a hash index over byte chunks (flatMap),
+// which the garbage collector does not have to walk, and sorts only a
+// snapshot of the keys when an iterator is asked for.
 func Memory() storage.Builder {
 	return func(string, int32) (storage.Storage, error) { return newMemory(), nil }
 }
 
 type memory struct {
 	mu        sync.RWMutex
-	m         map[string][]byte
+	m         *flatMap[struct{}]
 	offset    int64
 	hasOffset bool
 }
 
-func newMemory() *memory { return &memory{m: map[string][]byte{}} }
+func newMemory() *memory { return &memory{m: newFlatMap[struct{}]()} }
 
 func (s *memory) Open() error          { return nil }
 func (s *memory) Close() error         { return nil }
@@ -32,28 +33,35 @@ func (s *memory) MarkRecovered() error { return nil }
 
 func (s *memory) Has(key string) (bool, error) {
 	s.mu.RLock()
-	_, ok := s.m[key]
+	_, ok := s.m.find(key)
 	s.mu.RUnlock()
 	return ok, nil
 }
 
+// Get returns the stored bytes themselves, not a copy: they are never
+// changed in place (see flatMap), and goka's codecs copy what they keep.
 func (s *memory) Get(key string) ([]byte, error) {
 	s.mu.RLock()
-	v := s.m[key]
-	s.mu.RUnlock()
-	return v, nil
+	defer s.mu.RUnlock()
+	if i, ok := s.m.find(key); ok {
+		return s.m.bytes(i), nil
+	}
+	return nil, nil
 }
 
+// Set copies value: the caller may reuse it.
 func (s *memory) Set(key string, value []byte) error {
 	s.mu.Lock()
-	s.m[key] = value
+	s.m.put(key, value, true)
 	s.mu.Unlock()
 	return nil
 }
 
 func (s *memory) Delete(key string) error {
 	s.mu.Lock()
-	delete(s.m, key)
+	if i, ok := s.m.find(key); ok {
+		s.m.del(i)
+	}
 	s.mu.Unlock()
 	return nil
 }
@@ -80,13 +88,15 @@ func (s *memory) Iterator() (storage.Iterator, error) { return s.IteratorWithRan
 // values are read when visited, so a key deleted meanwhile is skipped.
 func (s *memory) IteratorWithRange(start, limit []byte) (storage.Iterator, error) {
 	s.mu.RLock()
-	keys := make([]string, 0, len(s.m))
-	for k := range s.m {
-		if start != nil && k < string(start) || limit != nil && k >= string(limit) {
-			continue
+	keys := make([]string, 0, s.m.Len())
+	s.m.each(func(i int32) bool {
+		k, _ := s.m.record(s.m.slots[i].ref)
+		if start != nil && string(k) < string(start) || limit != nil && string(k) >= string(limit) {
+			return true
 		}
-		keys = append(keys, k)
-	}
+		keys = append(keys, string(k))
+		return true
+	})
 	s.mu.RUnlock()
 	sort.Strings(keys)
 	return &memIter{s: s, keys: keys, i: -1}, nil
@@ -102,10 +112,12 @@ type memIter struct {
 func (it *memIter) Next() bool {
 	for it.i++; it.i < len(it.keys); it.i++ {
 		it.s.mu.RLock()
-		v, ok := it.s.m[it.keys[it.i]]
+		i, ok := it.s.m.find(it.keys[it.i])
+		if ok {
+			it.val = it.s.m.bytes(i)
+		}
 		it.s.mu.RUnlock()
 		if ok {
-			it.val = v
 			return true
 		}
 	}

@@ -108,23 +108,26 @@ func (d Due) Ready(t Timer) bool {
 type dueIndex struct {
 	mu    sync.Mutex
 	built bool // keys of the store from before this pod opened it are in
-	keys  map[string]dueEntry
+	// keys holds every key of the table (dedupe: every id of one TTL), so
+	// it is a flatMap: nothing in it for the garbage collector to mark.
+	keys *flatMap[dueEntry]
 	// topics interns the Waits' topics (a stage has a few), so that an
 	// entry holds a byte per topic, not a string: the index holds every
 	// key of the table (dedupe: every id of one TTL).
 	topics   []string
 	topicIDs map[string]uint8
 	held     int // sum of Held
-	// byAt orders the keys by At, so that a sweep reads the keys due and
-	// not the whole index; an entry whose key is gone or due at another
-	// time since is skipped when it comes up.
+	// byAt orders the keys' slots by At, so that a sweep reads the keys
+	// due and not the whole index; an entry whose slot is free, or due at
+	// another time since (its key's, or another key's that took the slot),
+	// is skipped when it comes up: the entry only says when to look.
 	byAt atHeap
-	// marked holds the keys with Marked set.
-	marked map[string]int64
+	// marked holds the slots of the keys with Marked set.
+	marked map[int32]int64
 }
 
 func newDueIndex() *dueIndex {
-	return &dueIndex{keys: map[string]dueEntry{}, marked: map[string]int64{}, topicIDs: map[string]uint8{}}
+	return &dueIndex{keys: newFlatMap[dueEntry](), marked: map[int32]int64{}, topicIDs: map[string]uint8{}}
 }
 
 // dueEntry is a Due as the index holds it.
@@ -166,30 +169,44 @@ func (ix *dueIndex) unpack(e dueEntry) Due {
 }
 
 func (ix *dueIndex) set(key string, due Due) {
-	old, had := ix.keys[key]
+	s, isNew := ix.keys.put(key, nil, false)
+	e := ix.keys.val(s)
+	old, had := *e, !isNew
 	d := ix.pack(due)
 	ix.held += int(d.Held) - int(old.Held)
-	ix.keys[key] = d
+	*e = d
 	switch {
 	case d.Marked >= 0:
-		ix.marked[key] = d.Marked
+		ix.marked[s] = d.Marked
 	case had && old.Marked >= 0:
-		delete(ix.marked, key)
+		delete(ix.marked, s)
 	}
 	if d.Marked < 0 && (!had || old.At != d.At || old.Marked >= 0) {
-		heap.Push(&ix.byAt, atEntry{d.At, key})
+		heap.Push(&ix.byAt, atEntry{d.At, s})
 	}
+}
+
+func (ix *dueIndex) get(key string) (dueEntry, bool) {
+	if s, ok := ix.keys.find(key); ok {
+		return *ix.keys.val(s), true
+	}
+	return dueEntry{}, false
 }
 
 func (ix *dueIndex) del(key string) {
-	ix.held -= int(ix.keys[key].Held)
-	delete(ix.keys, key)
-	delete(ix.marked, key)
+	s, ok := ix.keys.find(key)
+	if !ok {
+		return
+	}
+	ix.held -= int(ix.keys.val(s).Held)
+	ix.keys.del(s)
+	delete(ix.marked, s)
 }
 
+// atEntry: look at slot at at.
 type atEntry struct {
-	at  int64
-	key string
+	at   int64
+	slot int32
 }
 
 // atHeap is a min-heap of entries by at (container/heap).
@@ -274,12 +291,13 @@ func (r *Registry) boundCutoff(partition int32, maxHeld int) (int64, int, bool) 
 		ix.mu.Unlock()
 		return 0, 0, false
 	}
-	ws := make([]waiting, 0, len(ix.keys))
-	for _, d := range ix.keys {
-		if d.Held > 0 && d.Marked < 0 {
+	ws := make([]waiting, 0, 1024)
+	ix.keys.each(func(s int32) bool {
+		if d := ix.keys.val(s); d.Held > 0 && d.Marked < 0 {
 			ws = append(ws, waiting{d.At, int(d.Held)})
 		}
-	}
+		return true
+	})
 	ix.mu.Unlock()
 	sort.Slice(ws, func(i, j int) bool { return ws[i].at < ws[j].at })
 	released := 0
@@ -306,7 +324,7 @@ func (r *Registry) Due(partition int32, key string) (Due, bool) {
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	e, ok := ix.keys[key]
+	e, ok := ix.get(key)
 	if !ok {
 		return Due{}, false
 	}
@@ -346,7 +364,7 @@ func (r *Registry) build(partition int32, dueOf func(key string, value []byte) (
 			return true
 		}
 		ix.mu.Lock()
-		if _, noted := ix.keys[key]; !noted {
+		if _, noted := ix.keys.find(key); !noted {
 			ix.set(key, d)
 		}
 		ix.mu.Unlock()
@@ -372,15 +390,15 @@ func (r *Registry) dueKeys(partition int32, phase Phase, t Timer, bound int64, b
 	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	n := len(ix.keys)
+	n := ix.keys.Len()
 	if phase == VisitMarked {
 		type marked struct {
 			key  string
 			mark int64
 		}
 		marks := make([]marked, 0, len(ix.marked))
-		for k, m := range ix.marked {
-			marks = append(marks, marked{k, m})
+		for s, m := range ix.marked {
+			marks = append(marks, marked{ix.keys.key(s), m})
 		}
 		sort.Slice(marks, func(i, j int) bool {
 			if marks[i].mark != marks[j].mark {
@@ -400,18 +418,21 @@ func (r *Registry) dueKeys(partition int32, phase Phase, t Timer, bound int64, b
 	}
 	var keys []string
 	var back []atEntry
-	seen := map[string]bool{}
+	seen := map[int32]bool{}
 	for len(ix.byAt) > 0 && ix.byAt[0].at <= limit {
 		e := heap.Pop(&ix.byAt).(atEntry)
-		d, ok := ix.keys[e.key]
-		if !ok || d.At != e.at || d.Marked >= 0 || seen[e.key] {
-			continue // gone, due at another time since, or a copy
+		if int(e.slot) >= len(ix.keys.slots) || !ix.keys.slots[e.slot].used || seen[e.slot] {
+			continue // gone, or a copy
 		}
-		seen[e.key] = true
+		d := *ix.keys.val(e.slot)
+		if d.At != e.at || d.Marked >= 0 {
+			continue // due at another time since: another entry says when
+		}
+		seen[e.slot] = true
 		if ix.unpack(d).Ready(t) || bounded && d.Held > 0 && d.At <= bound {
 			// Out of the heap while it is visited; requeue puts it back
 			// if the visit neither deletes nor notes it.
-			keys = append(keys, e.key)
+			keys = append(keys, ix.keys.key(e.slot))
 			continue
 		}
 		back = append(back, e) // due by time, waiting for a commit
@@ -433,8 +454,10 @@ func (r *Registry) requeue(partition int32, keys []string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, k := range keys {
-		if d, ok := ix.keys[k]; ok && d.Marked < 0 {
-			heap.Push(&ix.byAt, atEntry{d.At, k})
+		if s, ok := ix.keys.find(k); ok {
+			if d := ix.keys.val(s); d.Marked < 0 {
+				heap.Push(&ix.byAt, atEntry{d.At, s})
+			}
 		}
 	}
 }
