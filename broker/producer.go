@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"hash"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
@@ -59,22 +61,111 @@ func (p *producer) Emit(topic string, key string, value []byte) *goka.Promise {
 
 func (p *producer) EmitWithHeaders(topic string, key string, value []byte, headers goka.Headers) *goka.Promise {
 	promise, finish := goka.NewPromiseWithFinisher()
-	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: value}
+	// One allocation for the record, its headers, the message goka reads
+	// the offset of a table write from, and the finisher: this runs for
+	// every record every stage writes.
+	e := &gokaEmit{finish: finish}
+	e.rec.Topic, e.rec.Key, e.rec.Value = topic, keyBytes(key), value
 	if len(headers) > 0 {
-		r.Headers = make([]kgo.RecordHeader, 0, len(headers))
+		e.rec.Headers = e.hdr[:0]
 		for k, v := range headers {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: v})
+			e.rec.Headers = append(e.rec.Headers, kgo.RecordHeader{Key: k, Value: v})
 		}
 	}
-	p.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if err != nil {
-			finish(nil, fmt.Errorf("broker: writing to %s: %w", r.Topic, err))
-			return
-		}
-		// goka reads the partition and offset of a table write.
-		finish(&sarama.ProducerMessage{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}, nil)
-	})
+	p.cl.Produce(context.Background(), &e.rec, gokaEmitDone)
 	return promise
+}
+
+// gokaEmit is one goka emit in flight; rec comes first, so that the
+// callback finds the gokaEmit from the record franz-go hands back.
+type gokaEmit struct {
+	rec    kgo.Record
+	msg    sarama.ProducerMessage
+	finish goka.PromiseFinisher
+	hdr    [6]kgo.RecordHeader
+}
+
+func gokaEmitDone(r *kgo.Record, err error) {
+	e := (*gokaEmit)(unsafe.Pointer(r))
+	if err != nil {
+		e.finish(nil, fmt.Errorf("broker: writing to %s: %w", r.Topic, err))
+		return
+	}
+	// goka reads the partition and offset of a table write.
+	e.msg.Topic, e.msg.Partition, e.msg.Offset = r.Topic, r.Partition, r.Offset
+	e.finish(&e.msg, nil)
+}
+
+// keyBytes is key as bytes without a copy: franz-go only reads a record's
+// key. An empty key stays a non-nil empty slice: the partitioner sends
+// nil keys round-robin, and goka's emits hash every key, "" too.
+func keyBytes(key string) []byte {
+	if key == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(key), len(key))
+}
+
+// Direct sends a goka processor's records through the producer goka built
+// for it, without ctx.Emit. ctx.Emit copies a record's headers into two
+// new maps (goka merges the option's headers and then the processor's
+// default ones) and the producer turns the map into a slice again: the
+// stages write every record they read with three to six headers, and
+// paid that on every one. The input record is still committed only once
+// the record has landed: Send holds the commit with ctx.DeferCommit as
+// ctx.Emit holds it with its emit counter, and a failed write fails the
+// processor as a failed emit does. Records go through the same client as
+// the processor's other emits and table writes, in call order.
+//
+// A Direct whose processor was not built with its Option (goka's tester)
+// is not Ready; callers then emit through ctx.
+type Direct struct{ p atomic.Pointer[producer] }
+
+// Option builds the processor's producer as ProcessorOptions does, and
+// keeps it for d. It must come after ProcessorOptions' options.
+func (d *Direct) Option(t Tuning) goka.ProcessorOption {
+	return goka.WithProducerBuilder(func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
+		p, err := newProducer(brokers, clientID, hasher, t)
+		if err != nil {
+			return nil, err
+		}
+		d.p.Store(p.(*producer))
+		return p, nil
+	})
+}
+
+// Ready reports whether d has its processor's producer.
+func (d *Direct) Ready() bool { return d != nil && d.p.Load() != nil }
+
+// DirectRecord is a record to Send, with room for its headers in the
+// same allocation.
+type DirectRecord struct {
+	kgo.Record // first: the callback finds the DirectRecord from it
+	done       func(error)
+	hdr        [8]kgo.RecordHeader
+}
+
+// Record returns a record of value under key for topic; append its
+// headers to Headers.
+func (d *Direct) Record(topic, key string, value []byte) *DirectRecord {
+	r := &DirectRecord{}
+	r.Topic, r.Key, r.Value = topic, keyBytes(key), value
+	r.Headers = r.hdr[:0]
+	return r
+}
+
+// Send writes r from ctx's callback.
+func (d *Direct) Send(ctx goka.Context, r *DirectRecord) {
+	r.done = ctx.DeferCommit()
+	d.p.Load().cl.Produce(context.Background(), &r.Record, directDone)
+}
+
+func directDone(rec *kgo.Record, err error) {
+	r := (*DirectRecord)(unsafe.Pointer(rec))
+	if err != nil {
+		err = fmt.Errorf("broker: writing to %s: %w", rec.Topic, err)
+	}
+	r.done(err)
 }
 
 // Close waits up to a minute for what is buffered, as goka's own producer

@@ -1,4 +1,4 @@
-package broker
+package broker_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/topology"
 )
 
@@ -14,7 +15,7 @@ import (
 // writer, through topology.Partitioner) places it, or a key's records and
 // its state would live in different partitions.
 func TestHashPartitionerAgreesWithTopology(t *testing.T) {
-	part := hashPartitioner(fnv.New32a).ForTopic("t")
+	part := broker.HashPartitioner(fnv.New32a).ForTopic("t")
 	for _, n := range []int{1, 2, 3, 6, 7, 12, 64} {
 		for i := 0; i < 2000; i++ {
 			key := []byte(fmt.Sprintf("key-%d", i))

@@ -176,6 +176,8 @@ func New(opts Options) (*Pipeline, error) {
 		pcfg.Cluster = opts.Cluster
 		p.origins = watermark.NewOrigins(topology.TopicRaw, n, opts.Watermark.Every)
 		pcfg.Origins = p.origins
+		direct := &broker.Direct{}
+		pcfg.Direct = direct
 		pp, err := parse.New(pcfg)
 		if err != nil {
 			return nil, err
@@ -190,7 +192,7 @@ func New(opts Options) (*Pipeline, error) {
 					parts = append(parts, part)
 				}
 				origins.Assign(parts)
-			})}
+			}), direct.Option(opts.Tuning)}
 	}
 	if p.runs("spans") {
 		sp, err := spans.New(t.SpansConfig())
@@ -202,7 +204,8 @@ func New(opts Options) (*Pipeline, error) {
 		p.extra[goka.Group(topology.GroupSpans)] = []goka.ProcessorOption{goka.WithStorageBuilder(base)}
 	}
 	if p.runs("dedupe") {
-		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "dedupe", Outputs: []string{topology.TopicUnique}, Tail: tail, PartitionOf: partitionOf})
+		direct := &broker.Direct{}
+		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "dedupe", Outputs: []string{topology.TopicUnique}, Tail: tail, PartitionOf: partitionOf, Direct: direct})
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +222,9 @@ func New(opts Options) (*Pipeline, error) {
 		}
 		p.dedupe = dp
 		p.graphs = append(p.graphs, t.DedupeGroup(dp, set))
-		p.extra[goka.Group(topology.GroupDedupe)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(dp.Rebalance)}
+		fence.UseGraph(p.graphs[len(p.graphs)-1])
+		p.extra[goka.Group(topology.GroupDedupe)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(dp.Rebalance),
+			direct.Option(opts.Tuning)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
 			Registry: reg, Clock: dc.Watermarks, Interval: sweepEvery(opts.Dedupe.SweepInterval, dp.TTL()),
 			Group: topology.GroupDedupe, Inputs: []string{topology.TopicParsed, topology.LoopTopic(topology.GroupDedupe)},
@@ -228,7 +233,8 @@ func New(opts Options) (*Pipeline, error) {
 		})
 	}
 	if p.runs("tracejoin") {
-		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "tracejoin", Outputs: []string{topology.TopicEnriched}, Tail: tail, PartitionOf: partitionOf})
+		direct := &broker.Direct{}
+		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "tracejoin", Outputs: []string{topology.TopicEnriched}, Tail: tail, PartitionOf: partitionOf, Direct: direct})
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +257,9 @@ func New(opts Options) (*Pipeline, error) {
 		}
 		p.tracejoin = jp
 		p.graphs = append(p.graphs, t.TraceJoinGroup(jp, set))
-		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance)}
+		fence.UseGraph(p.graphs[len(p.graphs)-1])
+		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance),
+			direct.Option(opts.Tuning)}
 		p.sweepers = append(p.sweepers, &state.Sweeper{
 			Registry: reg, Clock: jp.Clock(), Interval: sweepEvery(opts.Join.SweepInterval, jp.Window()),
 			// A partition without events for a window of wall-clock time

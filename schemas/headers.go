@@ -1,6 +1,10 @@
 package schemas
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
 
 // Headers a stage may write beside a LogEvent's bytes: what the next
 // stages route and key state by, so that a stage that only routes the
@@ -44,6 +48,35 @@ func (r Routing) Headers(h map[string][]byte) map[string][]byte {
 		h[HeaderSpanID] = []byte(*r.SpanID)
 	}
 	return h
+}
+
+// AppendRecordHeaders appends the routing headers to hs as a record's
+// headers, their values in one new buffer.
+func (r Routing) AppendRecordHeaders(hs []kgo.RecordHeader) []kgo.RecordHeader {
+	n := len(r.EventID) + 20
+	if r.TraceID != nil {
+		n += len(*r.TraceID)
+	}
+	if r.SpanID != nil {
+		n += len(*r.SpanID)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, r.EventID...)
+	hs = append(hs, kgo.RecordHeader{Key: HeaderEventID, Value: b[:len(b):len(b)]})
+	at := len(b)
+	b = strconv.AppendInt(b, r.Timestamp, 10)
+	hs = append(hs, kgo.RecordHeader{Key: HeaderEventTime, Value: b[at:len(b):len(b)]})
+	if r.TraceID != nil {
+		at = len(b)
+		b = append(b, *r.TraceID...)
+		hs = append(hs, kgo.RecordHeader{Key: HeaderTraceID, Value: b[at:len(b):len(b)]})
+	}
+	if r.SpanID != nil {
+		at = len(b)
+		b = append(b, *r.SpanID...)
+		hs = append(hs, kgo.RecordHeader{Key: HeaderSpanID, Value: b[at:len(b):len(b)]})
+	}
+	return hs
 }
 
 // PassHeaders adds r's routing headers to h (a new map when h is nil) and

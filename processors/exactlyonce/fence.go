@@ -35,6 +35,9 @@ import (
 	"sync/atomic"
 
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/broker"
 )
 
 // Headers of guarded records.
@@ -84,6 +87,10 @@ type Config struct {
 	Tail    TailFunc
 	// PartitionOf places a key among the output's partitions as goka does.
 	PartitionOf func(key string) int32
+	// Direct, when Ready, writes the guarded records whose value is bytes
+	// without ctx.Emit (see broker.Direct): the fence's headers and the
+	// caller's go into the record as they are.
+	Direct *broker.Direct
 }
 
 // Fence guards a stage's outputs. Begin must be called once per input
@@ -96,6 +103,19 @@ type Fence struct {
 
 	suppressed atomic.Int64
 	unguarded  atomic.Int64
+
+	// codecs encode the values of the outputs a Direct writes, as the
+	// stage's goka graph would (see UseGraph).
+	codecs map[string]goka.Codec
+}
+
+// UseGraph takes the codecs of the stage's outputs from its graph, so that
+// a Direct fence encodes a value that is not bytes as ctx.Emit would.
+func (f *Fence) UseGraph(g *goka.GroupGraph) {
+	f.codecs = map[string]goka.Codec{}
+	for _, e := range g.OutputStreams() {
+		f.codecs[e.Topic()] = e.Codec()
+	}
 }
 
 type part struct {
@@ -265,6 +285,18 @@ func (r *Record) EmitHeaders(topic goka.Stream, key string, value any, headers g
 	b = strconv.AppendInt(b, int64(seq), 10)
 	from := len(b)
 	b = appendPos(b, r.p.pos)
+	if v, ok := r.f.direct(out, value); ok {
+		d := r.f.cfg.Direct.Record(out, key, v)
+		d.Headers = append(d.Headers,
+			kgo.RecordHeader{Key: HeaderStage, Value: r.f.stage},
+			kgo.RecordHeader{Key: HeaderFrom, Value: b[:from:from]},
+			kgo.RecordHeader{Key: HeaderPos, Value: b[from:]})
+		for k, v := range headers {
+			d.Headers = append(d.Headers, kgo.RecordHeader{Key: k, Value: v})
+		}
+		r.f.cfg.Direct.Send(r.ctx, d)
+		return true
+	}
 	h := make(goka.Headers, 3+len(headers))
 	h[HeaderStage] = r.f.stage
 	h[HeaderFrom] = b[:from:from]
@@ -274,6 +306,21 @@ func (r *Record) EmitHeaders(topic goka.Stream, key string, value any, headers g
 	}
 	r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(h))
 	return true
+}
+
+// direct returns the bytes to write value with a Direct; ok is false when
+// the fence has none, or cannot encode value (it then goes through
+// ctx.Emit, whose failure to encode fails the processor).
+func (f *Fence) direct(topic string, value any) ([]byte, bool) {
+	if !f.cfg.Direct.Ready() {
+		return nil, false
+	}
+	if c := f.codecs[topic]; c != nil {
+		b, err := c.Encode(value)
+		return b, err == nil
+	}
+	b, ok := value.([]byte)
+	return b, ok
 }
 
 func (f *Fence) guards(topic string) bool {

@@ -9,7 +9,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
@@ -41,7 +43,10 @@ type Config struct {
 	// that have not heard it (package watermark); KeyFor names a key of
 	// an output partition, for those watermark records.
 	Origins *watermark.Origins
-	KeyFor  func(partition int32) string
+	// Direct, when Ready, writes the events without ctx.Emit (see
+	// broker.Direct).
+	Direct *broker.Direct
+	KeyFor func(partition int32) string
 	// MaxFuture: an event further ahead of the wall clock does not move
 	// its partition's event time (a clock gone wrong must not close every
 	// window at once); 0 means DefaultMaxFuture.
@@ -269,17 +274,35 @@ func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f F
 	// dedupe and the join's re-key need no more, and do not decode the
 	// event.
 	if p.cfg.Origins == nil {
-		ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.RoutingOf(ev).Headers(nil)))
+		p.send(ctx, ev, b, nil)
 		p.stats.Events.Add(1)
 		return
 	}
 	target := p.cfg.PartitionOf([]byte(ev.EventID))
 	ts, hasTime := ev.Timestamp, !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), ts, hasTime, target)
-	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(schemas.RoutingOf(ev).Headers(
-		map[string][]byte{watermark.HeaderStamp: watermark.Encode(stamp)})))
+	p.send(ctx, ev, b, watermark.Encode(stamp))
 	p.stats.Events.Add(1)
 	p.fanOut(ctx, stamp, due)
+}
+
+// send writes an event's bytes with its routing headers and stamp (when
+// not nil): straight through the processor's producer when it can.
+func (p *Processor) send(ctx goka.Context, ev *schemas.LogEvent, b, stamp []byte) {
+	if p.cfg.Direct.Ready() {
+		d := p.cfg.Direct.Record(string(p.cfg.Events), ev.EventID, b)
+		d.Headers = schemas.RoutingOf(ev).AppendRecordHeaders(d.Headers)
+		if stamp != nil {
+			d.Headers = append(d.Headers, kgo.RecordHeader{Key: watermark.HeaderStamp, Value: stamp})
+		}
+		p.cfg.Direct.Send(ctx, d)
+		return
+	}
+	h := schemas.RoutingOf(ev).Headers(nil)
+	if stamp != nil {
+		h[watermark.HeaderStamp] = stamp
+	}
+	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(h))
 }
 
 // progress notes a record that yields no event (a dead letter, a held
