@@ -249,7 +249,8 @@ func (c *Codec[T]) Schema() string { return c.version.JSON }
 // Wire returns the wire format the codec writes.
 func (c *Codec[T]) Wire() Wire { return c.wire }
 
-// Encode implements goka.Codec. value must be a T or a non-nil *T.
+// Encode implements goka.Codec. value must be a T, a non-nil *T, or an
+// Encoded (bytes in the codec's wire format, returned as they are).
 func (c *Codec[T]) Encode(value any) ([]byte, error) {
 	switch v := value.(type) {
 	case *T:
@@ -259,6 +260,8 @@ func (c *Codec[T]) Encode(value any) ([]byte, error) {
 		return c.Marshal(v)
 	case T:
 		return c.Marshal(&v)
+	case Encoded:
+		return v, nil
 	default:
 		var zero T
 		return nil, fmt.Errorf("codecs: encode %s: got %T, want %T or *%T", c.name, value, zero, zero)

@@ -251,20 +251,15 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		}
 	}
 	if !valid {
-		if ev == nil {
-			var ok bool
-			if ev, ok = deadletter.Decode(ctx, msg, p.cfg.EventCodec, p.dlq); !ok {
-				p.fanOut(ctx, stamp, -1)
-				return
-			}
-		}
-		ev.JoinStatus = schemas.JoinNoTrace
 		key := ctx.Key()
 		if key == "" {
-			key = ev.EventID
+			key = r.EventID
 		}
-		if rec.Emit(p.cfg.Enriched, key, ev) {
-			p.stats.NoTrace.Add(1)
+		if ev != nil {
+			ev.JoinStatus = schemas.JoinNoTrace
+			p.emitted(rec.Emit(p.cfg.Enriched, key, ev), schemas.JoinNoTrace)
+		} else if err := p.emitValue(rec, key, nil, value, schemas.JoinNoTrace); err != nil {
+			p.dlq.Emit(ctx, value, err)
 		}
 		p.fanOut(ctx, stamp, -1)
 		return
@@ -448,12 +443,10 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 		if spanByID(st, id) == nil {
 			continue
 		}
-		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
-		if err != nil {
+		if p.emitValue(rec, tid, st, e.Value, schemas.JoinJoined) != nil {
 			continue // cannot happen: spanIDOf decoded it
 		}
 		e.EmittedTopic, e.EmittedOffset = topic, offset
-		p.emit(rec, tid, st, ev, schemas.JoinJoined)
 	}
 	p.save(ctx, st)
 }
@@ -499,16 +492,14 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		status = schemas.JoinTimeout
 	}
 	if status != "" {
-		if ev == nil {
-			var err error
-			if ev, err = p.cfg.EventCodec.Unmarshal(value); err != nil {
-				p.dlq.Emit(ctx, value, err)
-				p.save(ctx, st)
-				return
-			}
+		if ev != nil {
+			p.emit(rec, tid, st, ev, status)
+		} else if err := p.emitValue(rec, tid, st, value, status); err != nil {
+			p.dlq.Emit(ctx, value, err)
+			p.save(ctx, st)
+			return
 		}
 		held.EmittedTopic, held.EmittedOffset = topic, offset
-		p.emit(rec, tid, st, ev, status)
 	}
 	st.Events = append(st.Events, held)
 	if !future {
@@ -545,12 +536,10 @@ func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		if e.EmittedTopic != "" || e.Timestamp > t.StreamTime-window {
 			continue
 		}
-		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
-		if err != nil {
+		if p.emitValue(rec, tid, st, e.Value, schemas.JoinTimeout) != nil {
 			continue
 		}
 		e.EmittedTopic, e.EmittedOffset = topic, offset
-		p.emit(rec, tid, st, ev, schemas.JoinTimeout)
 		emitted = true
 	}
 	if emitted {
@@ -734,12 +723,9 @@ func (p *Processor) release(ctx goka.Context, tid string, st *schemas.TraceState
 				continue
 			}
 			e.EmittedTopic = swept
-			ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
-			if err != nil {
+			if p.emitValue(rec, tid, st, e.Value, schemas.JoinTimeout) != nil {
 				p.badHeld(ctx, e)
-				continue
 			}
-			p.emit(rec, tid, st, ev, schemas.JoinTimeout)
 		}
 	}
 	p.save(ctx, st)
@@ -777,20 +763,69 @@ func (p *Processor) replay(rec *exactlyonce.Record, tid string, st *schemas.Trac
 		if e.EmittedTopic != topic || e.EmittedOffset != offset {
 			continue
 		}
-		ev, err := p.cfg.EventCodec.Unmarshal(e.Value)
-		if err != nil {
-			continue
-		}
-		status := schemas.JoinTimeout
-		if spanForEvent(st, ev) != nil {
-			status = schemas.JoinJoined
-		}
-		p.emit(rec, tid, st, ev, status)
+		_ = p.emitValue(rec, tid, st, e.Value, "") // one that does not decode was dead-lettered then
 	}
 }
 
+// emitValue emits an event's bytes with status ("": joined when its span
+// is in st, else timeout) and what st says of its span and its trace, as
+// emit does. An event in the codec's own version is not decoded: its
+// bytes up to the join fields are kept and the join fields written after
+// them (codecs.ScanLogEvent); another is decoded and encoded. The error
+// is the decode's: nothing was emitted.
+func (p *Processor) emitValue(rec *exactlyonce.Record, tid string, st *schemas.TraceState, value []byte, status string) error {
+	s, ok := codecs.ScanLogEvent(p.cfg.EventCodec, value)
+	if !ok {
+		ev, err := p.cfg.EventCodec.Unmarshal(value)
+		if err != nil {
+			return err
+		}
+		if status == "" {
+			status = schemas.JoinTimeout
+			if spanForEvent(st, ev) != nil {
+				status = schemas.JoinJoined
+			}
+		}
+		p.emit(rec, tid, st, ev, status)
+		return nil
+	}
+	var sp, root *schemas.SpanRef
+	if st != nil { // nil for an event without a trace
+		root = rootOf(st)
+		sp = root
+		if s.HasID && s.SpanID != "" {
+			sp = spanOf(st, strings.ToLower(s.SpanID))
+		}
+	}
+	if status == "" {
+		status = schemas.JoinTimeout
+		if sp != nil {
+			status = schemas.JoinJoined
+		}
+	}
+	j := s.Join
+	j.JoinStatus = status
+	if status == schemas.JoinJoined && sp != nil {
+		j.SpanService, j.SpanOperation, j.SpanStatus = sp.Service, sp.Operation, sp.Status
+		d := sp.DurationUs
+		j.SpanDurationUs = &d
+	}
+	if root != nil {
+		j.RootOperation = root.Operation
+	}
+	b := s.AppendLogEvent(make([]byte, 0, s.Size(j)), value, j)
+	p.emitted(rec.Emit(p.cfg.Enriched, tid, codecs.Encoded(b)), status)
+	return nil
+}
+
+// emit emits ev with status and what st says of its span and its trace
+// (st is nil for an event without a trace).
 func (p *Processor) emit(rec *exactlyonce.Record, tid string, st *schemas.TraceState, ev *schemas.LogEvent, status string) {
 	ev.JoinStatus = status
+	if st == nil {
+		p.emitted(rec.Emit(p.cfg.Enriched, tid, ev), status)
+		return
+	}
 	if status == schemas.JoinJoined {
 		if sp := spanForEvent(st, ev); sp != nil {
 			ev.SpanService, ev.SpanOperation, ev.SpanStatus = sp.Service, sp.Operation, sp.Status
@@ -801,11 +836,18 @@ func (p *Processor) emit(rec *exactlyonce.Record, tid string, st *schemas.TraceS
 	if root := rootOf(st); root != nil {
 		ev.RootOperation = root.Operation
 	}
-	if !rec.Emit(p.cfg.Enriched, tid, ev) {
+	p.emitted(rec.Emit(p.cfg.Enriched, tid, ev), status)
+}
+
+// emitted counts an emit by its outcome and status.
+func (p *Processor) emitted(landed bool, status string) {
+	if !landed {
 		p.stats.Suppressed.Add(1)
 		return
 	}
 	switch status {
+	case schemas.JoinNoTrace:
+		p.stats.NoTrace.Add(1)
 	case schemas.JoinJoined:
 		p.stats.Joined.Add(1)
 	case schemas.JoinTimeout:

@@ -204,6 +204,24 @@ func (h *harness) outputs() []output {
 	}
 }
 
+// emitted is the event a callback emitted: the stage emits an event it
+// did not decode as bytes (codecs.Encoded).
+func emitted(t testing.TB, v any) *schemas.LogEvent {
+	t.Helper()
+	if b, ok := v.(codecs.Encoded); ok {
+		set, err := codecs.NewSet()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := set.LogEvent.Unmarshal(b)
+		if err != nil {
+			t.Fatalf("emitted bytes do not decode: %v", err)
+		}
+		return ev
+	}
+	return v.(*schemas.LogEvent)
+}
+
 func (h *harness) deadLetters() []*schemas.DeadLetter {
 	return gokatest.Drain[*schemas.DeadLetter](h.dlq)
 }
@@ -629,7 +647,7 @@ func TestReplayOfSpanRecord(t *testing.T) {
 			if e.Topic != enriched {
 				t.Fatalf("emit to %s", e.Topic)
 			}
-			out = append(out, e.Value.(*schemas.LogEvent).EventID)
+			out = append(out, emitted(t, e.Value).EventID)
 		}
 		return out
 	}
@@ -666,7 +684,7 @@ func TestReplayOfSpanRecord(t *testing.T) {
 		t.Fatalf("replay of span@3 emitted %v", got)
 	}
 	for _, e := range again.Emits {
-		ev := e.Value.(*schemas.LogEvent)
+		ev := emitted(t, e.Value)
 		if e.Key != traceX || ev.JoinStatus != schemas.JoinJoined || ev.SpanService != "payments" || ev.RootOperation != "POST /v1/charges" {
 			t.Fatalf("replayed emit: %+v", ev)
 		}
