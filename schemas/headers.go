@@ -94,6 +94,20 @@ func (r Routing) PassHeaders(h, in map[string][]byte) map[string][]byte {
 	return h
 }
 
+// AppendPassHeaders is PassHeaders for a record's headers: in's routing
+// headers as they are when it has them, else r's.
+func (r Routing) AppendPassHeaders(hs []kgo.RecordHeader, in map[string][]byte) []kgo.RecordHeader {
+	if in[HeaderEventID] == nil || in[HeaderEventTime] == nil {
+		return r.AppendRecordHeaders(hs)
+	}
+	for _, k := range RoutingHeaders {
+		if v, ok := in[k]; ok {
+			hs = append(hs, kgo.RecordHeader{Key: k, Value: v})
+		}
+	}
+	return hs
+}
+
 // EventRouting reads an event's routing headers; ok is false without them.
 func EventRouting(h map[string][]byte) (r Routing, ok bool) {
 	idb, tsb := h[HeaderEventID], h[HeaderEventTime]

@@ -3,7 +3,10 @@ package schemas
 import (
 	"bytes"
 	"io/fs"
+	"reflect"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The checked-in manifest is exactly what `logstream schemas manifest`
@@ -70,5 +73,28 @@ func TestRoutingPassHeaders(t *testing.T) {
 	got, ok := EventRouting(enc)
 	if !ok || got.EventID != "e1" || got.Timestamp != r.Timestamp || *got.TraceID != tid || *got.SpanID != sid {
 		t.Fatalf("encoded routing reads back as %+v, %v", got, ok)
+	}
+
+	// The record-header form passes the same headers, the same bytes.
+	hs := r.AppendPassHeaders([]kgo.RecordHeader{{Key: "other", Value: []byte("x")}}, in)
+	asMap := map[string][]byte{}
+	for _, h := range hs {
+		asMap[h.Key] = h.Value
+	}
+	if len(hs) != len(out) || !reflect.DeepEqual(asMap, out) {
+		t.Fatalf("AppendPassHeaders = %v, PassHeaders = %v", asMap, out)
+	}
+	for _, h := range hs[1:] {
+		if &h.Value[0] != &in[h.Key][0] {
+			t.Errorf("%s: not the bytes read", h.Key)
+		}
+	}
+	hs = r.AppendPassHeaders(nil, map[string][]byte{})
+	asMap = map[string][]byte{}
+	for _, h := range hs {
+		asMap[h.Key] = h.Value
+	}
+	if !reflect.DeepEqual(asMap, enc) {
+		t.Fatalf("without routing in: AppendPassHeaders = %v, PassHeaders = %v", asMap, enc)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -59,8 +61,49 @@ type Stamp struct {
 	Seq int64
 }
 
-// Channel returns the channel name of a topic's partition.
+// Channel returns the channel name of a topic's partition. The stages
+// name their input's channel on every event, so the names of the first
+// channelRow partitions of a topic are made once and kept.
 func Channel(topic string, partition int32) string {
+	if partition < 0 || partition >= channelRow {
+		return channelName(topic, partition)
+	}
+	if row := (*channelNames.Load())[topic]; row != nil {
+		return row[partition]
+	}
+	channelMu.Lock()
+	defer channelMu.Unlock()
+	old := *channelNames.Load()
+	row := old[topic]
+	if row == nil {
+		row = new([channelRow]string)
+		for i := range row {
+			row[i] = channelName(topic, int32(i))
+		}
+		m := make(map[string]*[channelRow]string, len(old)+1)
+		for k, v := range old {
+			m[k] = v
+		}
+		m[topic] = row
+		channelNames.Store(&m)
+	}
+	return row[partition]
+}
+
+const channelRow = 256
+
+var (
+	channelMu sync.Mutex
+	// channelNames maps a topic to its channels' names; replaced whole
+	// (under channelMu) when a topic comes, so readers take no lock.
+	channelNames = func() *atomic.Pointer[map[string]*[channelRow]string] {
+		p := new(atomic.Pointer[map[string]*[channelRow]string])
+		p.Store(&map[string]*[channelRow]string{})
+		return p
+	}()
+)
+
+func channelName(topic string, partition int32) string {
 	return topic + "/" + strconv.FormatInt(int64(partition), 10)
 }
 
@@ -119,16 +162,22 @@ func Decode(b []byte) ([]Stamp, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	parts := strings.Split(string(b), ",")
-	out := make([]Stamp, 0, len(parts))
-	for _, p := range parts {
+	// One string for all the stamps' channels, and the slice sized from
+	// the commas: every relayed event is decoded here, at every stage.
+	all := string(b)
+	out := make([]Stamp, 0, strings.Count(all, ",")+1)
+	for {
+		p, rest, more := strings.Cut(all, ",")
 		s, err := decodeOne(p)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
+		if !more {
+			return out, nil
+		}
+		all = rest
 	}
-	return out, nil
 }
 
 func decodeOne(p string) (Stamp, error) {

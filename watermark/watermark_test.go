@@ -2,8 +2,10 @@ package watermark
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -284,4 +286,27 @@ func BenchmarkPartitionsObserve(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		p.Observe(0, w0, []Stamp{stampOf(i%6, Time, 1+i/6, int64(i))}, true, "", 0, 0)
 	}
+}
+
+// TestChannelNames: cached names are the names, for any partition, from
+// goroutines at once.
+func TestChannelNames(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range []int32{0, 5, 255, 256, 1000, -1} {
+				topic := fmt.Sprintf("topic-%d", (int(p)+g)%3)
+				want := topic + "/" + strconv.Itoa(int(p))
+				if got := Channel(topic, p); got != want {
+					t.Errorf("Channel(%q, %d) = %q, want %q", topic, p, got, want)
+				}
+				if tp, part, ok := SplitChannel(Channel(topic, p)); p >= 0 && (!ok || tp != topic || part != p) {
+					t.Errorf("SplitChannel(Channel(%q, %d)) = %q, %d, %v", topic, p, tp, part, ok)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

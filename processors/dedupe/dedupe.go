@@ -8,6 +8,7 @@ import (
 
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/deadletter"
@@ -201,19 +202,18 @@ func (p *Processor) watermark(ctx goka.Context, rec *exactlyonce.Record, value [
 // forward writes value (an event, or the stamps alone) to logs.unique with
 // its stamps, and notes what the output partition heard.
 // An event's routing (r, nil for a watermark record) goes with it in
-// headers, for the join.
+// headers, for the join. The stamps are always those of the record read,
+// so its stamp header goes on as it came, not encoded again.
 func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []watermark.Stamp, key string, value []byte, wm bool, r *schemas.Routing) bool {
-	var h goka.Headers
+	var hs [8]kgo.RecordHeader
+	h := hs[:0]
 	if r != nil {
-		h = r.PassHeaders(nil, ctx.Headers())
+		h = r.AppendPassHeaders(h, ctx.Headers())
 	}
 	if len(stamps) > 0 {
-		if h == nil {
-			h = goka.Headers{}
-		}
-		h[watermark.HeaderStamp] = watermark.Encode(stamps...)
+		h = append(h, kgo.RecordHeader{Key: watermark.HeaderStamp, Value: ctx.Headers()[watermark.HeaderStamp]})
 		if wm {
-			h[watermark.HeaderKind] = []byte(watermark.KindWatermark)
+			h = append(h, kgo.RecordHeader{Key: watermark.HeaderKind, Value: kindWatermark})
 		}
 		f := p.fan(ctx.Partition())
 		now := ctx.Timestamp()
@@ -223,8 +223,12 @@ func (p *Processor) forward(ctx goka.Context, rec *exactlyonce.Record, stamps []
 		}
 		p.fanMu.Unlock()
 	}
-	return rec.EmitHeaders(p.cfg.Unique, key, value, h)
+	return rec.EmitRecordHeaders(p.cfg.Unique, key, value, h)
 }
+
+// kindWatermark is the value of watermark.HeaderKind on watermark records;
+// shared by all of them (a header value is only read).
+var kindWatermark = []byte(watermark.KindWatermark)
 
 func (p *Processor) fan(partition int32) *watermark.Fanout {
 	p.fanMu.Lock()

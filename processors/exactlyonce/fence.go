@@ -251,24 +251,28 @@ func (r *Record) Emit(topic goka.Stream, key string, value any) bool {
 // EmitHeaders is Emit with headers of the caller's (a watermark stamp)
 // beside the fence's own.
 func (r *Record) EmitHeaders(topic goka.Stream, key string, value any, headers goka.Headers) bool {
+	return r.emit(topic, key, value, headers, nil)
+}
+
+// EmitRecordHeaders is EmitHeaders with the headers as a record's: a
+// stage that writes every record it reads with a few headers builds them
+// without a map when the fence writes through its Direct.
+func (r *Record) EmitRecordHeaders(topic goka.Stream, key string, value any, headers []kgo.RecordHeader) bool {
+	return r.emit(topic, key, value, nil, headers)
+}
+
+// emit writes value with the headers of hm and hs (one of them).
+func (r *Record) emit(topic goka.Stream, key string, value any, hm goka.Headers, hs []kgo.RecordHeader) bool {
 	out := string(topic)
 	landed, guarded := r.p.landed[out]
 	if !guarded && !r.f.guards(out) {
-		if headers != nil {
-			r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(headers))
-		} else {
-			r.ctx.Emit(topic, key, value)
-		}
+		r.ctxEmit(topic, key, value, headerMap(hm, hs, 0))
 		return true
 	}
 	seq := r.next(out)
 	if r.f.cfg.PartitionOf(key) != r.ctx.Partition() {
 		r.f.unguarded.Add(1)
-		if headers != nil {
-			r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(headers))
-		} else {
-			r.ctx.Emit(topic, key, value)
-		}
+		r.ctxEmit(topic, key, value, headerMap(hm, hs, 0))
 		return true
 	}
 	if landed.covers(r.topic, r.offset, seq) {
@@ -291,21 +295,43 @@ func (r *Record) EmitHeaders(topic goka.Stream, key string, value any, headers g
 			kgo.RecordHeader{Key: HeaderStage, Value: r.f.stage},
 			kgo.RecordHeader{Key: HeaderFrom, Value: b[:from:from]},
 			kgo.RecordHeader{Key: HeaderPos, Value: b[from:]})
-		for k, v := range headers {
+		for k, v := range hm {
 			d.Headers = append(d.Headers, kgo.RecordHeader{Key: k, Value: v})
 		}
+		d.Headers = append(d.Headers, hs...)
 		r.f.cfg.Direct.Send(r.ctx, d)
 		return true
 	}
-	h := make(goka.Headers, 3+len(headers))
+	h := headerMap(hm, hs, 3)
 	h[HeaderStage] = r.f.stage
 	h[HeaderFrom] = b[:from:from]
 	h[HeaderPos] = b[from:]
-	for k, v := range headers {
-		h[k] = v
-	}
 	r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(h))
 	return true
+}
+
+func (r *Record) ctxEmit(topic goka.Stream, key string, value any, h goka.Headers) {
+	if h != nil {
+		r.ctx.Emit(topic, key, value, goka.WithCtxEmitHeaders(h))
+	} else {
+		r.ctx.Emit(topic, key, value)
+	}
+}
+
+// headerMap returns hm, or hs as a map (nil when both are empty and
+// extra is 0), with room for extra more.
+func headerMap(hm goka.Headers, hs []kgo.RecordHeader, extra int) goka.Headers {
+	if extra == 0 && len(hs) == 0 {
+		return hm
+	}
+	h := make(goka.Headers, len(hm)+len(hs)+extra)
+	for k, v := range hm {
+		h[k] = v
+	}
+	for _, x := range hs {
+		h[x.Key] = x.Value
+	}
+	return h
 }
 
 // direct returns the bytes to write value with a Direct; ok is false when
