@@ -273,7 +273,7 @@ func runStageProcess(ctx context.Context, cfg stageConfig) error {
 	}
 	r, err := startStage(ctx, []string{cfg.brokers}, topo, set, pipeline.Options{
 		Stages: []string{"dedupe"}, Storage: st,
-		Dedupe: pipeline.StateOptions{TTL: benchTTL, SweepInterval: cfg.sweep},
+		Dedupe: pipeline.StateOptions{TTL: benchTTL, SweepInterval: cfg.sweep, CacheEntries: dedupeCache(cfg.storage)},
 	})
 	if err != nil {
 		return err

@@ -75,6 +75,15 @@ func storageFor(kind string) (b storage.Builder, dir string, cleanup func(), err
 	return nil, "", nil, fmt.Errorf("unknown storage %q (leveldb or memory)", kind)
 }
 
+// dedupeCache is dedupe's hot-id cache for a storage kind, as logstream
+// run sets it: none in front of a memory table (it would only copy it).
+func dedupeCache(kind string) int64 {
+	if kind == "memory" {
+		return -1
+	}
+	return 0 // the stage's default
+}
+
 // running is a pipeline started in the background.
 type running struct {
 	p      *pipeline.Pipeline

@@ -248,7 +248,8 @@ func measureDedupe(ctx context.Context, set *codecs.Set, cfg throughputConfig, i
 	}
 	defer cleanup()
 	r, err := startStage(ctx, e.brokers, e.topo, set, pipeline.Options{
-		Stages: []string{"dedupe"}, Storage: st, Dedupe: pipeline.StateOptions{TTL: cmp.Or(cfg.ttl, benchTTL), SweepInterval: cfg.sweep},
+		Stages: []string{"dedupe"}, Storage: st, Dedupe: pipeline.StateOptions{TTL: cmp.Or(cfg.ttl, benchTTL), SweepInterval: cfg.sweep,
+			CacheEntries: dedupeCache(kind)},
 	})
 	if err != nil {
 		return erResult{}, err
