@@ -62,6 +62,7 @@ type stack struct {
 }
 
 func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, error) {
+	applyMemoryLimit(cfg.MemoryLimit, log)
 	topo, err := newTopology(cfg)
 	if err != nil {
 		return nil, err

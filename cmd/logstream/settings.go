@@ -71,6 +71,7 @@ type Config struct {
 	JoinWindow  time.Duration
 	JoinMaxHeld int
 	MaxFuture   time.Duration
+	MemoryLimit int64 // bytes; memoryAuto or 0 (none)
 
 	Alerting alertSettings // the errorrate stage and the alerter (alerting.go)
 
@@ -315,7 +316,7 @@ func durationIn(lo, hi time.Duration, set func(*Config, time.Duration)) func(*Co
 var (
 	connectionSettings = []setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat}
 	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
-		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture)
+		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit)
 )
 
 // The alerting settings join the pipeline's (alerting.go).

@@ -66,6 +66,8 @@ type fullConfig struct {
 	leveldb bool
 	// compression of what both sides write.
 	compression string
+	// memoryLimit is logstream run --memory-limit ("" leaves its default).
+	memoryLimit string
 }
 
 func freeAddr() string {
@@ -303,6 +305,9 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 	}
 	args := []string{"run", "--brokers", e.Addr(), "--partitions", strconv.Itoa(cfg.partitions),
 		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json", "--compression", cmp.Or(cfg.compression, "none")}
+	if cfg.memoryLimit != "" {
+		args = append(args, "--memory-limit", cfg.memoryLimit)
+	}
 	if cfg.leveldb {
 		dir, err := os.MkdirTemp("", "pipebench-state-")
 		if err != nil {

@@ -41,6 +41,7 @@ func main() {
 	profFor := flag.Duration("cpuprofile-for", 20*time.Second, "with -full: how long the CPU profile runs")
 	heapProf := flag.String("heapprofile", "", "with -full: write the pipeline's heap profile (from its admin port) when it has caught up to this file")
 	leveldb := flag.Bool("leveldb", false, "with -full: keep the stages' tables in LevelDB (logstream run --state-dir) rather than in memory")
+	memLimit := flag.String("memory-limit", "", "with -full: logstream run --memory-limit (empty: its default, auto)")
 	compression := flag.String("compression", "none", "with -full: compression of the batches both sides write (logstream run --compression; the passthrough's producer)")
 	child := flag.Bool("passthrough-child", false, "internal: run the passthrough chain (the baseline's own process)")
 	brokers := flag.String("brokers", "", "internal: with -passthrough-child, the broker")
@@ -63,7 +64,7 @@ func main() {
 				}
 			}
 		}
-		err = runFull(fullConfig{n: *n, partitions: *partitions, sets: sets, hops: max(h, 1), bin: *bin, timeout: *timeout, profile: *prof, profileFor: *profFor, compression: *compression, heapProfile: *heapProf, leveldb: *leveldb})
+		err = runFull(fullConfig{n: *n, partitions: *partitions, sets: sets, hops: max(h, 1), bin: *bin, timeout: *timeout, profile: *prof, profileFor: *profFor, compression: *compression, memoryLimit: *memLimit, heapProfile: *heapProf, leveldb: *leveldb})
 	default:
 		err = run(*n, *partitions, *rounds)
 	}
