@@ -7,12 +7,17 @@
 // event time and line (processors/parse.EventID). The group table
 // (dedupe-table) holds, per id, where its first occurrence was read and its
 // event time. An id lives for the TTL (default 10 minutes) of event time
-// after its first occurrence: a sweeper walks the table and sends a timer
-// through the stage's loop topic to each id past its TTL, and the callback
-// deletes it (a tombstone on the compacted table topic), so the table and
-// the local store stay bounded by the ids of one TTL, not by history. A
-// repeat that comes after its id expired passes again: that is the TTL's
-// meaning. A bounded ristretto cache of hot ids sits in front of the store.
+// after its first occurrence: every write of an id notes in the table's
+// state.Registry when it expires, a state.Sweeper visits the ids that are
+// due in process (goka's visitor, state.VisitName; no record through
+// Kafka), and the visit deletes the id (a tombstone on the compacted table
+// topic), so the table and the local store stay bounded by the ids of one
+// TTL, not by history. A repeat that comes after its id expired passes
+// again: that is the TTL's meaning. A bounded ristretto cache of hot ids
+// can sit in front of the store (Config.CacheEntries; logstream run keeps
+// one only with LevelDB state: in front of a memory table it would only
+// copy it). Timer records of the previous version left in the loop topic
+// are still taken, with the same decision.
 //
 // Exactly-once. goka delivers at least once; the stage makes its effects
 // exactly once. The state of an id names the record of its first
