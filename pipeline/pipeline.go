@@ -249,6 +249,7 @@ func New(opts Options) (*Pipeline, error) {
 		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
 		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
 		jc.SpansIdle = idle
+		jc.Direct = direct
 		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
 		jc.Registry = reg
 		jp, err := tracejoin.New(jc)

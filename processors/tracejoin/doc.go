@@ -73,8 +73,10 @@
 // watermark-only records; timer records of the previous version). Outputs:
 // logs.enriched (LogEvent with the span's fields and join_status, key
 // trace id, or event id for no_trace), logs.dlq. Table: tracejoin-table
-// (TraceState: the trace's spans, its events with their bytes and what
-// emitted them, the offsets applied).
+// (TraceState: the trace's spans, its events and what emitted them, the
+// offsets applied; an event's bytes while it waits, or after a span or a
+// sweep released it; not for an event that left on its own record, whose
+// replay brings them again).
 //
 // Bad input. An event or span that does not decode, a span without a
 // trace id, with one that is not hex of the right length, or without a

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/processors/exactlyonce"
@@ -97,7 +99,11 @@ type Config struct {
 	// each trace next has work (events to release, the trace to close),
 	// for the sweeper that visits the traces due. nil: no sweeper.
 	Registry *state.Registry
-	Now      func() time.Time
+	// Direct, when its processor has built it, writes the re-keyed events
+	// to the loop topic with their headers as a record's, not through
+	// ctx.Loopback's maps (nil or not ready: Loopback).
+	Direct *broker.Direct
+	Now    func() time.Time
 	// SpansIdle: a partition of the spans topic that has read no span for
 	// this long (wall clock) stops holding the join's event time back
 	// (spansGate); 0 means watermark.DefaultIdle.
@@ -266,11 +272,23 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 	}
 	// The bytes go as they came; the headers carry what the loop side
 	// needs to hold the event without decoding it.
-	ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(r.PassHeaders(map[string][]byte{state.HeaderKind: []byte(KindEvent),
-		watermark.HeaderStamp: watermark.Encode(stamp)}, ctx.Headers())))
+	if p.cfg.Direct.Ready() {
+		d := p.cfg.Direct.Record(string(p.cfg.Loop), tid, value)
+		d.Headers = append(d.Headers, kgo.RecordHeader{Key: state.HeaderKind, Value: kindEvent},
+			kgo.RecordHeader{Key: watermark.HeaderStamp, Value: watermark.Encode(stamp)})
+		d.Headers = r.AppendPassHeaders(d.Headers, ctx.Headers())
+		p.cfg.Direct.Send(ctx, d)
+	} else {
+		ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(r.PassHeaders(map[string][]byte{state.HeaderKind: []byte(KindEvent),
+			watermark.HeaderStamp: watermark.Encode(stamp)}, ctx.Headers())))
+	}
 	p.stats.Rekeyed.Add(1)
 	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
 }
+
+// kindEvent is the state.HeaderKind value of a re-keyed event (a header
+// value is only read, so one serves them all).
+var kindEvent = []byte(KindEvent)
 
 // stampOf is what the stage vouches for partition part of Events, to the
 // loop partitions.
@@ -403,7 +421,7 @@ func (p *Processor) span(ctx goka.Context, rec *exactlyonce.Record, value []byte
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	st, c := p.load(ctx)
 	if st != nil && offset <= p.applied(st, topic) {
-		p.replay(rec, tid, st, topic, offset)
+		p.replay(rec, tid, st, topic, offset, nil)
 		return
 	}
 	if st == nil {
@@ -458,7 +476,7 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 	topic, offset := string(ctx.Topic()), ctx.Offset()
 	st, _ := p.load(ctx)
 	if st != nil && offset <= p.applied(st, topic) {
-		p.replay(rec, tid, st, topic, offset)
+		p.replay(rec, tid, st, topic, offset, value)
 		return
 	}
 	if st == nil {
@@ -471,10 +489,7 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		p.save(ctx, st)
 		return
 	}
-	// The state (and the cache of decoded states) keeps the bytes: a
-	// copy, because value is a slice of the consumer's fetch buffer, and
-	// holding it would keep that whole buffer alive while the event waits.
-	held := schemas.HeldEvent{EventID: r.id, Timestamp: r.ts, Value: bytes.Clone(value), EmittedOffset: -1}
+	held := schemas.HeldEvent{EventID: r.id, Timestamp: r.ts, EmittedOffset: -1}
 	stream := p.eventTime(ctx.Partition())
 	future := watermark.Future(r.ts, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	status := ""
@@ -499,7 +514,16 @@ func (p *Processor) event(ctx goka.Context, rec *exactlyonce.Record, value []byt
 			p.save(ctx, st)
 			return
 		}
+		// Its bytes are not kept: the only use of an emitted event's bytes
+		// is to emit it again when the record that emitted it is
+		// replayed, and that record is this event (replay). The state,
+		// written again on every span and event of the trace, stays small.
 		held.EmittedTopic, held.EmittedOffset = topic, offset
+	} else {
+		// A waiting event's bytes are kept: a copy, because value is a
+		// slice of the consumer's fetch buffer, and holding it would keep
+		// that whole buffer alive while the event waits.
+		held.Value = bytes.Clone(value)
 	}
 	st.Events = append(st.Events, held)
 	if !future {
@@ -526,7 +550,7 @@ func (p *Processor) timer(ctx goka.Context, rec *exactlyonce.Record, value []byt
 		return
 	}
 	if offset <= p.applied(st, topic) {
-		p.replay(rec, tid, st, topic, offset)
+		p.replay(rec, tid, st, topic, offset, nil)
 		return
 	}
 	window := p.cfg.Window.Milliseconds()
@@ -756,14 +780,22 @@ func (p *Processor) nextMark(ctx goka.Context, t state.Timer) (int64, error) {
 }
 
 // replay re-emits what the record at (topic, offset) emitted; the fence
-// drops what landed.
-func (p *Processor) replay(rec *exactlyonce.Record, tid string, st *schemas.TraceState, topic string, offset int64) {
+// drops what landed. value is the replayed record's (nil for a span or a
+// timer): an event emitted by its own record was held without its bytes.
+func (p *Processor) replay(rec *exactlyonce.Record, tid string, st *schemas.TraceState, topic string, offset int64, value []byte) {
 	p.stats.Replayed.Add(1)
 	for _, e := range st.Events {
 		if e.EmittedTopic != topic || e.EmittedOffset != offset {
 			continue
 		}
-		_ = p.emitValue(rec, tid, st, e.Value, "") // one that does not decode was dead-lettered then
+		v := e.Value
+		if v == nil {
+			v = value
+		}
+		if v == nil {
+			continue // cannot happen: only an event's own record emits it without keeping its bytes
+		}
+		_ = p.emitValue(rec, tid, st, v, "") // one that does not decode was dead-lettered then
 	}
 }
 

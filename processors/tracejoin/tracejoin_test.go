@@ -726,8 +726,32 @@ func TestReplayOfSpanRecord(t *testing.T) {
 	wantCounters(t, r.p, tracejoin.Snapshot{Spans: 2, Replayed: 2, Suppressed: 3})
 
 	// And the stage goes on after the replays: a new event joins at once.
-	if got := ids(r.loop(13, event("e4", ptr(traceX), ptr(child), t0))); !reflect.DeepEqual(got, []string{"e4"}) {
+	e4 := event("e4", ptr(traceX), ptr(child), t0)
+	if got := ids(r.loop(13, e4)); !reflect.DeepEqual(got, []string{"e4"}) {
 		t.Fatalf("new event after the replays emitted %v", got)
+	}
+	// An event that left on its own record is held without its bytes (the
+	// state is written again on every update of the trace); the replay of
+	// that record, nothing landed, emits it again from the record itself.
+	st, err := r.set.TraceState.Unmarshal(tb.Rows[traceX])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range st.Events {
+		switch {
+		case e.EventID == "e4" && e.Value != nil:
+			t.Fatal("e4 left on its own record, and its bytes are kept")
+		case e.EventID != "e4" && e.Value == nil:
+			t.Fatalf("%s left on a span, and its bytes are gone", e.EventID)
+		}
+	}
+	r = start(noTail)
+	again = r.loop(13, e4)
+	if got := ids(again); !reflect.DeepEqual(got, []string{"e4"}) {
+		t.Fatalf("replay of loop@13 emitted %v", got)
+	}
+	if ev := emitted(t, again.Emits[0].Value); ev.JoinStatus != schemas.JoinJoined || ev.SpanService != "ledger" || ev.Message != e4.Message {
+		t.Fatalf("replayed emit of e4: %+v", ev)
 	}
 }
 
