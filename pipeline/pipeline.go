@@ -551,6 +551,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
+// stageErr is what a stage's processor returning err means: nil for a stop
+// the pipeline asked for (ctx done), else a failure. A stage that stopped
+// by itself failed whatever goka returned: after a callback panicked,
+// goka's error can hold a context.Canceled of its own shutdown next to the
+// panic, and a stage that stopped quietly left the others running with
+// nothing consuming its inputs.
+func stageErr(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() == nil && err == nil:
+		return errors.New("stopped by itself")
+	case ctx.Err() == nil:
+		return err
+	case err != nil && !errors.Is(err, context.Canceled):
+		return err
+	}
+	return nil
+}
+
 func (p *Pipeline) run(ctx context.Context) error {
 	log := p.opts.Logger
 	var procs []*goka.Processor
@@ -585,8 +603,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 			defer p.running.Add(-1)
 			group := proc.Graph().Group()
 			log.Info().Str("stage", string(group)).Msg("stage starting")
-			err := proc.Run(ctx)
-			if err != nil && !errors.Is(err, context.Canceled) {
+			if err := stageErr(ctx, proc.Run(ctx)); err != nil {
 				log.Error().Err(err).Str("stage", string(group)).Msg("stage failed")
 				return fmt.Errorf("pipeline: stage %s: %w", group, err)
 			}

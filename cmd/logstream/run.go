@@ -233,7 +233,9 @@ func runPipeline(ctx context.Context, cfg *Config, stderr io.Writer) error {
 		}
 	}()
 	err = s.run(ctx)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	// Canceled is a clean stop only when a signal asked for it: a stage
+	// that failed can return an error holding goka's own Canceled.
+	if err != nil && (ctx.Err() == nil || !errors.Is(err, context.Canceled)) {
 		return err
 	}
 	log.Info().Msg("stopped")
