@@ -18,6 +18,12 @@ const (
 	HeaderSpanID    = "ls-span-id"    // as in the event; absent when it has none
 )
 
+// HeaderJoinStatus is written by the join beside every event it emits to
+// logs.enriched: the event's join_status, so that a reader that wants
+// only joined events (errorrate's trace samples) skips the others without
+// decoding them.
+const HeaderJoinStatus = "ls-join"
+
 // RoutingHeaders lists the headers above.
 var RoutingHeaders = [...]string{HeaderEventID, HeaderEventTime, HeaderTraceID, HeaderSpanID}
 

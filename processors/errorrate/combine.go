@@ -134,6 +134,10 @@ type paneAgg struct {
 	samples    []schemas.Sample
 }
 
+// Stats returns the counters the combiner adds to (shared with the
+// windows hop when NewCombiner was given its Stats).
+func (c *Combiner) Stats() *Stats { return c.stats }
+
 // NewCombiner returns the first hop for cfg; it shares stats with the
 // stage's Processor.
 func NewCombiner(cfg CombineConfig, stats *Stats) (*Combiner, error) {
@@ -495,6 +499,11 @@ func (c *Combiner) record(r *kgo.Record) {
 // joined takes an error event the trace join wrote, joined with its span,
 // as a sample trace of its pane (the event was counted from Events).
 func (c *Combiner) joined(r *kgo.Record) {
+	for _, h := range r.Headers {
+		if h.Key == schemas.HeaderJoinStatus && string(h.Value) != schemas.JoinJoined {
+			return // not joined: no sample, and no decode to find it out
+		}
+	}
 	ev, err := c.cfg.EventCodec.Unmarshal(r.Value)
 	if err != nil {
 		// The join wrote it; the event was counted (or dead-lettered)

@@ -221,3 +221,25 @@ func TestCombineLocalChannel(t *testing.T) {
 		t.Fatalf("quiet and caught up: status %s watermark %d", st.Status, st.Watermark.Watermark)
 	}
 }
+
+// TestCombineSkipsUnjoinedSamples: a record of logs.enriched whose join
+// status header says it is not joined is not decoded (its bytes here are
+// not even Avro, and no bad sample is counted); one that says joined, or
+// has no header (written before the header), is.
+func TestCombineSkipsUnjoinedSamples(t *testing.T) {
+	s := newStage(t, 1, nil)
+	st := s.comb.Stats()
+	for _, status := range []string{schemas.JoinTimeout, schemas.JoinNoTrace} {
+		s.comb.Consume(&kgo.Record{Topic: topology.TopicEnriched, Value: []byte("not avro"),
+			Headers: []kgo.RecordHeader{{Key: schemas.HeaderJoinStatus, Value: []byte(status)}}})
+	}
+	if n := st.BadSamples.Load(); n != 0 {
+		t.Fatalf("%d unjoined records decoded", n)
+	}
+	s.comb.Consume(&kgo.Record{Topic: topology.TopicEnriched, Value: []byte("not avro"),
+		Headers: []kgo.RecordHeader{{Key: schemas.HeaderJoinStatus, Value: []byte(schemas.JoinJoined)}}})
+	s.comb.Consume(&kgo.Record{Topic: topology.TopicEnriched, Value: []byte("not avro")})
+	if n := st.BadSamples.Load(); n != 2 {
+		t.Fatalf("%d of the joined and unmarked records decoded, want 2", n)
+	}
+}

@@ -100,7 +100,9 @@
 // stops. That release is the one join decision made on the wall clock: a
 // replay of the same lines without the pause may join an event that timed
 // out live. logs.enriched carries no stamps: errorrate counts events
-// from logs.unique and takes only sample traces from logs.enriched.
+// from logs.unique and takes only sample traces from logs.enriched, which
+// it picks by the join status header (schemas.HeaderJoinStatus) on every
+// record the stage writes there, without decoding the others.
 //
 // Exactly-once. State changes are applied once: the state remembers the
 // last offset of the spans topic and of the loop topic applied to it, and

@@ -263,7 +263,7 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 		}
 		if ev != nil {
 			ev.JoinStatus = schemas.JoinNoTrace
-			p.emitted(rec.Emit(p.cfg.Enriched, key, ev), schemas.JoinNoTrace)
+			p.emitted(p.enriched(rec, key, ev, schemas.JoinNoTrace), schemas.JoinNoTrace)
 		} else if err := p.emitValue(rec, key, nil, value, schemas.JoinNoTrace); err != nil {
 			p.dlq.Emit(ctx, value, err)
 		}
@@ -846,7 +846,7 @@ func (p *Processor) emitValue(rec *exactlyonce.Record, tid string, st *schemas.T
 		j.RootOperation = root.Operation
 	}
 	b := s.AppendLogEvent(make([]byte, 0, s.Size(j)), value, j)
-	p.emitted(rec.Emit(p.cfg.Enriched, tid, codecs.Encoded(b)), status)
+	p.emitted(p.enriched(rec, tid, codecs.Encoded(b), status), status)
 	return nil
 }
 
@@ -855,7 +855,7 @@ func (p *Processor) emitValue(rec *exactlyonce.Record, tid string, st *schemas.T
 func (p *Processor) emit(rec *exactlyonce.Record, tid string, st *schemas.TraceState, ev *schemas.LogEvent, status string) {
 	ev.JoinStatus = status
 	if st == nil {
-		p.emitted(rec.Emit(p.cfg.Enriched, tid, ev), status)
+		p.emitted(p.enriched(rec, tid, ev, status), status)
 		return
 	}
 	if status == schemas.JoinJoined {
@@ -868,7 +868,24 @@ func (p *Processor) emit(rec *exactlyonce.Record, tid string, st *schemas.TraceS
 	if root := rootOf(st); root != nil {
 		ev.RootOperation = root.Operation
 	}
-	p.emitted(rec.Emit(p.cfg.Enriched, tid, ev), status)
+	p.emitted(p.enriched(rec, tid, ev, status), status)
+}
+
+// joinStatusValues are the HeaderJoinStatus values (a header value is only
+// read, so one serves every record).
+var joinStatusValues = map[string][]byte{
+	schemas.JoinJoined: []byte(schemas.JoinJoined), schemas.JoinTimeout: []byte(schemas.JoinTimeout),
+	schemas.JoinNoTrace: []byte(schemas.JoinNoTrace),
+}
+
+// enriched writes an event to logs.enriched with its join status in a
+// header.
+func (p *Processor) enriched(rec *exactlyonce.Record, key string, value any, status string) bool {
+	v := joinStatusValues[status]
+	if v == nil {
+		v = []byte(status)
+	}
+	return rec.EmitRecordHeaders(p.cfg.Enriched, key, value, []kgo.RecordHeader{{Key: schemas.HeaderJoinStatus, Value: v}})
 }
 
 // emitted counts an emit by its outcome and status.

@@ -266,6 +266,9 @@ func wantOut(t *testing.T, got []output, key, status string, ids ...string) []ou
 		if string(o.headers[exactlyonce.HeaderStage]) != tracejoin.StageName || len(o.headers[exactlyonce.HeaderFrom]) == 0 {
 			t.Fatalf("event %s lacks the fence's headers: %v", o.ev.EventID, o.headers)
 		}
+		if h := string(o.headers[schemas.HeaderJoinStatus]); h != status {
+			t.Fatalf("event %s has join status header %q, want %q", o.ev.EventID, h, status)
+		}
 	}
 	return got
 }
