@@ -61,13 +61,14 @@ func (p *producer) Emit(topic string, key string, value []byte) *goka.Promise {
 
 func (p *producer) EmitWithHeaders(topic string, key string, value []byte, headers goka.Headers) *goka.Promise {
 	promise, finish := goka.NewPromiseWithFinisher()
-	// One allocation for the record, its headers, the message goka reads
-	// the offset of a table write from, and the finisher: this runs for
-	// every record every stage writes.
+	// One allocation for the record, the message goka reads the offset of
+	// a table write from, and the finisher: this runs for every table
+	// write. Headers (rare here: the stages write their records with
+	// headers through Direct) get their own.
 	e := &gokaEmit{finish: finish}
 	e.rec.Topic, e.rec.Key, e.rec.Value = topic, keyBytes(key), value
 	if len(headers) > 0 {
-		e.rec.Headers = e.hdr[:0]
+		e.rec.Headers = make([]kgo.RecordHeader, 0, len(headers))
 		for k, v := range headers {
 			e.rec.Headers = append(e.rec.Headers, kgo.RecordHeader{Key: k, Value: v})
 		}
@@ -82,7 +83,6 @@ type gokaEmit struct {
 	rec    kgo.Record
 	msg    sarama.ProducerMessage
 	finish goka.PromiseFinisher
-	hdr    [6]kgo.RecordHeader
 }
 
 func gokaEmitDone(r *kgo.Record, err error) {
@@ -152,6 +152,28 @@ func (d *Direct) Record(topic, key string, value []byte) *DirectRecord {
 	r.Topic, r.Key, r.Value = topic, keyBytes(key), value
 	r.Headers = r.hdr[:0]
 	return r
+}
+
+// SendRecord writes value under key to topic with headers hs (copied)
+// from ctx's callback.
+func (d *Direct) SendRecord(ctx goka.Context, topic, key string, value []byte, hs []kgo.RecordHeader) {
+	r := d.Record(topic, key, value)
+	r.Headers = append(r.Headers, hs...)
+	d.Send(ctx, r)
+}
+
+// HeaderMap is hs as goka's headers, for a stage that builds its headers
+// as a record's and writes through ctx when it has no Direct (nil for
+// none).
+func HeaderMap(hs []kgo.RecordHeader) goka.Headers {
+	if len(hs) == 0 {
+		return nil
+	}
+	h := make(goka.Headers, len(hs))
+	for _, x := range hs {
+		h[x.Key] = x.Value
+	}
+	return h
 }
 
 // Send writes r from ctx's callback.

@@ -110,13 +110,18 @@ func ScanLogEvent(c *Codec[schemas.LogEvent], data []byte) (s LogEventSplice, ok
 // AppendLogEvent appends to dst the event ScanLogEvent scanned in data,
 // with its join fields set to j.
 func (s LogEventSplice) AppendLogEvent(dst, data []byte, j JoinFields) []byte {
-	dst = append(dst, data[:s.prefix]...)
-	dst = appendString(dst, j.SpanService)
-	dst = appendString(dst, j.SpanOperation)
-	dst = appendOptLong(dst, j.SpanDurationUs)
-	dst = appendString(dst, j.SpanStatus)
-	dst = appendString(dst, j.RootOperation)
-	return appendString(dst, j.JoinStatus)
+	return appendJoinFields(append(dst, data[:s.prefix]...), j)
+}
+
+// appendJoinFields writes the last six fields of a LogEvent: the one
+// place both the encoder and the splice write them.
+func appendJoinFields(b []byte, j JoinFields) []byte {
+	b = appendString(b, j.SpanService)
+	b = appendString(b, j.SpanOperation)
+	b = appendOptLong(b, j.SpanDurationUs)
+	b = appendString(b, j.SpanStatus)
+	b = appendString(b, j.RootOperation)
+	return appendString(b, j.JoinStatus)
 }
 
 // Size is an upper bound of what AppendLogEvent appends.

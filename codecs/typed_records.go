@@ -62,12 +62,7 @@ func appendLogEvent(b []byte, v *schemas.LogEvent) ([]byte, error) {
 	b = appendString(b, v.Source)
 	b = appendString(b, v.Format)
 	b = appendString(b, v.Cluster)
-	b = appendString(b, v.SpanService)
-	b = appendString(b, v.SpanOperation)
-	b = appendOptLong(b, v.SpanDurationUs)
-	b = appendString(b, v.SpanStatus)
-	b = appendString(b, v.RootOperation)
-	return appendString(b, v.JoinStatus), nil
+	return appendJoinFields(b, JoinFields{v.SpanService, v.SpanOperation, v.SpanDurationUs, v.SpanStatus, v.RootOperation, v.JoinStatus}), nil
 }
 
 // logEventBox holds a decoded LogEvent and the targets of its optional

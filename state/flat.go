@@ -172,6 +172,17 @@ func (m *flatMap[V]) del(s int32) {
 	m.compact()
 }
 
+// inUse reports whether slot s holds a key (a slot number from elsewhere,
+// such as the due index's heap, may be out of range or freed since).
+func (m *flatMap[V]) inUse(s int32) bool { return int(s) < len(m.slots) && m.slots[s].used }
+
+// keyBytes returns the key of slot s without a copy (valid as long as the
+// caller holds it, as bytes' result is).
+func (m *flatMap[V]) keyBytes(s int32) []byte {
+	k, _ := m.record(m.slots[s].ref)
+	return k
+}
+
 // val returns the V of slot s, to read or change.
 func (m *flatMap[V]) val(s int32) *V { return &m.slots[s].v }
 
@@ -183,10 +194,7 @@ func (m *flatMap[V]) bytes(s int32) []byte {
 }
 
 // key returns the key of slot s, as a new string.
-func (m *flatMap[V]) key(s int32) string {
-	k, _ := m.record(m.slots[s].ref)
-	return string(k)
-}
+func (m *flatMap[V]) key(s int32) string { return string(m.keyBytes(s)) }
 
 // each calls fn with every slot in use; fn must not add or delete keys.
 func (m *flatMap[V]) each(fn func(s int32) bool) {

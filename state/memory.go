@@ -90,7 +90,7 @@ func (s *memory) IteratorWithRange(start, limit []byte) (storage.Iterator, error
 	s.mu.RLock()
 	keys := make([]string, 0, s.m.Len())
 	s.m.each(func(i int32) bool {
-		k, _ := s.m.record(s.m.slots[i].ref)
+		k := s.m.keyBytes(i)
 		if start != nil && string(k) < string(start) || limit != nil && string(k) >= string(limit) {
 			return true
 		}

@@ -421,7 +421,7 @@ func (r *Registry) dueKeys(partition int32, phase Phase, t Timer, bound int64, b
 	seen := map[int32]bool{}
 	for len(ix.byAt) > 0 && ix.byAt[0].at <= limit {
 		e := heap.Pop(&ix.byAt).(atEntry)
-		if int(e.slot) >= len(ix.keys.slots) || !ix.keys.slots[e.slot].used || seen[e.slot] {
+		if !ix.keys.inUse(e.slot) || seen[e.slot] {
 			continue // gone, or a copy
 		}
 		d := *ix.keys.val(e.slot)

@@ -318,11 +318,13 @@ func (r *Record) ctxEmit(topic goka.Stream, key string, value any, h goka.Header
 	}
 }
 
-// headerMap returns hm, or hs as a map (nil when both are empty and
-// extra is 0), with room for extra more.
+// headerMap returns hm, or hs as a map, with room for extra more.
 func headerMap(hm goka.Headers, hs []kgo.RecordHeader, extra int) goka.Headers {
-	if extra == 0 && len(hs) == 0 {
-		return hm
+	if extra == 0 {
+		if len(hs) == 0 {
+			return hm
+		}
+		return broker.HeaderMap(hs)
 	}
 	h := make(goka.Headers, len(hm)+len(hs)+extra)
 	for k, v := range hm {

@@ -289,20 +289,16 @@ func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f F
 // send writes an event's bytes with its routing headers and stamp (when
 // not nil): straight through the processor's producer when it can.
 func (p *Processor) send(ctx goka.Context, ev *schemas.LogEvent, b, stamp []byte) {
+	var arr [5]kgo.RecordHeader
+	hs := schemas.RoutingOf(ev).AppendRecordHeaders(arr[:0])
+	if stamp != nil {
+		hs = append(hs, kgo.RecordHeader{Key: watermark.HeaderStamp, Value: stamp})
+	}
 	if p.cfg.Direct.Ready() {
-		d := p.cfg.Direct.Record(string(p.cfg.Events), ev.EventID, b)
-		d.Headers = schemas.RoutingOf(ev).AppendRecordHeaders(d.Headers)
-		if stamp != nil {
-			d.Headers = append(d.Headers, kgo.RecordHeader{Key: watermark.HeaderStamp, Value: stamp})
-		}
-		p.cfg.Direct.Send(ctx, d)
+		p.cfg.Direct.SendRecord(ctx, string(p.cfg.Events), ev.EventID, b, hs)
 		return
 	}
-	h := schemas.RoutingOf(ev).Headers(nil)
-	if stamp != nil {
-		h[watermark.HeaderStamp] = stamp
-	}
-	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(h))
+	ctx.Emit(p.cfg.Events, ev.EventID, b, goka.WithCtxEmitHeaders(broker.HeaderMap(hs)))
 }
 
 // progress notes a record that yields no event (a dead letter, a held

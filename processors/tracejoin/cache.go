@@ -146,7 +146,8 @@ func eventSpanID(ev *schemas.LogEvent) string {
 	return ""
 }
 
-// spanByID is spanForEvent by the span id an event names.
+// spanByID is the span an event joins, by the span id it names
+// (eventSpanID): that span, or the trace's root for "".
 func spanByID(st *traceState, id string) *schemas.SpanRef {
 	if id != "" {
 		return spanOf(st, id)

@@ -1,8 +1,6 @@
 package tracejoin
 
 import (
-	"strings"
-
 	"github.com/logstream/logstream/schemas"
 )
 
@@ -27,15 +25,6 @@ func rootOf(st *traceState) *schemas.SpanRef {
 		}
 	}
 	return nil
-}
-
-// spanForEvent is the span an event joins: the one with its span id, or
-// the trace's root for an event that names no span.
-func spanForEvent(st *traceState, ev *schemas.LogEvent) *schemas.SpanRef {
-	if ev.SpanID != nil && *ev.SpanID != "" {
-		return spanOf(st, strings.ToLower(*ev.SpanID))
-	}
-	return rootOf(st)
 }
 
 func eventOf(st *traceState, id string) *schemas.HeldEvent {

@@ -272,15 +272,14 @@ func (p *Processor) Event(ctx goka.Context, msg any) {
 	}
 	// The bytes go as they came; the headers carry what the loop side
 	// needs to hold the event without decoding it.
+	var arr [6]kgo.RecordHeader
+	hs := append(arr[:0], kgo.RecordHeader{Key: state.HeaderKind, Value: kindEvent},
+		kgo.RecordHeader{Key: watermark.HeaderStamp, Value: watermark.Encode(stamp)})
+	hs = r.AppendPassHeaders(hs, ctx.Headers())
 	if p.cfg.Direct.Ready() {
-		d := p.cfg.Direct.Record(string(p.cfg.Loop), tid, value)
-		d.Headers = append(d.Headers, kgo.RecordHeader{Key: state.HeaderKind, Value: kindEvent},
-			kgo.RecordHeader{Key: watermark.HeaderStamp, Value: watermark.Encode(stamp)})
-		d.Headers = r.AppendPassHeaders(d.Headers, ctx.Headers())
-		p.cfg.Direct.Send(ctx, d)
+		p.cfg.Direct.SendRecord(ctx, string(p.cfg.Loop), tid, value, hs)
 	} else {
-		ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(r.PassHeaders(map[string][]byte{state.HeaderKind: []byte(KindEvent),
-			watermark.HeaderStamp: watermark.Encode(stamp)}, ctx.Headers())))
+		ctx.Loopback(tid, value, goka.WithCtxEmitHeaders(broker.HeaderMap(hs)))
 	}
 	p.stats.Rekeyed.Add(1)
 	p.fanOut(ctx, stamp, p.cfg.PartitionOf([]byte(tid)))
@@ -812,22 +811,39 @@ func (p *Processor) emitValue(rec *exactlyonce.Record, tid string, st *schemas.T
 		if err != nil {
 			return err
 		}
-		if status == "" {
-			status = schemas.JoinTimeout
-			if spanForEvent(st, ev) != nil {
-				status = schemas.JoinJoined
-			}
-		}
 		p.emit(rec, tid, st, ev, status)
 		return nil
 	}
+	spanID := ""
+	if s.HasID {
+		spanID = strings.ToLower(s.SpanID)
+	}
+	j := enrich(st, spanID, status, s.Join)
+	b := s.AppendLogEvent(make([]byte, 0, s.Size(j)), value, j)
+	p.emitted(p.enriched(rec, tid, codecs.Encoded(b), j.JoinStatus), j.JoinStatus)
+	return nil
+}
+
+// emit emits ev with status ("": joined when its span is in st, else
+// timeout) and what st says of its span and its trace.
+func (p *Processor) emit(rec *exactlyonce.Record, tid string, st *schemas.TraceState, ev *schemas.LogEvent, status string) {
+	j := enrich(st, eventSpanID(ev), status, codecs.JoinFields{SpanService: ev.SpanService, SpanOperation: ev.SpanOperation,
+		SpanDurationUs: ev.SpanDurationUs, SpanStatus: ev.SpanStatus, RootOperation: ev.RootOperation, JoinStatus: ev.JoinStatus})
+	ev.SpanService, ev.SpanOperation, ev.SpanDurationUs = j.SpanService, j.SpanOperation, j.SpanDurationUs
+	ev.SpanStatus, ev.RootOperation, ev.JoinStatus = j.SpanStatus, j.RootOperation, j.JoinStatus
+	p.emitted(p.enriched(rec, tid, ev, j.JoinStatus), j.JoinStatus)
+}
+
+// enrich returns the join fields j of an event (its span named by spanID,
+// "" for the root) as the join leaves it: status ("": joined when its
+// span is in st, else timeout), the span's fields when joined, the
+// trace's root operation; st is nil for an event without a trace. What st
+// does not know stays as the event had it.
+func enrich(st *schemas.TraceState, spanID, status string, j codecs.JoinFields) codecs.JoinFields {
 	var sp, root *schemas.SpanRef
-	if st != nil { // nil for an event without a trace
+	if st != nil {
 		root = rootOf(st)
-		sp = root
-		if s.HasID && s.SpanID != "" {
-			sp = spanOf(st, strings.ToLower(s.SpanID))
-		}
+		sp = spanByID(st, spanID)
 	}
 	if status == "" {
 		status = schemas.JoinTimeout
@@ -835,40 +851,15 @@ func (p *Processor) emitValue(rec *exactlyonce.Record, tid string, st *schemas.T
 			status = schemas.JoinJoined
 		}
 	}
-	j := s.Join
 	j.JoinStatus = status
 	if status == schemas.JoinJoined && sp != nil {
-		j.SpanService, j.SpanOperation, j.SpanStatus = sp.Service, sp.Operation, sp.Status
 		d := sp.DurationUs
-		j.SpanDurationUs = &d
+		j.SpanService, j.SpanOperation, j.SpanStatus, j.SpanDurationUs = sp.Service, sp.Operation, sp.Status, &d
 	}
 	if root != nil {
 		j.RootOperation = root.Operation
 	}
-	b := s.AppendLogEvent(make([]byte, 0, s.Size(j)), value, j)
-	p.emitted(p.enriched(rec, tid, codecs.Encoded(b), status), status)
-	return nil
-}
-
-// emit emits ev with status and what st says of its span and its trace
-// (st is nil for an event without a trace).
-func (p *Processor) emit(rec *exactlyonce.Record, tid string, st *schemas.TraceState, ev *schemas.LogEvent, status string) {
-	ev.JoinStatus = status
-	if st == nil {
-		p.emitted(p.enriched(rec, tid, ev, status), status)
-		return
-	}
-	if status == schemas.JoinJoined {
-		if sp := spanForEvent(st, ev); sp != nil {
-			ev.SpanService, ev.SpanOperation, ev.SpanStatus = sp.Service, sp.Operation, sp.Status
-			d := sp.DurationUs
-			ev.SpanDurationUs = &d
-		}
-	}
-	if root := rootOf(st); root != nil {
-		ev.RootOperation = root.Operation
-	}
-	p.emitted(p.enriched(rec, tid, ev, status), status)
+	return j
 }
 
 // joinStatusValues are the HeaderJoinStatus values (a header value is only
