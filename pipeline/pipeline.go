@@ -140,9 +140,11 @@ type Pipeline struct {
 	// origins and punctuator: parse's event-time origins; combiner: the
 	// errorrate stage's first hop; committed: the errorrate group's
 	// committed offsets, polled for its windows hop.
-	origins   *watermark.Origins
-	combiner  *errorrate.Combiner
-	committed *committedOffsets
+	origins *watermark.Origins
+	// spanOrigins: the spans stage's progress per partition of otlp.spans.
+	spanOrigins *watermark.Origins
+	combiner    *errorrate.Combiner
+	committed   *committedOffsets
 	// watermarks of dedupe's and the trace join's inputs, for metrics.
 	dedupeWM, joinWM *watermark.Partitions
 	procs            atomic.Pointer[[]*goka.Processor]
@@ -195,13 +197,18 @@ func New(opts Options) (*Pipeline, error) {
 			}), direct.Option(opts.Tuning)}
 	}
 	if p.runs("spans") {
-		sp, err := spans.New(t.SpansConfig())
+		scfg := t.SpansConfig()
+		// The spans topic carries the progress of each partition of the
+		// Collector's topic, for the join (tracejoin's spans gate).
+		p.spanOrigins = watermark.NewOrigins(topology.TopicOTLPSpans, n, opts.Watermark.Every)
+		scfg.Origins, scfg.KeyFor = p.spanOrigins, keyFor
+		sp, err := spans.New(scfg)
 		if err != nil {
 			return nil, err
 		}
 		p.spans = sp
 		p.graphs = append(p.graphs, t.SpansGroup(sp, set))
-		p.extra[goka.Group(topology.GroupSpans)] = []goka.ProcessorOption{goka.WithStorageBuilder(base)}
+		p.extra[goka.Group(topology.GroupSpans)] = []goka.ProcessorOption{goka.WithStorageBuilder(base), goka.WithRebalanceCallback(sp.Rebalance)}
 	}
 	if p.runs("dedupe") {
 		direct := &broker.Direct{}
@@ -249,6 +256,8 @@ func New(opts Options) (*Pipeline, error) {
 		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
 		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
 		jc.SpansIdle = idle
+		jc.SpanOrigins = watermark.NewPartitions(n, idle)
+		jc.SpanOrigins.Expect(topology.TopicOTLPSpans)
 		jc.Direct = direct
 		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
 		jc.Registry = reg
@@ -493,6 +502,12 @@ func (p *Pipeline) WatermarkRecords() map[string]int64 {
 	if p.dedupe != nil {
 		out[topology.TopicUnique] = p.dedupe.Stats().Watermarks.Load()
 	}
+	if p.spans != nil {
+		out[topology.TopicSpans] = p.spans.Stats().Watermarks.Load()
+	}
+	if p.spanOrigins != nil {
+		out[topology.TopicSpans] += p.spanOrigins.IdleRecords.Load()
+	}
 	return out
 }
 
@@ -611,7 +626,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 			return nil
 		})
 	}
-	if len(p.sweepers) > 0 || p.origins != nil || p.committed != nil {
+	if len(p.sweepers) > 0 || p.origins != nil || p.spanOrigins != nil || p.committed != nil {
 		// Timers and watermark records go to partitions by key, placed
 		// as goka places keys.
 		cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...), kgo.RecordPartitioner(topology.Partitioner()),
@@ -634,9 +649,15 @@ func (p *Pipeline) run(ctx context.Context) error {
 			}
 			eg.Go(func() error { return sw.Run(ctx) })
 		}
-		if p.origins != nil {
-			n := int32(p.opts.Topology.Config().Partitions)
-			pu := &watermark.Punctuator{Origins: p.origins, Group: topology.GroupParse, Output: topology.TopicParsed,
+		n := int32(p.opts.Topology.Config().Partitions)
+		for _, o := range []struct {
+			origins       *watermark.Origins
+			group, output string
+		}{{p.origins, topology.GroupParse, topology.TopicParsed}, {p.spanOrigins, topology.GroupSpans, topology.TopicSpans}} {
+			if o.origins == nil {
+				continue
+			}
+			pu := &watermark.Punctuator{Origins: o.origins, Group: o.group, Output: o.output,
 				KeyFor: func(part int32) string { return topology.KeyFor(part, n) },
 				Idle:   cmp.Or(p.opts.Watermark.Idle, watermark.DefaultIdle), Client: cl, Admin: adm, Log: log}
 			eg.Go(func() error { return pu.Run(ctx) })

@@ -29,6 +29,11 @@
 // every downstream partition that has not heard it (Fanout), so the next
 // stage can do the same.
 //
+// The spans stage is a second place where progress is born: one origin
+// per partition of otlp.spans, stamped on watermark records only (the
+// spans themselves carry none), which the trace join uses to keep its
+// event time from running ahead of the spans still queued.
+//
 // Idleness. A source with nothing to say must not hold everything back: a
 // partition of logs.raw that has had no records for a while and is caught
 // up is declared idle by parse (Punctuator), and idle channels drop out of

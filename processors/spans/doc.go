@@ -44,6 +44,20 @@
 // different input partitions may have their spans of one trace interleaved
 // in any order on the output partition of that trace.
 //
+// # Progress (watermark records)
+//
+// The stage follows each input partition it owns (watermark.Origins): how
+// far it has been read, as the latest span end read there. After a
+// message's spans it writes that progress, as a watermark record (header
+// ls-kind "wm", the stamp in ls-wm, keyed to land on one partition), to
+// every partition of the spans topic that has not heard it for a second
+// of event time, and a Punctuator declares idle the input partitions that
+// are caught up and quiet. The trace join holds its event time at the
+// slowest of them, so that in a backlog an event does not time out while
+// its span is still queued behind another input partition's (see
+// processors/tracejoin). Readers of the spans topic skip watermark
+// records, as on every stamped topic.
+//
 // # Delivery
 //
 // Output is at least once, like every goka stage: a crash after some emits

@@ -8,7 +8,9 @@ import (
 
 	"github.com/lovoo/goka"
 
+	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/deadletter"
+	"github.com/logstream/logstream/watermark"
 )
 
 // StageName names the stage in dead letters, logs and metrics.
@@ -26,6 +28,14 @@ type Config struct {
 	DeadLetters goka.Stream // output of DeadLetters
 	// Now is the clock for dead-letter times; nil means time.Now.
 	Now func() time.Time
+	// Origins, when set, follows the progress of each input partition
+	// (the latest span end read there) and writes it as a watermark
+	// record to every partition of Spans that has not heard it for a
+	// second of event time, so that the join can hold its event time at
+	// the slowest of them (package watermark; doc.go). KeyFor names a key
+	// of a partition of Spans.
+	Origins *watermark.Origins
+	KeyFor  func(partition int32) string
 }
 
 // Validate reports the first missing or invalid field.
@@ -37,6 +47,8 @@ func (c *Config) Validate() error {
 		return errors.New("spans: Config.DeadLetters is empty")
 	case c.Spans == c.DeadLetters:
 		return errors.New("spans: Config.Spans and Config.DeadLetters name the same topic")
+	case c.Origins != nil && c.KeyFor == nil:
+		return errors.New("spans: Config.Origins needs Config.KeyFor")
 	}
 	return nil
 }
@@ -76,12 +88,18 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 	d, err := fromOTLP(value)
 	if err != nil {
 		p.dlq.Emit(ctx, value, err)
+		p.progress(ctx, 0, false)
 		return
 	}
+	var end int64
 	for i := range d.spans {
 		s := &d.spans[i]
 		ctx.Emit(p.cfg.Spans, s.TraceID, s)
+		end = max(end, (s.Start+s.DurationUs)/1000)
 	}
+	// After the spans, so that every partition hears the progress behind
+	// the spans it vouches for.
+	p.progress(ctx, end, len(d.spans) > 0)
 	p.stats.Spans.Add(int64(len(d.spans)))
 	p.stats.NegativeDurations.Add(int64(d.negativeDurations))
 	switch {
@@ -91,6 +109,39 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 	case len(d.spans) == 0:
 		p.dlq.Emit(ctx, value, ErrNoSpans)
 	}
+}
+
+// progress notes the message just read on its partition (end: the latest
+// span end in it, ms) and writes a watermark record to each partition of
+// Spans due one. The stamps are not a promise that no earlier span will
+// come (the spans of a trace are exported in any order), only how far the
+// partition has been read: the join's window absorbs the disorder.
+func (p *Processor) progress(ctx goka.Context, end int64, hasTime bool) {
+	if p.cfg.Origins == nil {
+		return
+	}
+	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), end, hasTime, -1)
+	if len(due) == 0 {
+		return
+	}
+	v, h := watermark.Record(stamp)
+	for _, part := range due {
+		ctx.Emit(p.cfg.Spans, p.cfg.KeyFor(part), codecs.Encoded(v), goka.WithCtxEmitHeaders(h))
+		p.stats.Watermarks.Add(1)
+	}
+}
+
+// Rebalance is the goka rebalance callback: the origins follow the
+// partitions this pod owns.
+func (p *Processor) Rebalance(a goka.Assignment) {
+	if p.cfg.Origins == nil {
+		return
+	}
+	parts := make([]int32, 0, len(a))
+	for part := range a {
+		parts = append(parts, part)
+	}
+	p.cfg.Origins.Assign(parts)
 }
 
 // RejectError is the dead letter's reason for a message with rejected

@@ -3,6 +3,7 @@ package spans_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/processors/spans"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/watermark"
 )
 
 var quiet = log.New(io.Discard, "", 0)
@@ -32,13 +34,19 @@ type harness struct {
 
 var deadLetterTime = time.UnixMilli(1_700_000_000_000)
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+func newHarnessWith(t *testing.T, edit func(*spans.Config)) *harness {
 	t.Helper()
 	set, err := codecs.NewSet()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := spans.New(spans.Config{Spans: "spans", DeadLetters: "logs.dlq", Now: func() time.Time { return deadLetterTime }})
+	cfg := spans.Config{Spans: "spans", DeadLetters: "logs.dlq", Now: func() time.Time { return deadLetterTime }}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := spans.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,5 +285,66 @@ func TestCollectorBesideParse(t *testing.T) {
 	}
 	if !found {
 		t.Error("logstream_stage_records_out_total{stage=spans,output=spans} 7 not gathered")
+	}
+}
+
+// With Origins, every message's spans are followed by the progress of its
+// partition (the latest span end read there) on each partition of the
+// spans topic, once per second of event time: the join holds its event
+// time at the slowest partition of the Collector's topic.
+func TestProcessWritesProgress(t *testing.T) {
+	const out = 3
+	keyFor := func(p int32) string { return fmt.Sprintf("key-of-%d", p) }
+	h := newHarnessWith(t, func(c *spans.Config) {
+		c.Origins, c.KeyFor = watermark.NewOrigins("otlp.spans", out, time.Second), keyFor
+	})
+	data := goodBatch(t)
+	got, _, err := spans.FromOTLP(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var end int64
+	for _, s := range got {
+		end = max(end, (s.Start+s.DurationUs)/1000)
+	}
+	progress := func(offset int64) {
+		t.Helper()
+		var n int
+		for {
+			hd, key, v, ok := h.spans.NextRawWithHeaders()
+			if !ok {
+				break
+			}
+			if string(hd[watermark.HeaderKind]) != watermark.KindWatermark {
+				if n > 0 {
+					t.Fatalf("a span (key %q) after the watermark records", key)
+				}
+				continue
+			}
+			want := fmt.Sprintf("otlp.spans/0:%d:%d", end, offset)
+			if key != keyFor(int32(n)) || string(v) != want || string(hd[watermark.HeaderStamp]) != want {
+				t.Fatalf("watermark record %d: key %q value %q stamp %q; want key %q and stamp %q", n, key, v, hd[watermark.HeaderStamp], keyFor(int32(n)), want)
+			}
+			n++
+		}
+		if n != out {
+			t.Fatalf("%d watermark records, want one per partition (%d)", n, out)
+		}
+	}
+	h.tt.Consume("otlp.spans", "", data)
+	progress(0)
+	// The same progress again: nothing new to say.
+	h.tt.Consume("otlp.spans", "", data)
+	for {
+		hd, _, _, ok := h.spans.NextRawWithHeaders()
+		if !ok {
+			break
+		}
+		if string(hd[watermark.HeaderKind]) == watermark.KindWatermark {
+			t.Fatal("a watermark record for progress every partition had heard")
+		}
+	}
+	if s := h.p.Stats().Snapshot(); s.Watermarks != out || s.Spans != 2*int64(len(got)) {
+		t.Fatalf("stats %+v", s)
 	}
 }

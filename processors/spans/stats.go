@@ -14,6 +14,7 @@ type Stats struct {
 	Rejected          atomic.Int64 // spans rejected for their ids (named in dead letters)
 	DeadLetters       atomic.Int64 // DeadLetters emitted
 	NegativeDurations atomic.Int64 // spans emitted with duration 0 because they ended before they started
+	Watermarks        atomic.Int64 // watermark records written to the spans topic
 }
 
 // StatsSnapshot is a plain copy of Stats at one moment.
@@ -23,6 +24,7 @@ type StatsSnapshot struct {
 	Rejected          int64
 	DeadLetters       int64
 	NegativeDurations int64
+	Watermarks        int64
 }
 
 // Snapshot reads every counter. The counters are read one by one: under
@@ -34,6 +36,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 		Rejected:          s.Rejected.Load(),
 		DeadLetters:       s.DeadLetters.Load(),
 		NegativeDurations: s.NegativeDurations.Load(),
+		Watermarks:        s.Watermarks.Load(),
 	}
 }
 

@@ -65,7 +65,8 @@
 // Inputs and outputs. Inputs: logs.unique (LogEvent, key event id, with
 // the routing headers parse wrote and dedupe passed on: event id, event
 // time, trace and span ids, schemas.RoutingHeaders; and watermark-only
-// records), spans (Span, key trace id). An event with its routing in
+// records), spans (Span, key trace id; and the spans stage's watermark
+// records, which carry only its progress). An event with its routing in
 // headers is re-keyed and held without being decoded: it is decoded only
 // when it leaves. Loop: tracejoin-loop (events re-keyed by trace id as the
 // bytes they came as, with a watermark stamp and the routing headers;
@@ -92,7 +93,11 @@
 // a second of event time, so a loop partition's watermark is the minimum
 // over all of logs.unique: one input partition that runs ahead in a
 // backlog cannot time out events still queued on another. Spans do not
-// move the watermark. Idle origins (a source that stopped) drop out of the
+// move the watermark, but they hold it back: on each partition the join's
+// event time is at most the progress of the slowest partition of the
+// Collector's topic, from the watermark records the spans stage writes
+// to the spans topic (spansGate), so that an event does not time out
+// while its span is still queued. Idle origins (a source that stopped) drop out of the
 // minimum upstream, so a quiet source does not hold events back. When
 // every source is idle the watermark stands still; a loop partition that
 // has had no event for one join window of wall clock then releases what

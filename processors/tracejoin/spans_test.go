@@ -10,7 +10,7 @@ import (
 // watermark alone.
 func TestSpansGateHoldsEventTime(t *testing.T) {
 	now := time.Unix(1000, 0)
-	g := newSpansGate(5*time.Second, func() time.Time { return now })
+	g := newSpansGate(5*time.Second, func() time.Time { return now }, nil)
 	if got := g.limit(0, 1000); got != 1000 {
 		t.Fatalf("no spans read: event time %d, want the watermark 1000", got)
 	}

@@ -108,6 +108,12 @@ type Config struct {
 	// this long (wall clock) stops holding the join's event time back
 	// (spansGate); 0 means watermark.DefaultIdle.
 	SpansIdle time.Duration
+	// SpanOrigins, when set, keeps for each partition of Spans the
+	// progress of every partition of the Collector's topic, from the
+	// watermark records the spans stage writes there: the join's event
+	// time is held at the slowest of them (spansGate). nil, or no
+	// watermark record heard yet: at the latest span end read.
+	SpanOrigins *watermark.Partitions
 }
 
 // Validate reports the first missing or invalid field.
@@ -162,7 +168,7 @@ func New(cfg Config) (*Processor, error) {
 		cfg.CachedTraces = DefaultCachedTraces
 	}
 	p := &Processor{cfg: cfg, stats: newStats(), fans: map[int32]*watermark.Fanout{}, vids: map[int32]int64{},
-		cache: newTraceCache(max(cfg.CachedTraces, 0)), spans: newSpansGate(cmp.Or(cfg.SpansIdle, watermark.DefaultIdle), cfg.Now)}
+		cache: newTraceCache(max(cfg.CachedTraces, 0)), spans: newSpansGate(cmp.Or(cfg.SpansIdle, watermark.DefaultIdle), cfg.Now, cfg.SpanOrigins)}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
 }
@@ -336,8 +342,16 @@ func (p *Processor) fanOut(ctx goka.Context, stamp watermark.Stamp, target int32
 
 // Span is the callback for the spans topic.
 func (p *Processor) Span(ctx goka.Context, msg any) {
-	p.stats.Spans.Add(1)
 	rec := p.begin(ctx)
+	if string(ctx.Headers()[watermark.HeaderKind]) == watermark.KindWatermark {
+		stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
+		if err != nil {
+			p.stats.BadStamps.Add(1)
+		}
+		p.spans.heard(ctx.Partition(), ctx.Timestamp(), stamps)
+		return
+	}
+	p.stats.Spans.Add(1)
 	value, _ := msg.([]byte)
 	sp, ok := deadletter.Decode(ctx, msg, p.cfg.SpanCodec, p.dlq)
 	if !ok {

@@ -929,3 +929,56 @@ func TestRoutedEventIsNotDecoded(t *testing.T) {
 func withRouting(r schemas.Routing) tester.EmitOption {
 	return tester.WithHeaders(goka.Headers(r.Headers(nil)))
 }
+
+// The spans stage writes the progress of each partition of the Collector's
+// topic to the spans topic; the join's event time is held at the slowest
+// of them, so that in a backlog an event does not time out while its span
+// is still queued behind another partition's. Watermark records are not
+// spans: no dead letter, not counted.
+func TestEventTimeHeldAtSlowestSpansOrigin(t *testing.T) {
+	origins := watermark.NewPartitions(2, watermark.DefaultIdle)
+	origins.Expect(topology.TopicOTLPSpans)
+	h := newHarness(t, func(c *tracejoin.Config) { c.SpanOrigins = origins })
+	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
+	stamp := func(origin int32, at time.Duration, seq int64, kind watermark.Kind) {
+		v, hd := watermark.Record(watermark.Stamp{Channel: watermark.Channel(topology.TopicOTLPSpans, origin), Kind: kind, Time: ms(at), Seq: seq})
+		h.tt.Consume(spansIn, topology.KeyFor(0, 1), v, tester.WithHeaders(hd))
+	}
+	clock := h.p.Clock()
+	h.sendEvent(t, "e1", event("e1", ptr(traceX), ptr(spanID), t0))
+	h.sendEvent(t, "e2", event("e2", ptr(traceY), ptr(spanID), t0.Add(40*time.Second)))
+	if got := clock.StreamTime(0); got != ms(40*time.Second) {
+		t.Fatalf("event time %d before any span, want the events' %d", got, ms(40*time.Second))
+	}
+	// One origin far ahead, the other not heard yet: it may still hold
+	// spans of any time, nothing times out.
+	stamp(0, 60*time.Second, 10, watermark.Time)
+	if got := clock.StreamTime(0); got != 0 {
+		t.Fatalf("event time %d with an origin not heard yet, want 0 (unknown)", got)
+	}
+	// The other behind e1's window: held at the slower.
+	stamp(1, 5*time.Second, 3, watermark.Time)
+	if got := clock.StreamTime(0); got != ms(5*time.Second) {
+		t.Fatalf("event time %d, want the slower origin's %d", got, ms(5*time.Second))
+	}
+	if n := h.sweep(t, clock.StreamTime(0), map[string]int64{spansIn: 1000, loop: 1000, events: 1000}); n != 0 || len(h.outputs()) != 0 {
+		t.Fatalf("an event left while its span may still be queued (%d visits)", n)
+	}
+	// The slower origin catches up: the events' watermark rules again.
+	stamp(1, 50*time.Second, 9, watermark.Time)
+	if got := clock.StreamTime(0); got != ms(40*time.Second) {
+		t.Fatalf("event time %d, want the events' %d", got, ms(40*time.Second))
+	}
+	// An idle origin drops out of the minimum; all idle: no hold at all.
+	stamp(0, 30*time.Second, 11, watermark.Idle)
+	stamp(1, 0, 10, watermark.Idle)
+	if got := clock.StreamTime(0); got != ms(40*time.Second) {
+		t.Fatalf("event time %d with idle origins, want the events' %d", got, ms(40*time.Second))
+	}
+	if dl := h.deadLetters(); len(dl) != 0 {
+		t.Fatalf("watermark records dead-lettered: %+v", dl[0])
+	}
+	if s := h.p.Stats(); s.Spans.Load() != 0 || s.BadStamps.Load() != 0 {
+		t.Fatalf("watermark records counted as spans (%d) or bad stamps (%d)", s.Spans.Load(), s.BadStamps.Load())
+	}
+}
