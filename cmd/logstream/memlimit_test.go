@@ -48,3 +48,19 @@ func TestContainerMemory(t *testing.T) {
 		}
 	}
 }
+
+func TestGCPercentSetting(t *testing.T) {
+	for in, want := range map[string]int{"auto": gcAuto, " AUTO ": gcAuto, "50": 50, "10": 10, "1000": 1000} {
+		var c Config
+		c.GCPercent = 7
+		if err := sGCPercent.parse(&c, in); err != nil || c.GCPercent != want {
+			t.Errorf("gc-percent %q: %d, %v; want %d", in, c.GCPercent, err, want)
+		}
+	}
+	for _, in := range []string{"", "off", "-1", "0", "9", "1001", "5O"} {
+		var c Config
+		if err := sGCPercent.parse(&c, in); err == nil {
+			t.Errorf("gc-percent %q: %d, want an error", in, c.GCPercent)
+		}
+	}
+}

@@ -63,6 +63,7 @@ type stack struct {
 
 func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, error) {
 	applyMemoryLimit(cfg.MemoryLimit, log)
+	applyGCPercent(cfg.GCPercent, log)
 	topo, err := newTopology(cfg)
 	if err != nil {
 		return nil, err

@@ -72,6 +72,7 @@ type Config struct {
 	JoinMaxHeld int
 	MaxFuture   time.Duration
 	MemoryLimit int64 // bytes; memoryAuto or 0 (none)
+	GCPercent   int   // gcAuto or 10-1000
 
 	Alerting alertSettings // the errorrate stage and the alerter (alerting.go)
 
@@ -316,7 +317,7 @@ func durationIn(lo, hi time.Duration, set func(*Config, time.Duration)) func(*Co
 var (
 	connectionSettings = []setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat}
 	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
-		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit)
+		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit, sGCPercent)
 )
 
 // The alerting settings join the pipeline's (alerting.go).
