@@ -28,10 +28,13 @@ type flatMap[V any] struct {
 	// coll holds the keys whose hash another key held in idx when they
 	// came: with a random 64-bit hash a million keys collide about once in
 	// ten million tables, but a collision must not lose a key.
-	coll  map[string]int32
-	slots []flatSlot[V]
-	free  []int32
-	n     int
+	coll map[string]int32
+	// slots in pages of flatPage: a table of a million keys grows by
+	// pages, never by copying (and for a while doubling) one large slice.
+	slots  [][]flatSlot[V]
+	nslots int32
+	free   []int32
+	n      int
 
 	chunks      [][]byte
 	live, dead  int // bytes of records in use and of garbage
@@ -45,7 +48,9 @@ type flatSlot[V any] struct {
 }
 
 const (
-	flatChunk = 1 << 20
+	flatPageBits = 12
+	flatPage     = 1 << flatPageBits
+	flatChunk    = 1 << 20
 	// flatMinGarbage: compaction waits for this much garbage at least, so
 	// that a small table does not compact on every write.
 	flatMinGarbage = 4 << 20
@@ -110,10 +115,22 @@ func (m *flatMap[V]) forget(ref uint64) {
 	m.dead += size
 }
 
+// slot returns slot s.
+func (m *flatMap[V]) slot(s int32) *flatSlot[V] { return &m.slots[s>>flatPageBits][s&(flatPage-1)] }
+
+// newSlot returns a slot never used yet.
+func (m *flatMap[V]) newSlot() int32 {
+	if int(m.nslots) == len(m.slots)*flatPage {
+		m.slots = append(m.slots, make([]flatSlot[V], flatPage))
+	}
+	m.nslots++
+	return m.nslots - 1
+}
+
 // find returns the slot of key.
 func (m *flatMap[V]) find(key string) (int32, bool) {
 	if s, ok := m.idx[m.hash(m.seed, key)]; ok {
-		if k, _ := m.record(m.slots[s].ref); string(k) == key {
+		if k, _ := m.record(m.slot(s).ref); string(k) == key {
 			return s, true
 		}
 	}
@@ -129,8 +146,9 @@ func (m *flatMap[V]) find(key string) (int32, bool) {
 func (m *flatMap[V]) put(key string, b []byte, setBytes bool) (int32, bool) {
 	if s, ok := m.find(key); ok {
 		if setBytes {
-			m.forget(m.slots[s].ref)
-			m.slots[s].ref = m.write(key, b)
+			sl := m.slot(s)
+			m.forget(sl.ref)
+			sl.ref = m.write(key, b)
 			m.compact()
 		}
 		return s, false
@@ -139,10 +157,9 @@ func (m *flatMap[V]) put(key string, b []byte, setBytes bool) (int32, bool) {
 	if n := len(m.free); n > 0 {
 		s, m.free = m.free[n-1], m.free[:n-1]
 	} else {
-		m.slots = append(m.slots, flatSlot[V]{})
-		s = int32(len(m.slots) - 1)
+		s = m.newSlot()
 	}
-	m.slots[s] = flatSlot[V]{ref: m.write(key, b), used: true}
+	*m.slot(s) = flatSlot[V]{ref: m.write(key, b), used: true}
 	h := m.hash(m.seed, key)
 	if _, taken := m.idx[h]; taken {
 		if m.coll == nil {
@@ -158,15 +175,16 @@ func (m *flatMap[V]) put(key string, b []byte, setBytes bool) (int32, bool) {
 
 // del removes the key of slot s.
 func (m *flatMap[V]) del(s int32) {
-	k, _ := m.record(m.slots[s].ref)
+	sl := m.slot(s)
+	k, _ := m.record(sl.ref)
 	h := m.hash(m.seed, unsafeString(k))
 	if i, ok := m.idx[h]; ok && i == s {
 		delete(m.idx, h)
 	} else {
 		delete(m.coll, string(k))
 	}
-	m.forget(m.slots[s].ref)
-	m.slots[s] = flatSlot[V]{}
+	m.forget(sl.ref)
+	*sl = flatSlot[V]{}
 	m.free = append(m.free, s)
 	m.n--
 	m.compact()
@@ -174,22 +192,22 @@ func (m *flatMap[V]) del(s int32) {
 
 // inUse reports whether slot s holds a key (a slot number from elsewhere,
 // such as the due index's heap, may be out of range or freed since).
-func (m *flatMap[V]) inUse(s int32) bool { return int(s) < len(m.slots) && m.slots[s].used }
+func (m *flatMap[V]) inUse(s int32) bool { return s >= 0 && s < m.nslots && m.slot(s).used }
 
 // keyBytes returns the key of slot s without a copy (valid as long as the
 // caller holds it, as bytes' result is).
 func (m *flatMap[V]) keyBytes(s int32) []byte {
-	k, _ := m.record(m.slots[s].ref)
+	k, _ := m.record(m.slot(s).ref)
 	return k
 }
 
 // val returns the V of slot s, to read or change.
-func (m *flatMap[V]) val(s int32) *V { return &m.slots[s].v }
+func (m *flatMap[V]) val(s int32) *V { return &m.slot(s).v }
 
 // bytes returns the bytes of slot s; they stay as they are for as long as
 // the caller holds them.
 func (m *flatMap[V]) bytes(s int32) []byte {
-	_, b := m.record(m.slots[s].ref)
+	_, b := m.record(m.slot(s).ref)
 	return b
 }
 
@@ -198,28 +216,30 @@ func (m *flatMap[V]) key(s int32) string { return string(m.keyBytes(s)) }
 
 // each calls fn with every slot in use; fn must not add or delete keys.
 func (m *flatMap[V]) each(fn func(s int32) bool) {
-	for i := range m.slots {
-		if m.slots[i].used && !fn(int32(i)) {
+	for s := int32(0); s < m.nslots; s++ {
+		if m.slot(s).used && !fn(s) {
 			return
 		}
 	}
 }
 
 // compact copies the live records into fresh chunks once garbage
-// outweighs them, so that a table that is rewritten often (the join's
-// traces, dedupe's ids) holds about twice its live bytes at most. The
-// cost is amortized: every byte copied was matched by a byte of garbage
-// written since the last compaction. Old chunks go to the collector, or
+// reaches half of them, so that a table that is rewritten often (the
+// join's traces, dedupe's ids) holds about one and a half times its live
+// bytes at most (and twice, for a moment, while the old chunks wait for
+// the collector). The cost is amortized: every byte copied was matched by
+// half a byte of garbage written since the last compaction, and copying
+// is a memmove, cheap beside the encoding that wrote the garbage. Old chunks go to the collector, or
 // stay as long as a slice handed out by bytes points into them.
 func (m *flatMap[V]) compact() {
-	if m.dead < flatMinGarbage || m.dead < m.live {
+	if m.dead < flatMinGarbage || 2*m.dead < m.live {
 		return
 	}
 	old := m.chunks
 	m.chunks, m.live, m.dead = nil, 0, 0
 	m.compactions++
-	for i := range m.slots {
-		sl := &m.slots[i]
+	for s := int32(0); s < m.nslots; s++ {
+		sl := m.slot(s)
 		if !sl.used {
 			continue
 		}
