@@ -5,11 +5,13 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -35,6 +37,60 @@ type EmbeddedConfig struct {
 	// MinSessionTimeout lowers the broker's minimum consumer-group session
 	// timeout (6 s by default) so that tests rebalance faster. Zero keeps it.
 	MinSessionTimeout time.Duration
+	// TLS, when set, makes the broker accept TLS connections only.
+	TLS *tls.Config
+	// Users, when any, make the broker require SASL (PLAIN or SCRAM)
+	// from every client.
+	Users []EmbeddedUser
+}
+
+// EmbeddedUser is a SASL user of the embedded broker.
+type EmbeddedUser struct {
+	Mechanism, User, Password string
+}
+
+// ParseEmbeddedUsers reads "MECHANISM:user:password,..." (the
+// --embedded-sasl setting); the password may hold colons, not commas.
+func ParseEmbeddedUsers(v string) ([]EmbeddedUser, error) {
+	var out []EmbeddedUser
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		f := strings.SplitN(part, ":", 3)
+		if len(f) != 3 || f[1] == "" || f[2] == "" {
+			return nil, fmt.Errorf("broker: embedded SASL user %q is not MECHANISM:user:password", redactUser(part))
+		}
+		m := strings.ToUpper(f[0])
+		if m != SASLPlain && m != SASLScram256 && m != SASLScram512 {
+			return nil, fmt.Errorf("broker: embedded SASL mechanism %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", f[0])
+		}
+		out = append(out, EmbeddedUser{Mechanism: m, User: f[1], Password: f[2]})
+	}
+	return out, nil
+}
+
+// redactUser hides the password of a MECHANISM:user:password.
+func redactUser(s string) string {
+	if f := strings.SplitN(s, ":", 3); len(f) == 3 {
+		return f[0] + ":" + f[1] + ":***"
+	}
+	return s
+}
+
+// EmbeddedTLS loads the embedded broker's certificate and key.
+func EmbeddedTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("broker: embedded-tls-cert and embedded-tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("broker: embedded TLS: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // StartEmbedded starts a one-broker kfake cluster on cfg.Addr.
@@ -77,6 +133,15 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if cfg.MinSessionTimeout > 0 {
 		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.MinSessionTimeout))
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.User, u.Password))
+		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

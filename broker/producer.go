@@ -34,8 +34,7 @@ type producer struct {
 // newProducer returns a goka Producer writing with t's settings, placing
 // keys with hasher as sarama's hash partitioner does.
 func newProducer(brokers []string, clientID string, hasher func() hash.Hash32, t Tuning) (goka.Producer, error) {
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(brokers...),
+	opts := append(t.ClientOpts(brokers),
 		kgo.ClientID(clientID),
 		kgo.RecordPartitioner(hashPartitioner(hasher)),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -47,7 +46,7 @@ func newProducer(brokers []string, clientID string, hasher func() hash.Hash32, t
 		// Backpressure: a callback's Emit waits while this many records
 		// are unacknowledged.
 		kgo.MaxBufferedRecords(max(10*t.BatchSize, 10000)),
-	}
+	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("broker: producer: %w", err)

@@ -30,8 +30,8 @@ type alertWatch struct {
 }
 
 func watchAlerts(ctx context.Context, cfg Config, d Deps, inc *IncidentSummary) (*alertWatch, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(d.Brokers...),
-		kgo.ConsumeTopics(topology.TopicAlerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(d.Brokers...)}, d.ClientOpts...),
+		kgo.ConsumeTopics(topology.TopicAlerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		return nil, fmt.Errorf("demo: alerts consumer: %w", err)
 	}

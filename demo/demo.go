@@ -212,6 +212,8 @@ type StageSummary struct {
 type Deps struct {
 	Client  *kgo.Client // producer for the raw topic (with topology.Partitioner)
 	Brokers []string    // for the alerts reader
+	// ClientOpts are added to the alerts reader's client (TLS, SASL).
+	ClientOpts []kgo.Opt
 	Admin   *kadm.Client
 	Codecs  *codecs.Set
 	Parse   *parse.Stats

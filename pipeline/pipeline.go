@@ -171,7 +171,7 @@ func New(opts Options) (*Pipeline, error) {
 	n := int32(t.Config().Partitions)
 	partitionOf := func(key string) int32 { return topology.Partition([]byte(key), n) }
 	keyFor := func(part int32) string { return topology.KeyFor(part, n) }
-	tail := exactlyonce.KafkaTail(opts.Brokers)
+	tail := exactlyonce.KafkaTail(opts.Brokers, opts.Tuning.Security.KgoOpts()...)
 	idle := cmp.Or(opts.Watermark.Idle, watermark.DefaultIdle)
 	if p.runs("parse") {
 		pcfg := t.ParseConfig(set)
@@ -354,6 +354,7 @@ func (p *Pipeline) buildErrorRate(base storage.Builder, tail exactlyonce.TailFun
 	cc.MaxFuture, cc.FlushInterval, cc.Idle, cc.Every = o.MaxFuture, o.FlushInterval, idle, p.opts.Watermark.Every
 	cc.FromOldest, cc.SessionTimeout = p.opts.Tuning.FromOldest, p.opts.Tuning.SessionTimeout
 	cc.ClientOpts = append(cc.ClientOpts, kgo.ProducerBatchCompression(p.opts.Tuning.KgoCompression()))
+	cc.ClientOpts = append(cc.ClientOpts, p.opts.Tuning.Security.KgoOpts()...)
 	comb, err := errorrate.NewCombiner(cc, ep.Stats())
 	if err != nil {
 		return err
@@ -533,7 +534,7 @@ func (p *Pipeline) EnsureTopics() error {
 // that a topic made elsewhere with another partition count (spans, by the
 // collector's exporter) stops the start with a clear error.
 func (p *Pipeline) checkPartitions() error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...))
+	cl, err := kgo.NewClient(p.opts.Tuning.ClientOpts(p.opts.Brokers)...)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
@@ -601,7 +602,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 	}
 	p.procs.Store(&procs)
 	if p.errorrate != nil {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...))
+		cl, err := kgo.NewClient(p.opts.Tuning.ClientOpts(p.opts.Brokers)...)
 		if err != nil {
 			return fmt.Errorf("pipeline: %w", err)
 		}
@@ -629,8 +630,8 @@ func (p *Pipeline) run(ctx context.Context) error {
 	if len(p.sweepers) > 0 || p.origins != nil || p.spanOrigins != nil || p.committed != nil {
 		// Timers and watermark records go to partitions by key, placed
 		// as goka places keys.
-		cl, err := kgo.NewClient(kgo.SeedBrokers(p.opts.Brokers...), kgo.RecordPartitioner(topology.Partitioner()),
-			kgo.ClientID(p.opts.ClientID+"-sweeper"))
+		cl, err := kgo.NewClient(append(p.opts.Tuning.ClientOpts(p.opts.Brokers), kgo.RecordPartitioner(topology.Partitioner()),
+			kgo.ClientID(p.opts.ClientID+"-sweeper"))...)
 		if err != nil {
 			return fmt.Errorf("pipeline: sweeper client: %w", err)
 		}

@@ -61,11 +61,11 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	prod, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...),
+	prod, err := kgo.NewClient(append(tuning(cfg).ClientOpts(s.brokers),
 		kgo.RecordPartitioner(topology.Partitioner()),
 		kgo.MaxBufferedRecords(cfg.BatchSize*10),
 		kgo.ProducerBatchCompression(tuning(cfg).KgoCompression()),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
@@ -86,6 +86,7 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		sum, err = demo.Run(runCtx, dc, demo.Deps{
 			Client:     prod,
 			Brokers:    s.brokers,
+			ClientOpts: cfg.security.KgoOpts(),
 			ErrorRate:  s.pipe.ErrorRate().Stats(),
 			Admin:      s.adm,
 			Codecs:     s.codecs,

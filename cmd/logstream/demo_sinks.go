@@ -80,7 +80,7 @@ func startDemoSinks(ctx context.Context, cfg *Config, s *stack, log zerolog.Logg
 	if err != nil {
 		return nil, err
 	}
-	r, err := sinkRunner(&c, s.codecs, topology.GroupSinkS3, sink, log)
+	r, err := sinkRunner(ctx, &c, s.codecs, topology.GroupSinkS3, sink, log)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func startDemoSinks(ctx context.Context, cfg *Config, s *stack, log zerolog.Logg
 		if err != nil {
 			return nil, err
 		}
-		r, err := sinkRunner(&c, s.codecs, topology.GroupSinkOpenObserve, oo, log)
+		r, err := sinkRunner(ctx, &c, s.codecs, topology.GroupSinkOpenObserve, oo, log)
 		if err != nil {
 			return nil, err
 		}

@@ -268,7 +268,7 @@ func TestIngestToBroker(t *testing.T) {
 	// Nothing listening: a clear error, not a hang.
 	errb.Reset()
 	code = runMain([]string{"ingest", "--brokers", "127.0.0.1:1", file}, &out, &errb, env(nil))
-	if code != 1 || !strings.Contains(errb.String(), "cannot reach Kafka") {
+	if code != 1 || !strings.Contains(errb.String(), "cannot connect to Kafka at 127.0.0.1:1") {
 		t.Fatalf("ingest to nowhere: exit %d: %s", code, errb.String())
 	}
 }

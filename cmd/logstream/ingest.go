@@ -18,9 +18,9 @@ import (
 )
 
 func runIngest(ctx context.Context, cfg *Config, inputs []string, stderr io.Writer) error {
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{cfg.EmbeddedAddr}
+	brokers, err := connect(ctx, cfg)
+	if err != nil {
+		return err
 	}
 	topo, err := topology.New(topology.Config{Partitions: cfg.Partitions, Replication: cfg.Replication})
 	if err != nil {
@@ -30,23 +30,16 @@ func runIngest(ctx context.Context, cfg *Config, inputs []string, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
+	cl, err := kgo.NewClient(append(tuning(cfg).ClientOpts(brokers),
 		kgo.RecordPartitioner(topology.Partitioner()),
 		kgo.MaxBufferedRecords(cfg.BatchSize),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.ProducerBatchCompression(tuning(cfg).KgoCompression()),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = cl.Ping(pctx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("cannot reach Kafka at %v (start 'logstream run' or pass --brokers): %w", brokers, err)
-	}
 	if err := broker.EnsureTopics(brokers, tuning(cfg), map[string]int{topology.TopicRaw: topo.Config().Partitions}, nil); err != nil {
 		return err
 	}

@@ -21,7 +21,23 @@ var (
 	commit  = "unknown"
 )
 
+// commands are the binary's commands. Every command that connects to
+// Kafka (it has --brokers) takes the clients' TLS and SASL settings too.
 func commands() []command {
+	cs := commandList()
+	for i, c := range cs {
+		has := map[string]bool{}
+		for _, s := range c.settings {
+			has[s.name] = true
+		}
+		if has[sBrokers.name] && !has[sKafkaTLS.name] {
+			cs[i].settings = append(append([]setting(nil), c.settings...), kafkaSecuritySettings...)
+		}
+	}
+	return cs
+}
+
+func commandList() []command {
 	return []command{
 		{name: "demo", short: "Run the whole pipeline on the embedded broker with a built-in five-host load generator, then print a summary.",
 			long: `Starts the embedded Kafka broker (unless --brokers is set), creates the

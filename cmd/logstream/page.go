@@ -131,9 +131,9 @@ func runPage(ctx context.Context, cfg *Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{cfg.EmbeddedAddr}
+	brokers, err := connect(ctx, cfg)
+	if err != nil {
+		return err
 	}
 	opts, err := codecOptions(cfg)
 	if err != nil {
@@ -144,12 +144,13 @@ func runPage(ctx context.Context, cfg *Config, stderr io.Writer) error {
 		return err
 	}
 	c, err := paging.NewConsumer(paging.ConsumerConfig{
-		Brokers: brokers,
-		Codecs:  set,
-		Targets: targets,
-		Logger:  log,
-		Metrics: m,
-		Retry:   paging.Retry{Max: cfg.Page.RetryMax},
+		Brokers:   brokers,
+		KafkaOpts: cfg.security.KgoOpts(),
+		Codecs:    set,
+		Targets:   targets,
+		Logger:    log,
+		Metrics:   m,
+		Retry:     paging.Retry{Max: cfg.Page.RetryMax},
 	})
 	if err != nil {
 		return err

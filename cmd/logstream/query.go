@@ -54,11 +54,11 @@ var (
 )
 
 func runQueryHosts(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{cfg.EmbeddedAddr}
-	}
 	er, _, err := errorRateOptions(cfg)
+	if err != nil {
+		return err
+	}
+	brokers, err := connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func runQueryHosts(ctx context.Context, cfg *Config, stdout, stderr io.Writer) e
 	}
 	log := newLogger(cfg, stderr)
 	h, err := query.New(brokers, set, er.Windows, query.Options{
-		Tuning: broker.Tuning{Replication: 1}, ClientID: "logstream-query", Logger: log})
+		Tuning: broker.Tuning{Replication: 1, Security: cfg.security}, ClientID: "logstream-query", Logger: log})
 	if err != nil {
 		return fmt.Errorf("cannot read the window state on %s (is a pipeline running there? 'logstream run' creates its tables): %w",
 			strings.Join(brokers, ","), err)

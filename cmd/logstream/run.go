@@ -43,6 +43,7 @@ func tuning(cfg *Config) broker.Tuning {
 		MaxConcurrency: cfg.MaxConcurrency,
 		FromOldest:     true,
 		Compression:    cfg.Compression,
+		Security:       cfg.security,
 	}
 }
 
@@ -81,7 +82,11 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		if cfg.Replication > 1 {
 			return nil, usagef("logstream: invalid setting replication: the embedded broker is a single broker, replication must be 1")
 		}
-		e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: cfg.EmbeddedAddr, DataDir: cfg.EmbeddedData})
+		ec, err := embeddedConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		e, err := broker.StartEmbedded(ec)
 		if err != nil {
 			return nil, err
 		}
@@ -93,19 +98,19 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		}
 		fmt.Fprintf(stderr, "embedded Kafka broker listening on %s (%s); attach with: kcat -b %s -L\n", e.Addr(), persist, e.Addr())
 	}
-	kcl, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...))
+	// One line naming the brokers and how they were dialed when they
+	// cannot be reached (a wrong password, an untrusted certificate).
+	if err := broker.Check(context.Background(), s.brokers, cfg.security, 15*time.Second); err != nil {
+		s.close()
+		return nil, err
+	}
+	kcl, err := kgo.NewClient(tuning(cfg).ClientOpts(s.brokers)...)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	s.kcl = kcl
 	s.adm = kadm.NewClient(kcl)
-	pctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := kcl.Ping(pctx); err != nil {
-		s.close()
-		return nil, fmt.Errorf("cannot reach Kafka at %v: %w", s.brokers, err)
-	}
 	erOpts, rules, err := errorRateOptions(cfg)
 	if err != nil {
 		s.close()

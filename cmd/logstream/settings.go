@@ -71,6 +71,15 @@ type Config struct {
 	JoinWindow  time.Duration
 	JoinMaxHeld int
 	MaxFuture   time.Duration
+	// Kafka is the clients' TLS and SASL as set; security is what was
+	// built from it (finishSecurity).
+	Kafka             broker.SecurityConfig
+	kafkaPasswordFile string
+	security          *broker.Security
+	EmbeddedTLSCert   string
+	EmbeddedTLSKey    string
+	EmbeddedSASL      []broker.EmbeddedUser
+
 	MemoryLimit int64 // bytes; memoryAuto or 0 (none)
 	GCPercent   int   // gcAuto or 10-1000
 
@@ -95,6 +104,9 @@ type setting struct {
 	def    string
 	usage  string
 	isBool bool
+	// secret: the value is a credential (never shown, e.g. in the
+	// admin port's /debug/pprof/cmdline).
+	secret bool
 	parse  func(c *Config, v string) error
 }
 
@@ -315,8 +327,9 @@ func durationIn(lo, hi time.Duration, set func(*Config, time.Duration)) func(*Co
 }
 
 var (
-	connectionSettings = []setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat}
-	pipelineSettings   = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
+	connectionSettings = append(append([]setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat},
+		kafkaSecuritySettings...), embeddedSecuritySettings...)
+	pipelineSettings = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
 		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit, sGCPercent)
 )
 
@@ -426,6 +439,9 @@ func parseConfig(cmd command, args []string, lookup func(string) (string, bool))
 		if err := s.parse(c, val); err != nil {
 			return nil, nil, usagef("logstream %s: invalid setting %s (from %s): %v", cmd.name, s.name, from, err)
 		}
+	}
+	if err := finishSecurity(c); err != nil {
+		return nil, nil, usagef("logstream %s: %v", cmd.name, err)
 	}
 	return c, rest, nil
 }

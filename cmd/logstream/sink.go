@@ -140,13 +140,14 @@ var (
 )
 
 // sinkRunner builds the runner of a sink command around sink.
-func sinkRunner(cfg *Config, set *codecs.Set, group string, sink sinks.Sink, log zerolog.Logger) (*sinks.Runner, error) {
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{cfg.EmbeddedAddr}
+func sinkRunner(ctx context.Context, cfg *Config, set *codecs.Set, group string, sink sinks.Sink, log zerolog.Logger) (*sinks.Runner, error) {
+	brokers, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
 	return sinks.NewRunner(sinks.Config{
 		Brokers:        brokers,
+		KafkaOpts:      cfg.security.KgoOpts(),
 		Group:          group,
 		Topics:         cfg.Sink.Topics,
 		Sink:           sink,
@@ -181,7 +182,7 @@ func runSinkS3(ctx context.Context, cfg *Config, stderr io.Writer) error {
 	if err != nil {
 		return usagef("logstream sink s3: %v", err)
 	}
-	r, err := sinkRunner(cfg, set, topology.GroupSinkS3, sink, log)
+	r, err := sinkRunner(ctx, cfg, set, topology.GroupSinkS3, sink, log)
 	if err != nil {
 		return usagef("logstream sink s3: %v", err)
 	}

@@ -106,7 +106,7 @@ func runSinkOpenObserve(ctx context.Context, cfg *Config, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	r, err := sinkRunner(cfg, set, topology.GroupSinkOpenObserve, sink, log)
+	r, err := sinkRunner(ctx, cfg, set, topology.GroupSinkOpenObserve, sink, log)
 	if err != nil {
 		return usagef("logstream sink openobserve: %v", err)
 	}

@@ -13,9 +13,9 @@ func runTail(ctx context.Context, cfg *Config, args []string, stdout, stderr io.
 	if len(args) != 1 {
 		return usagef("tail: name one topic (logstream tail TOPIC)")
 	}
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{cfg.EmbeddedAddr}
+	brokers, err := connect(ctx, cfg)
+	if err != nil {
+		return err
 	}
 	opts, err := codecOptions(cfg)
 	if err != nil {
@@ -25,7 +25,7 @@ func runTail(ctx context.Context, cfg *Config, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	tc := tail.Config{Brokers: brokers, Topic: args[0], FromBeginning: cfg.FromBeginning, Max: cfg.Max, ExitAtEnd: cfg.ExitAtEnd, Codecs: set}
+	tc := tail.Config{Brokers: brokers, ClientOpts: cfg.security.KgoOpts(), Topic: args[0], FromBeginning: cfg.FromBeginning, Max: cfg.Max, ExitAtEnd: cfg.ExitAtEnd, Codecs: set}
 	if cfg.Partition >= 0 {
 		tc.Partitions = []int32{int32(cfg.Partition)}
 	}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logstream/logstream/broker/brokertest"
+	"github.com/logstream/logstream/topology"
+)
+
+// freeAddr returns a 127.0.0.1 address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// The commands against an embedded broker that requires TLS and
+// SCRAM-SHA-512: `run` starts it (--embedded-tls-*, --embedded-sasl) and
+// connects to it as a client would, `ingest` writes lines, `tail` reads
+// the parsed events back; the password comes from a file or the
+// environment, never a flag. Wrong credentials end a command with one
+// line naming the broker and the mechanism.
+func TestCommandsOverTLSAndSCRAM(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, err := brokertest.SelfSignedCert(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte("pipeline-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	client := []string{"--kafka-tls", "--kafka-tls-ca", cert, "--kafka-sasl-mechanism", "SCRAM-SHA-512", "--kafka-sasl-username", "ops"}
+	vars := env(map[string]string{"LOGSTREAM_EMBEDDED_SASL": "SCRAM-SHA-512:ops:pipeline-secret", "LOGSTREAM_KAFKA_SASL_PASSWORD_FILE": pwFile})
+
+	runArgs := append([]string{"--embedded-addr", addr, "--embedded-tls-cert", cert, "--embedded-tls-key", key,
+		"--stages", "parse", "--partitions", "2", "--admin-addr", "", "--log-level", "warn"}, client...)
+	cfg, _, err := parseConfig(cmdByName(t, "run"), runArgs, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var runErr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runPipeline(ctx, cfg, &runErr) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("run: %v\n%s", err, runErr.String())
+		}
+	}()
+	// Wait for the broker and the parse stage's topics.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(runErr.String(), "embedded Kafka broker listening on "+addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not start: %s", runErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	lines := filepath.Join(dir, "app.log")
+	var b strings.Builder
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&b, `{"ts":"2026-11-01T12:00:%02dZ","level":"error","msg":"payment %d declined","host":"web-1"}`+"\n", i, i)
+	}
+	if err := os.WriteFile(lines, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb syncBuffer
+	if code := runMain(append([]string{"ingest", lines, "--brokers", addr, "--partitions", "2"}, client...), &out, &errb, vars); code != 0 {
+		t.Fatalf("ingest over TLS and SCRAM: exit %d\n%s", code, errb.String())
+	}
+	out, errb = syncBuffer{}, syncBuffer{}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		out, errb = syncBuffer{}, syncBuffer{}
+		code := runMain(append([]string{"tail", topology.TopicParsed, "--brokers", addr, "--from-beginning", "--exit-at-end"}, client...), &out, &errb, vars)
+		if code != 0 {
+			t.Fatalf("tail over TLS and SCRAM: exit %d\n%s", code, errb.String())
+		}
+		if strings.Count(out.String(), "declined") == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tail printed %d of 20 events:\n%s", strings.Count(out.String(), "declined"), out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Wrong credentials, no TLS: one line each, naming the broker and how
+	// the client connected, and never the password.
+	for _, c := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		says string
+	}{
+		{"wrong password", client, map[string]string{"LOGSTREAM_KAFKA_SASL_PASSWORD": "guess"}, "TLS, SASL SCRAM-SHA-512 as ops"},
+		{"no TLS", []string{"--kafka-sasl-mechanism", "SCRAM-SHA-512", "--kafka-sasl-username", "ops"},
+			map[string]string{"LOGSTREAM_KAFKA_SASL_PASSWORD": "pipeline-secret"}, "plaintext, SASL SCRAM-SHA-512 as ops"},
+	} {
+		for _, cmd := range [][]string{{"ingest", lines}, {"tail", topology.TopicParsed, "--exit-at-end"}} {
+			out, errb := syncBuffer{}, syncBuffer{}
+			start := time.Now()
+			code := runMain(append(append(cmd, "--brokers", addr), c.args...), &out, &errb, env(c.vars))
+			msg := strings.TrimSpace(errb.String())
+			if code == 0 || !strings.Contains(msg, addr) || !strings.Contains(msg, c.says) {
+				t.Errorf("%s, %s: exit %d, said %q; want an error naming %s and %q", cmd[0], c.name, code, msg, addr, c.says)
+			}
+			if strings.Contains(msg, "guess") || strings.Contains(msg, "pipeline-secret") {
+				t.Errorf("%s, %s: the error shows the password: %s", cmd[0], c.name, msg)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("%s, %s: took %s", cmd[0], c.name, d)
+			}
+		}
+	}
+}
