@@ -214,12 +214,12 @@ type Deps struct {
 	Brokers []string    // for the alerts reader
 	// ClientOpts are added to the alerts reader's client (TLS, SASL).
 	ClientOpts []kgo.Opt
-	Admin   *kadm.Client
-	Codecs  *codecs.Set
-	Parse   *parse.Stats
-	Spans   *spans.Stats
-	Dedupe  *dedupe.Stats
-	Join    *tracejoin.Stats
+	Admin      *kadm.Client
+	Codecs     *codecs.Set
+	Parse      *parse.Stats
+	Spans      *spans.Stats
+	Dedupe     *dedupe.Stats
+	Join       *tracejoin.Stats
 	// ErrorRate is the errorrate stage's counters.
 	ErrorRate *errorrate.Stats
 	// Lag returns each stage group's consumer lag per topic, from the
