@@ -4,14 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/broker/brokertest"
+	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )
 
@@ -100,6 +108,60 @@ func TestCommandsOverTLSAndSCRAM(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// page delivers an alert read over TLS and SCRAM.
+	sec, err := broker.NewSecurity(broker.SecurityConfig{TLS: true, CAFile: cert, Mechanism: "SCRAM-SHA-512", Username: "ops", Password: "pipeline-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(sec.KgoOpts(), kgo.SeedBrokers(addr))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	set, err := codecs.NewSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &schemas.Alert{ID: "logstream/host/web-1/1/FIRING", DedupKey: "logstream/host/web-1/1", State: schemas.AlertFiring,
+		Scope: schemas.ScopeHost, Host: "web-1", Rule: "host_error_rate", Summary: "web-1 is failing", FirstSeen: 1, At: 2}
+	v, err := set.Alert.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer pcancel()
+	if err := cl.ProduceSync(pctx, &kgo.Record{Topic: topology.TopicAlerts, Key: []byte("fleet"), Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	delivered := make(chan string, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case delivered <- string(b):
+		default:
+		}
+	}))
+	defer hook.Close()
+	pcfg, _, err := parseConfig(cmdByName(t, "page"), append([]string{"--brokers", addr, "--webhook-url", hook.URL, "--admin-addr", ""}, client...), vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perr syncBuffer
+	pdone := make(chan error, 1)
+	go func() { pdone <- runPage(pctx, pcfg, &perr) }()
+	select {
+	case body := <-delivered:
+		if !strings.Contains(body, a.ID) {
+			t.Errorf("webhook got %s, want alert %s", body, a.ID)
+		}
+	case <-pctx.Done():
+		t.Fatalf("page delivered nothing over TLS and SCRAM:\n%s", perr.String())
+	}
+	pcancel()
+	if err := <-pdone; err != nil {
+		t.Errorf("page: %v", err)
+	}
+
 	// Wrong credentials, no TLS: one line each, naming the broker and how
 	// the client connected, and never the password.
 	for _, c := range []struct {
@@ -112,7 +174,8 @@ func TestCommandsOverTLSAndSCRAM(t *testing.T) {
 		{"no TLS", []string{"--kafka-sasl-mechanism", "SCRAM-SHA-512", "--kafka-sasl-username", "ops"},
 			map[string]string{"LOGSTREAM_KAFKA_SASL_PASSWORD": "pipeline-secret"}, "plaintext, SASL SCRAM-SHA-512 as ops"},
 	} {
-		for _, cmd := range [][]string{{"ingest", lines}, {"tail", topology.TopicParsed, "--exit-at-end"}} {
+		for _, cmd := range [][]string{{"ingest", lines}, {"tail", topology.TopicParsed, "--exit-at-end"}, {"page", "--webhook-url", hook.URL},
+			{"query", "hosts"}} {
 			out, errb := syncBuffer{}, syncBuffer{}
 			start := time.Now()
 			code := runMain(append(append(cmd, "--brokers", addr), c.args...), &out, &errb, env(c.vars))
