@@ -81,7 +81,11 @@ the embedded broker's address (a 'logstream run' on this machine).`,
 				withUsage(sBatchSize, "records the producer may hold unacknowledged; reading waits while that many are in flight"),
 				sHost, sFollow}},
 		{name: "topology describe", short: "Print every stage with its topics, group table, key and partition count.",
-			long:     `--format dot or mermaid prints the graph for Graphviz or Mermaid instead.`,
+			long: `--format dot or mermaid prints the graph for Graphviz or Mermaid instead.
+--format strimzi prints every topic as a Strimzi KafkaTopic resource
+(partitions, replicas, cleanup.policy compact for tables, the loop topics'
+retention), as the stages' start-up check wants them; add the label
+strimzi.io/cluster naming your Kafka cluster (deploy/overlays/prod does).`,
 			settings: []setting{sConfig, sPartitions, sReplication, sEncoding, sFormat}},
 		{name: "schemas check", short: "Check the schemas directory: valid schemas, manifest up to date, every version compatible as its record's mode requires.",
 			long: `Each record's versions (schemas/<record>/v1.avsc, v2.avsc, ...) must be

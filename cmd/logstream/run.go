@@ -275,6 +275,8 @@ func topologyDescribe(cfg *Config, w io.Writer) error {
 		fmt.Fprint(w, topo.DOT())
 	case "mermaid":
 		fmt.Fprint(w, topo.Mermaid())
+	case "strimzi":
+		fmt.Fprint(w, topo.Strimzi())
 	default:
 		fmt.Fprint(w, topo.Describe())
 	}

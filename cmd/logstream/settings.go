@@ -215,8 +215,8 @@ var (
 		parse: func(c *Config, v string) error { c.Host = v; return nil }}
 	sFollow = boolSetting("follow", "LOGSTREAM_FOLLOW", "keep reading files as they grow (like tail -F), until interrupted",
 		func(c *Config, b bool) { c.Follow = b })
-	sFormat = setting{name: "format", env: "LOGSTREAM_TOPOLOGY_FORMAT", def: "text", usage: "text, dot or mermaid",
-		parse: oneOf(func(c *Config, v string) { c.Format = v }, "text", "dot", "mermaid")}
+	sFormat = setting{name: "format", env: "LOGSTREAM_TOPOLOGY_FORMAT", def: "text", usage: "text, dot, mermaid or strimzi (the topics as Strimzi KafkaTopic resources)",
+		parse: oneOf(func(c *Config, v string) { c.Format = v }, "text", "dot", "mermaid", "strimzi")}
 	sSchemasDir = setting{name: "schemas-dir", env: "LOGSTREAM_SCHEMAS_DIR", usage: "schemas directory to read; empty reads ./schemas when it exists (a checkout), else the schemas built into this binary",
 		parse: func(c *Config, v string) error { c.SchemasDir = v; return nil }}
 	sWrite = boolSetting("write", "LOGSTREAM_SCHEMAS_WRITE", "write manifest.json instead of printing it",

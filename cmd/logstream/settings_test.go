@@ -137,7 +137,7 @@ func TestFlagsAfterPositionalArguments(t *testing.T) {
 }
 
 func TestTopologyDescribeAndVersion(t *testing.T) {
-	for _, f := range []struct{ format, want string }{{"text", "stage parse"}, {"dot", "digraph"}, {"mermaid", "flowchart"}} {
+	for _, f := range []struct{ format, want string }{{"text", "stage parse"}, {"dot", "digraph"}, {"mermaid", "flowchart"}, {"strimzi", "kind: KafkaTopic"}} {
 		var out bytes.Buffer
 		if code := runMain([]string{"topology", "describe", "--format", f.format}, &out, &out, env(nil)); code != 0 || !strings.Contains(out.String(), f.want) {
 			t.Errorf("format %s: exit %d, output %q", f.format, code, out.String())
