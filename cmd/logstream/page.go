@@ -164,6 +164,7 @@ func runPage(ctx context.Context, cfg *Config, stderr io.Writer) error {
 	eg, ctx := errgroup.WithContext(ctx)
 	if cfg.AdminAddr != "" {
 		reg := admin.NewRegistry()
+		reg.MustRegister(admin.ReadyGauge(c.Ready))
 		if err := m.Register(reg); err != nil {
 			return err
 		}

@@ -146,6 +146,7 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 	}
 	if cfg.AdminAddr != "" {
 		reg := admin.NewRegistry()
+		reg.MustRegister(admin.ReadyGauge(s.pipe.Ready))
 		if p := s.pipe.Parse(); p != nil {
 			reg.MustRegister(p.Stats().Collector())
 		}

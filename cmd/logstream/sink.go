@@ -202,6 +202,7 @@ func serveSink(ctx context.Context, cfg *Config, log zerolog.Logger, r *sinks.Ru
 	eg, ctx := errgroup.WithContext(ctx)
 	if cfg.AdminAddr != "" {
 		reg := admin.NewRegistry()
+		reg.MustRegister(admin.ReadyGauge(r.Ready))
 		if err := r.Metrics().Register(reg); err != nil {
 			return err
 		}
