@@ -13,12 +13,18 @@ VERSITYGW_VERSION   ?= v1.8.0
 FUZZTIME  ?= 10s
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test test-race lint fuzz bench demo deps-test schemas-check tools clean
+.PHONY: all build test test-race lint fuzz bench demo deps-test schemas-check tools clean image deploy-check
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/logstream ./cmd/logstream
+
+## image: the container image (deploy/Dockerfile: static binary on
+## distroless, non-root). Needs Docker with BuildKit; IMAGE names the tag.
+IMAGE     ?= logstream:$(VERSION)
+image:
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 ## deps-test: Debian packages the tests use: kcat (Kafka interop), Apache
 ## Avro's Python implementation and the Confluent Python client (schema
