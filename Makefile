@@ -13,7 +13,7 @@ VERSITYGW_VERSION   ?= v1.8.0
 FUZZTIME  ?= 10s
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test test-race lint fuzz bench demo deps-test schemas-check tools clean image deploy-check
+.PHONY: all build test test-race lint fuzz bench demo deps-test deps-deploy schemas-check tools clean image deploy-check deploy-topics
 
 all: build
 
@@ -48,8 +48,30 @@ $(TOOLS)/versitygw:
 schemas-check:
 	$(GO) run ./cmd/logstream schemas check --schemas-dir schemas
 
-## test: every test, including the embedded-broker integration and kcat interop tests.
-test: deps-test $(TOOLS)/versitygw schemas-check
+## deps-deploy: promtool (Debian's prometheus package), for the alert rules.
+deps-deploy:
+	@command -v promtool >/dev/null 2>&1 || { \
+		echo "installing Debian's prometheus package for promtool"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+
+## deploy-check: builds every Kustomize overlay of deploy/ and checks each
+## object strictly against its Kubernetes type and the manifests against
+## the binary (commands, flags, settings, stages, consumer groups), the
+## topology (KafkaTopics, scaling) and promtool (the alert rules); then the
+## checker's own tests. deploy/ is a module of its own, so the binary never
+## links Kubernetes or Kustomize.
+deploy-check: build deps-deploy
+	cd deploy && $(GO) run ./check -logstream $(CURDIR)/$(BIN)/logstream
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## deploy-topics: regenerates the prod overlay's KafkaTopics from the
+## settings it deploys (after a change of partitions or replication).
+deploy-topics: build
+	$(BIN)/logstream topology describe --format strimzi --config deploy/base/config.yaml > deploy/overlays/prod/kafkatopics.yaml
+
+## test: every test, including the embedded-broker integration and kcat
+## interop tests, and the deployment's manifests (deploy-check).
+test: deps-test $(TOOLS)/versitygw schemas-check deploy-check
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 
@@ -65,6 +87,7 @@ lint: $(TOOLS)/staticcheck
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(TOOLS)/staticcheck $(PKGS)
+	cd deploy && $(GO) vet ./... && $(TOOLS)/staticcheck ./...
 
 ## fuzz: every fuzz target for FUZZTIME (short by default).
 fuzz:
