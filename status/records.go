@@ -81,7 +81,7 @@ func readDeadLetters(ctx context.Context, adm *kadm.Client, cfg Config) DeadLett
 		err = from.Error()
 	}
 	if err != nil {
-		out.Error = fmt.Sprintf("listing the offsets of %s an hour ago: %v", topology.TopicDLQ, err)
+		out.Error = fmt.Sprintf("listing the offsets of %s at %s: %v", topology.TopicDLQ, out.Since.Format(time.RFC3339), err)
 		return out
 	}
 	type key struct{ stage, reason string }
