@@ -212,6 +212,19 @@ func TestCommandsOverTLSAndSCRAM(t *testing.T) {
 		t.Errorf("sink s3: %v", err)
 	}
 
+	// status reads the parse group's health, reprocess plans a reset of
+	// the sink's stopped group.
+	out, errb = syncBuffer{}, syncBuffer{}
+	if code := runMain(append([]string{"status", "--brokers", addr, "--groups", topology.GroupParse, "--interval", "1s", "--format", "json"}, client...),
+		&out, &errb, vars); code != 0 || !strings.Contains(out.String(), `"`+topology.GroupParse+`"`) {
+		t.Errorf("status over TLS and SCRAM: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	out, errb = syncBuffer{}, syncBuffer{}
+	if code := runMain(append([]string{"reprocess", "--brokers", addr, "--group", topology.GroupSinkS3, "--from-offset", "0", "--dry-run"}, client...),
+		&out, &errb, vars); code != 0 || !strings.Contains(out.String(), topology.TopicEnriched) {
+		t.Errorf("reprocess over TLS and SCRAM: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+
 	// Wrong credentials, no TLS: one line each, naming the broker and how
 	// the client connected, and never the password.
 	for _, c := range []struct {
@@ -225,7 +238,8 @@ func TestCommandsOverTLSAndSCRAM(t *testing.T) {
 			map[string]string{"LOGSTREAM_KAFKA_SASL_PASSWORD": "pipeline-secret"}, "plaintext, SASL SCRAM-SHA-512 as ops"},
 	} {
 		for _, cmd := range [][]string{{"ingest", lines}, {"tail", topology.TopicParsed, "--exit-at-end"}, {"page", "--webhook-url", hook.URL},
-			{"query", "hosts"}, {"sink", "s3", "--s3-bucket", "logs", "--s3-endpoint", s3url}} {
+			{"query", "hosts"}, {"sink", "s3", "--s3-bucket", "logs", "--s3-endpoint", s3url}, {"status", "--groups", topology.GroupParse},
+			{"reprocess", "--group", topology.GroupSinkS3, "--from-offset", "0", "--dry-run"}} {
 			out, errb := syncBuffer{}, syncBuffer{}
 			start := time.Now()
 			code := runMain(append(append(cmd, "--brokers", addr), c.args...), &out, &errb, env(c.vars))
