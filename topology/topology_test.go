@@ -108,3 +108,40 @@ func TestCheckPartitions(t *testing.T) {
 		t.Fatalf("CheckPartitions = %v", err)
 	}
 }
+
+func TestGroups(t *testing.T) {
+	tp, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := tp.Groups()
+	if len(groups) != len(tp.Stages())+3 {
+		t.Fatalf("%d groups for %d stages, page and two sinks", len(groups), len(tp.Stages()))
+	}
+	for _, g := range groups {
+		// Every group says what reading again means for it.
+		if ReprocessEffects(g.Name) == "" {
+			t.Errorf("group %s has no reprocess text", g.Name)
+		}
+		for _, in := range g.Inputs {
+			if in == g.Loop || in == g.Table {
+				t.Errorf("group %s: its input %s is its own loop or table", g.Name, in)
+			}
+		}
+	}
+	dd, ok := tp.Group(GroupDedupe)
+	if !ok || dd.Kind != KindStage || dd.Stage != "dedupe" || strings.Join(dd.Inputs, ",") != TopicParsed ||
+		strings.Join(dd.Topics(), ",") != TopicParsed+","+LoopTopic(GroupDedupe) || dd.Table != TableTopic(GroupDedupe) {
+		t.Errorf("dedupe: %+v", dd)
+	}
+	comb, _ := tp.Group(GroupErrorRateCombine)
+	if strings.Join(comb.Inputs, ",") != TopicUnique+","+TopicEnriched || comb.Loop != "" {
+		t.Errorf("errorrate-combine: %+v", comb)
+	}
+	if pg, ok := tp.Group(GroupPage); !ok || pg.Kind != KindPage || strings.Join(pg.Inputs, ",") != TopicAlerts {
+		t.Errorf("page: %+v", pg)
+	}
+	if _, ok := tp.Group("nobody"); ok || ReprocessEffects("nobody") != "" {
+		t.Error("a group that is not the pipeline's was found")
+	}
+}

@@ -131,6 +131,10 @@ group, no commits. Starts at the end unless --from-beginning.`,
 			long: sinkOpenObserveLong, settings: sinkOpenObserveSettings},
 		{name: "query hosts", short: "Print the hosts with the worst current error rate and the open alerts, read from the pipeline's window state.",
 			long: queryHostsLong, settings: queryHostsSettings},
+		{name: "status", short: "Print the pipeline's health: each consumer group's members, partitions, committed offsets and lag, dead letters of the last hour, open alerts, sink breakers; exit 1 when unhealthy.",
+			long: statusLong, settings: statusSettingsList},
+		{name: "reprocess", short: "Reset a stopped consumer group's committed offsets to a time or an offset (printing the plan first), so that it reads records again.",
+			long: reprocessLong, settings: reprocessSettingsList},
 		{name: "rules", short: "Print the built-in alert rules (YAML), a starting point for --rules; with --rules FILE, check that file and print it as it is read.",
 			settings: []setting{sRules}},
 		{name: "version", short: "Print the version and exit."},
@@ -200,8 +204,19 @@ func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (strin
 		err = runSinkOpenObserve(ctx, cfg, stderr)
 	case "query hosts":
 		err = runQueryHosts(ctx, cfg, stdout, stderr)
+	case "status":
+		err = runStatus(ctx, cfg, stdout)
+	case "reprocess":
+		err = runReprocess(ctx, cfg, stdout)
 	}
 	if err != nil {
+		var es *exitStatus
+		if errors.As(err, &es) {
+			if es.msg != "" {
+				fmt.Fprintln(stderr, es.msg)
+			}
+			return es.code
+		}
 		var ue *usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintln(stderr, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/logstream/logstream/broker/brokertest"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/sinks/s3/s3local"
 	"github.com/logstream/logstream/topology"
 )
 
@@ -37,7 +38,8 @@ func freeAddr(t *testing.T) string {
 // The commands against an embedded broker that requires TLS and
 // SCRAM-SHA-512: `run` starts it (--embedded-tls-*, --embedded-sasl) and
 // connects to it as a client would, `ingest` writes lines, `tail` reads
-// the parsed events back; the password comes from a file or the
+// the parsed events back, `page` delivers an alert, `sink s3` writes an
+// object; the password comes from a file or the
 // environment, never a flag. Wrong credentials end a command with one
 // line naming the broker and the mechanism.
 func TestCommandsOverTLSAndSCRAM(t *testing.T) {
@@ -162,6 +164,67 @@ func TestCommandsOverTLSAndSCRAM(t *testing.T) {
 		t.Errorf("page: %v", err)
 	}
 
+	// sink s3 writes an enriched event read over TLS and SCRAM.
+	ev, err := set.LogEvent.Marshal(&schemas.LogEvent{EventID: "ev-1", Timestamp: 1_700_000_000_000, Host: "web-1",
+		Level: schemas.LevelError, Message: "payment declined", Source: "stdin", Format: "json", JoinStatus: schemas.JoinNoTrace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+	defer scancel()
+	if err := cl.ProduceSync(sctx, &kgo.Record{Topic: topology.TopicEnriched, Key: []byte("ev-1"), Value: ev}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	s3dir := filepath.Join(dir, "s3")
+	store, err := s3local.New(s3dir, s3local.WithCredentials("test-key"), s3local.WithBucket("logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	s3url, err := store.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "test-key")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	scfg, _, err := parseConfig(cmdByName(t, "sink s3"), append([]string{"--brokers", addr, "--topics", topology.TopicEnriched,
+		"--s3-bucket", "logs", "--s3-endpoint", s3url, "--s3-region", "us-east-1", "--s3-max-age", "1s", "--admin-addr", ""}, client...), vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr syncBuffer
+	sdone := make(chan error, 1)
+	go func() { sdone <- runSinkS3(sctx, scfg, &serr) }()
+	for wrote := false; !wrote; {
+		filepath.WalkDir(s3dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.Contains(p, topology.TopicEnriched) {
+				wrote = true
+			}
+			return nil
+		})
+		if sctx.Err() != nil {
+			t.Fatalf("sink s3 wrote no object over TLS and SCRAM:\n%s", serr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	scancel()
+	if err := <-sdone; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("sink s3: %v", err)
+	}
+
+	// status reads the parse group's health, reprocess plans a reset of
+	// the sink's stopped group.
+	out, errb = syncBuffer{}, syncBuffer{}
+	if code := runMain(append([]string{"status", "--brokers", addr, "--groups", topology.GroupParse, "--interval", "1s", "--format", "json"}, client...),
+		&out, &errb, vars); code != 0 || !strings.Contains(out.String(), `"`+topology.GroupParse+`"`) {
+		t.Errorf("status over TLS and SCRAM: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	out, errb = syncBuffer{}, syncBuffer{}
+	if code := runMain(append([]string{"reprocess", "--brokers", addr, "--group", topology.GroupSinkS3, "--from-offset", "0", "--dry-run"}, client...),
+		&out, &errb, vars); code != 0 || !strings.Contains(out.String(), topology.TopicEnriched) {
+		t.Errorf("reprocess over TLS and SCRAM: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+
 	// Wrong credentials, no TLS: one line each, naming the broker and how
 	// the client connected, and never the password.
 	for _, c := range []struct {
@@ -175,7 +238,8 @@ func TestCommandsOverTLSAndSCRAM(t *testing.T) {
 			map[string]string{"LOGSTREAM_KAFKA_SASL_PASSWORD": "pipeline-secret"}, "plaintext, SASL SCRAM-SHA-512 as ops"},
 	} {
 		for _, cmd := range [][]string{{"ingest", lines}, {"tail", topology.TopicParsed, "--exit-at-end"}, {"page", "--webhook-url", hook.URL},
-			{"query", "hosts"}} {
+			{"query", "hosts"}, {"sink", "s3", "--s3-bucket", "logs", "--s3-endpoint", s3url}, {"status", "--groups", topology.GroupParse},
+			{"reprocess", "--group", topology.GroupSinkS3, "--from-offset", "0", "--dry-run"}} {
 			out, errb := syncBuffer{}, syncBuffer{}
 			start := time.Now()
 			code := runMain(append(append(cmd, "--brokers", addr), c.args...), &out, &errb, env(c.vars))

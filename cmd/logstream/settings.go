@@ -88,6 +88,9 @@ type Config struct {
 	Page pageSettings // logstream page's targets (page.go)
 
 	Sink sinkSettings // logstream sink s3|openobserve (sink.go)
+
+	Status    statusSettings    // logstream status (status.go)
+	Reprocess reprocessSettings // logstream reprocess (reprocess.go)
 	// DemoS3Dir is where the demo's embedded S3 store keeps its objects.
 	DemoS3Dir string
 
