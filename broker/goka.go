@@ -205,19 +205,37 @@ func EnsureTopics(brokers []string, t Tuning, streams, tables map[string]int) er
 	for name, n := range streams {
 		if strings.HasSuffix(name, "-loop") {
 			// Created as goka creates a loop topic, so its check agrees.
-			if err := tm.EnsureStreamExists(name, n); err != nil {
+			if err := ensureOnce(func() error { return tm.EnsureStreamExists(name, n) }); err != nil {
 				return fmt.Errorf("broker: topic %s: %w", name, err)
 			}
 			continue
 		}
-		if err := tm.EnsureTopicExists(name, n, t.Replication, map[string]string{"cleanup.policy": "delete"}); err != nil {
+		if err := ensureOnce(func() error {
+			return tm.EnsureTopicExists(name, n, t.Replication, map[string]string{"cleanup.policy": "delete"})
+		}); err != nil {
 			return fmt.Errorf("broker: topic %s: %w", name, err)
 		}
 	}
 	for name, n := range tables {
-		if err := tm.EnsureTableExists(name, n); err != nil {
+		if err := ensureOnce(func() error { return tm.EnsureTableExists(name, n) }); err != nil {
 			return fmt.Errorf("broker: table %s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// ensureOnce runs a topic manager's Ensure, and once more when it fails:
+// pods that start together (a first deploy, a Deployment scaled up) race
+// to create the same topics, and goka's create fails with "already
+// exists" for all but one. The second look finds the topic and checks it
+// as if it had been there (partitions, replication, configuration), so a
+// real mismatch still fails.
+func ensureOnce(ensure func() error) error {
+	if err := ensure(); err != nil {
+		if ensure() == nil {
+			return nil
+		}
+		return err
 	}
 	return nil
 }
