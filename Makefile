@@ -13,7 +13,7 @@ VERSITYGW_VERSION   ?= v1.8.0
 FUZZTIME  ?= 10s
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test test-race lint fuzz bench demo deps-test deps-deploy schemas-check tools clean image deploy-check deploy-topics
+.PHONY: all build test test-race lint fuzz bench demo deps-test deps-deploy schemas-check tools clean image deploy-check deploy-rolling deploy-topics
 
 all: build
 
@@ -62,7 +62,13 @@ deps-deploy:
 ## links Kubernetes or Kustomize.
 deploy-check: build deps-deploy
 	cd deploy && $(GO) run ./check -logstream $(CURDIR)/$(BIN)/logstream
-	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -short ./...
+
+## deploy-rolling: the dev overlay's stage Deployments as local processes,
+## two pods each, on the embedded broker, all rolled with SIGTERM while
+## lines flow in; every event must come out exactly once (about a minute).
+deploy-rolling:
+	cd deploy && $(GO) test -count=1 -run '^TestRollingRestart$$' -timeout 10m ./check
 
 ## deploy-topics: regenerates the prod overlay's KafkaTopics from the
 ## settings it deploys (after a change of partitions or replication).
@@ -70,8 +76,9 @@ deploy-topics: build
 	$(BIN)/logstream topology describe --format strimzi --config deploy/base/config.yaml > deploy/overlays/prod/kafkatopics.yaml
 
 ## test: every test, including the embedded-broker integration and kcat
-## interop tests, and the deployment's manifests (deploy-check).
-test: deps-test $(TOOLS)/versitygw schemas-check deploy-check
+## interop tests, the deployment's manifests (deploy-check) and a rolling
+## restart of its stage Deployments (deploy-rolling).
+test: deps-test $(TOOLS)/versitygw schemas-check deploy-check deploy-rolling
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 
