@@ -52,10 +52,12 @@ var (
 	sPagerDutyURL = setting{name: "pagerduty-url", env: "LOGSTREAM_PAGERDUTY_URL", def: paging.DefaultPagerDutyURL,
 		usage: "PagerDuty Events API base URL; events go to its /v2/enqueue (used with --pagerduty-routing-key)",
 		parse: httpURL(func(c *Config, v string) { c.Page.PagerDutyURL = v })}
-	sPagerDutyKey = setting{name: "pagerduty-routing-key", env: "LOGSTREAM_PAGERDUTY_ROUTING_KEY",
-		usage: "integration key of a PagerDuty Events API v2 integration; enables PagerDuty. A secret: prefer the environment variable, a flag shows in the process list",
+	sPagerDutyKey = setting{name: "pagerduty-routing-key", env: "LOGSTREAM_PAGERDUTY_ROUTING_KEY", secret: true,
+		usage: "integration key of a PagerDuty Events API v2 integration; enables PagerDuty",
 		parse: func(c *Config, v string) error { c.Page.PagerDutyKey = strings.TrimSpace(v); return nil }}
-	sWebhookURL = setting{name: "webhook-url", env: "LOGSTREAM_WEBHOOK_URL",
+	// Chat and incident webhooks carry their token in the URL, so the URL
+	// is treated as a secret.
+	sWebhookURL = setting{name: "webhook-url", env: "LOGSTREAM_WEBHOOK_URL", secret: true,
 		usage: "URL that receives each alert as a JSON POST, with header Idempotency-Key: the alert's id",
 		parse: httpURL(func(c *Config, v string) { c.Page.WebhookURL = v })}
 	sRetryMax = setting{name: "retry-max", env: "LOGSTREAM_PAGE_RETRY_MAX", def: "30s",
@@ -67,8 +69,8 @@ var (
 		withUsage(sEmbeddedAddr, "address of a local 'logstream run' with its embedded broker, used when --brokers is empty"),
 		sAlertmanagerURL, sPagerDutyKey, sPagerDutyURL, sWebhookURL, sRetryMax,
 		sRegistry,
-		withUsage(sAdminAddr, "address of the admin port (/metrics, /healthz, /readyz, /debug/pprof); empty disables it. 'logstream run' has the same default: change one when both run on one machine"),
-		sLogLevel, sLogFormat}
+		withUsage(sAdminAddr, "address of the admin port (/metrics, /healthz, /readyz; /debug/pprof/ with --pprof); empty disables it. 'logstream run' has the same default: change one when both run on one machine"),
+		sPprof, sLogLevel, sLogFormat}
 )
 
 // httpURL parses an optional http(s) URL setting.
@@ -167,11 +169,11 @@ func runPage(ctx context.Context, cfg *Config, stderr io.Writer) error {
 		if err := m.Register(reg); err != nil {
 			return err
 		}
-		srv, err := admin.Listen(cfg.AdminAddr, reg, c.Ready)
+		srv, err := admin.Listen(cfg.AdminAddr, reg, c.Ready, adminOptions(cfg))
 		if err != nil {
 			return err
 		}
-		log.Info().Str("addr", srv.Addr()).Msg("admin port: /metrics /healthz /readyz /debug/pprof/")
+		log.Info().Str("addr", srv.Addr()).Strs("endpoints", srv.Endpoints()).Msg("admin port")
 		eg.Go(func() error { return srv.Run(ctx) })
 	}
 	eg.Go(func() error {
