@@ -3,6 +3,7 @@ package admin
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -36,7 +37,9 @@ func Cmdline(args []string, secretFlags []string) http.Handler {
 // looks like, "--name=value" the part after "=". It reads args as the
 // flag package does, so it cannot tell a flag's value from a positional
 // argument; it errs towards redacting. Arguments after "--" are positional
-// and kept.
+// and kept. Any other argument holding a URL with a password
+// (http://user:pass@host, as --registry or --brokers-like values may) gets
+// the password masked, as url.URL.Redacted does.
 func RedactArgs(args []string, secret map[string]bool) []string {
 	out := make([]string, len(args))
 	copy(out, args)
@@ -46,12 +49,15 @@ func RedactArgs(args []string, secret map[string]bool) []string {
 			break
 		}
 		if len(a) < 2 || a[0] != '-' {
+			out[i] = redactURL(a)
 			continue
 		}
 		name := strings.TrimLeft(a, "-")
-		if n, _, ok := strings.Cut(name, "="); ok {
+		if n, v, ok := strings.Cut(name, "="); ok {
 			if secret[n] {
 				out[i] = a[:len(a)-len(name)] + n + "=" + RedactedValue
+			} else {
+				out[i] = a[:len(a)-len(name)] + n + "=" + redactURL(v)
 			}
 			continue
 		}
@@ -61,4 +67,19 @@ func RedactArgs(args []string, secret map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// redactURL masks the password of v when v is a URL that has one.
+func redactURL(v string) string {
+	if !strings.Contains(v, "@") || !strings.Contains(v, "://") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, ok := u.User.Password(); !ok {
+		return v
+	}
+	return u.Redacted()
 }

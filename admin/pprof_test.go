@@ -99,6 +99,10 @@ func TestRedactArgs(t *testing.T) {
 			[]string{"--openobserve-password", "x"},
 			[]string{"--openobserve-password", "x"},
 		},
+		{ // a password in a URL, whatever the flag; a user alone is no secret
+			[]string{"logstream", "--registry", "http://u:p4ss@reg:8081", "--webhook=https://ops:t0k@h/x", "--alertmanager-url", "http://u@am:9093"},
+			[]string{"logstream", "--registry", "http://u:xxxxx@reg:8081", "--webhook=https://ops:xxxxx@h/x", "--alertmanager-url", "http://u@am:9093"},
+		},
 	}
 	for _, tc := range cases {
 		in := slices.Clone(tc.in)

@@ -68,7 +68,8 @@ var (
 	sAlertmanagerURL = setting{name: "alertmanager-url", env: "LOGSTREAM_ALERTMANAGER_URL",
 		usage: "Prometheus Alertmanager base URL (e.g. http://alertmanager:9093); alerts are posted to its /api/v2/alerts",
 		parse: httpURL(func(c *Config, v string) { c.Page.AlertmanagerURL = v })}
-	sAlertmanagerResend = setting{name: "alertmanager-resend", env: "LOGSTREAM_ALERTMANAGER_RESEND", def: paging.DefaultResendInterval.String(),
+	// The default is paging.DefaultResendInterval, spelled for --help.
+	sAlertmanagerResend = setting{name: "alertmanager-resend", env: "LOGSTREAM_ALERTMANAGER_RESEND", def: "1m",
 		usage: "how often an open FIRING alert is posted to Alertmanager again; each post sets its endsAt 4 times this far ahead, so a stopped pipeline's alerts expire within that",
 		parse: durationIn(time.Second, time.Hour, func(c *Config, d time.Duration) { c.Page.AlertmanagerResend = d })}
 	sGeneratorURL = setting{name: "generator-url", env: "LOGSTREAM_GENERATOR_URL",

@@ -128,6 +128,9 @@ func TestPageAlertmanagerSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Page.AlertmanagerResend != paging.DefaultResendInterval {
+		t.Errorf("--alertmanager-resend defaults to %s, want paging.DefaultResendInterval %s", c.Page.AlertmanagerResend, paging.DefaultResendInterval)
+	}
 	if v := targets[0].Notifier.(*paging.Alertmanager).ValidFor(); v != 4*time.Minute || c.Page.GeneratorURL != "" || c.Page.RunbookURL != "" {
 		t.Errorf("defaults: endsAt %s ahead, %+v", v, c.Page)
 	}
