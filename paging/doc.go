@@ -63,6 +63,10 @@
 //     before its delivery, and a target's deliveries and re-sends take
 //     one lock, so no re-sent FIRING reaches a target after the RESOLVED.
 //   - An alert the target refused for good is not re-sent to it.
+//   - The table is only as right as the group's offsets: offsets moved
+//     forward past an incident's RESOLVED (`logstream reprocess`) leave
+//     the incident open in the table, re-sent for as long as the pipeline
+//     runs. A tombstone for its dedup key on its partition ends it.
 //
 // Errors. Network errors, 408, 429 and 5xx answers are retried with
 // exponential backoff and jitter (200 ms doubling up to 30 s by default,
