@@ -80,6 +80,8 @@ func Decode(set *codecs.Set, topo *topology.Topology, sourceTopic string, value 
 			return o
 		}
 		o.Err = err
+	case known && tp.Record != "" && !tp.Plain:
+		o.Err = fmt.Errorf("not Avro (no C3 01 marker or Confluent zero byte), though %s carries %s records", sourceTopic, tp.Record)
 	}
 	if utf8.Valid(value) {
 		o.As, o.Text = AsText, string(value)

@@ -74,6 +74,11 @@ func TestDecodeOriginal(t *testing.T) {
 				t.Errorf("value %#v", o.Value)
 			}
 		}, false},
+		{"text on logs.parsed", topology.TopicParsed, []byte("{}"), AsText, func(t *testing.T, o Original) {
+			if !strings.Contains(o.Err.Error(), "logs.parsed carries LogEvent records") {
+				t.Errorf("err %v", o.Err)
+			}
+		}, true},
 		{"text on otlp.spans", topology.TopicOTLPSpans, []byte("not protobuf at all"), AsText, nil, true},
 		{"plain line", topology.TopicRaw, []byte("Nov  1 12:00:00 web-1 sshd[1]: accepted"), AsText, func(t *testing.T, o Original) {
 			if o.Text != "Nov  1 12:00:00 web-1 sshd[1]: accepted" || o.Err != nil {
