@@ -64,7 +64,8 @@ func (l *learner) learn() {
 // A rolling deploy dead-letters lines a newer ingest wrote; once the
 // parse stage can read them, replay sends them through parse and dedupe
 // to logs.unique. A second replay, after dedupe has forgotten their ids,
-// sends nothing, and every event is on logs.unique once.
+// sends nothing, and every event is on logs.unique once; the same record
+// written once more without replay's check would have passed dedupe.
 func TestReplayTwiceEachEventOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs parse and dedupe on the embedded broker")
@@ -178,7 +179,7 @@ func TestReplayTwiceEachEventOnce(t *testing.T) {
 	if acked.Load() != n {
 		t.Errorf("OnSent last reported %d, want %d", acked.Load(), n)
 	}
-	events := waitUnique(t, addr, set, len(live)+n)
+	waitUnique(t, addr, set, len(live)+n)
 
 	// The replayed records: the original key (none where there was none),
 	// the dead letter's time, and the headers naming it and the source.
@@ -190,7 +191,7 @@ func TestReplayTwiceEachEventOnce(t *testing.T) {
 		}
 		letters[position(topology.TopicDLQ, r.Partition, r.Offset)] = dl
 	}
-	replayed := 0
+	var replayed []*kgo.Record
 	for _, r := range readAll(t, addr, topology.TopicRaw) {
 		h := map[string]string{}
 		for _, x := range r.Headers {
@@ -199,7 +200,7 @@ func TestReplayTwiceEachEventOnce(t *testing.T) {
 		if h[HeaderReplay] == "" {
 			continue
 		}
-		replayed++
+		replayed = append(replayed, r)
 		dl := letters[h[HeaderReplay]]
 		if dl == nil {
 			t.Errorf("%s/%d@%d names dead letter %q, not one the parse stage wrote", r.Topic, r.Partition, r.Offset, h[HeaderReplay])
@@ -212,8 +213,8 @@ func TestReplayTwiceEachEventOnce(t *testing.T) {
 				r.Topic, r.Partition, r.Offset, r.Key, r.Timestamp.UnixMilli(), h[HeaderSource], dl.OriginalKey, dl.Time, src)
 		}
 	}
-	if replayed != n {
-		t.Errorf("%d replayed records on logs.raw, want %d", replayed, n)
+	if len(replayed) != n {
+		t.Fatalf("%d replayed records on logs.raw, want %d", len(replayed), n)
 	}
 
 	// The replayed events are two hours older than the watermark: dedupe
@@ -241,7 +242,7 @@ func TestReplayTwiceEachEventOnce(t *testing.T) {
 	}
 	// Time for anything the second replay might have caused to arrive.
 	time.Sleep(3 * time.Second)
-	events = uniqueEvents(t, addr, set)
+	events := uniqueEvents(t, addr, set)
 	ids := map[string]int{}
 	var msgs []string
 	for _, ev := range events {
@@ -261,6 +262,19 @@ func TestReplayTwiceEachEventOnce(t *testing.T) {
 		if strings.HasPrefix(ev.Message, "retry ") && ev.Host != "web-9" {
 			t.Errorf("event %q: host %q, want web-9 (named by the line; the record had no key)", ev.Message, ev.Host)
 		}
+	}
+
+	// What a replay without that memory would have done: the same record
+	// once more. dedupe has forgotten its id and lets it through.
+	again := replayed[0]
+	produce(t, addr, &kgo.Record{Topic: topology.TopicRaw, Partition: again.Partition, Key: again.Key, Value: again.Value, Timestamp: again.Timestamp})
+	events = waitUnique(t, addr, set, len(live)+n+1)
+	ids = map[string]int{}
+	for _, ev := range events {
+		ids[ev.EventID]++
+	}
+	if len(ids) != len(live)+n {
+		t.Errorf("the record written once more made a new event id (%d ids for %d events): the replayed events' ids are not stable", len(ids), len(events))
 	}
 }
 
