@@ -93,6 +93,7 @@ type Config struct {
 
 	Status    statusSettings    // logstream status (status.go)
 	Reprocess reprocessSettings // logstream reprocess (reprocess.go)
+	DLQ       dlqSettings       // logstream dlq list|show|replay (dlq.go)
 	// DemoS3Dir is where the demo's embedded S3 store keeps its objects.
 	DemoS3Dir string
 
