@@ -88,6 +88,10 @@ type ReplayConfig struct {
 	// OnPlan, when set, is called for every selected dead letter in ID
 	// order once all are decided, before anything is written.
 	OnPlan func(*Planned)
+	// OnSearch, when set, is called before Replay reads a target topic
+	// for earlier replays, with the time it reads from and the number of
+	// records that holds: on a busy topic, the search takes a while.
+	OnSearch func(target string, from time.Time, records int64)
 	// OnSent, when set, is called with the number of records the broker
 	// has acknowledged so far, after each acknowledgement, from the
 	// producer's goroutine: it must be quick.
@@ -289,7 +293,7 @@ func decide(ctx context.Context, cfg ReplayConfig, plans []*Planned, sum *Replay
 	}
 	slices.Sort(targets)
 	for _, target := range targets {
-		found, err := findReplayed(ctx, cfg.Config, target, since[target].Add(-sinceSlack), func(source string) bool {
+		found, err := findReplayed(ctx, cfg, target, since[target].Add(-sinceSlack), func(source string) bool {
 			_, ok := first[key{target, source}]
 			return ok
 		})
@@ -330,7 +334,7 @@ func decide(ctx context.Context, cfg ReplayConfig, plans []*Planned, sum *Replay
 // findReplayed reads target from the first offsets at or after from to its
 // end and returns, for each source record wanted, the position of a record
 // that carries it in HeaderSource: an earlier replay of it.
-func findReplayed(ctx context.Context, cfg Config, target string, from time.Time, wanted func(source string) bool) (map[string]string, error) {
+func findReplayed(ctx context.Context, cfg ReplayConfig, target string, from time.Time, wanted func(source string) bool) (map[string]string, error) {
 	base := append(slices.Clone(cfg.ClientOpts), kgo.SeedBrokers(cfg.Brokers...))
 	cl, err := kgo.NewClient(base...)
 	if err != nil {
@@ -350,6 +354,13 @@ func findReplayed(ctx context.Context, cfg Config, target string, from time.Time
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("dlq: replay target: %w", err)
+	}
+	if cfg.OnSearch != nil {
+		var n int64
+		for _, s := range b {
+			n += max(s.end-s.from, 0)
+		}
+		cfg.OnSearch(target, from, n)
 	}
 	found := map[string]string{}
 	err = readSpans(ctx, base, adm, target, b, false, func(r *kgo.Record) error {
@@ -396,6 +407,10 @@ func send(ctx context.Context, cfg ReplayConfig, plans []*Planned) (int64, error
 		// them without a key.
 		kgo.RecordPartitioner(topology.Partitioner()),
 		kgo.ProducerLinger(5*time.Millisecond),
+		// No kgo.RecordDeliveryTimeout: franz-go measures it from the
+		// record's timestamp, which is the dead letter's time, long past,
+		// so every record would time out at once. A cluster that is gone
+		// is left with ctx (^C); the next run skips what got through.
 	)...)
 	if err != nil {
 		return 0, fmt.Errorf("dlq: kafka client: %w", err)

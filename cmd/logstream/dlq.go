@@ -127,11 +127,11 @@ var (
 const dlqListLong = `Reads logs.dlq from its start (with --since, from the first offset written a
 few minutes before that time, found by the broker's time index) up to the
 end it has when the command starts, then stops: dead letters written
-meanwhile are not listed. Prints the dead letters that every filter given selects, oldest
-first: the id (PARTITION/OFFSET on logs.dlq, what 'dlq show' and 'dlq
-replay' take), when the stage dead-lettered the record (UTC), the stage, the
-source record (topic/partition/offset) and the reason, cut to fit a line.
---since and --until compare that time, the one in the dead letter.
+meanwhile are not listed. Prints the dead letters that every filter given
+selects, oldest first: the id (PARTITION/OFFSET on logs.dlq, what 'dlq show'
+and 'dlq replay' take), when the stage dead-lettered the record (UTC), the
+stage, the source record (topic/partition/offset) and the reason, cut to fit
+a line. --since and --until compare that time, the one in the dead letter.
 --format json prints one JSON object per line, with the whole reason, the
 key and the value's size. A record on logs.dlq that is no DeadLetter this
 build can read is counted on stderr, not fatal. Read-only: no consumer
@@ -144,44 +144,47 @@ Avro value is decoded with the codec of the record type its fingerprint or
 schema id names (RawLog on logs.raw, LogEvent on logs.parsed, logs.unique
 and logs.enriched, Span on spans, ...); a value from otlp.spans as an OTLP
 trace export, as the spans stage reads it; anything else, or a value that
-does not decode (with the reason), as text when it is valid UTF-8, else as
-a hex dump. --format json prints one object, with the exact bytes in
+does not decode (with the reason), as text when it is valid UTF-8, else as a
+hex dump. --format json prints one object, with the exact bytes in
 value_base64 too. ID is PARTITION/OFFSET on logs.dlq, as 'dlq list' prints
 it (logs.dlq/P/O, as the ls-dlq-replay header names it, works too).`
 
 const dlqReplayLong = `Writes the original record of each selected dead letter back to its source
 topic (or --to TOPIC), for the stage that gave up on it to try again, e.g.
 after a rolling deploy left an old pod without a newer schema, or a fix.
-Dead letters are selected by the filters and/or IDs (PARTITION/OFFSET), or
-all of them with --all; then each goes out with its original key (the dead
-letter keeps it; a record that had none goes without), placed by key as
-the stages place keys, its original value, the time it was dead-lettered as
-its timestamp, and two headers: ls-dlq-replay (logs.dlq/P/O, the dead
-letter) and ls-dlq-source (the source record, topic/partition/offset).
+Dead letters are selected by IDs (PARTITION/OFFSET), by the filters, or by
+both (the IDs that match the filters), or all of them with --all. Each goes
+out with its original key (the dead letter keeps it; a record that had none
+goes without), placed by key as the stages place keys, its original value,
+the time it was dead-lettered as its timestamp, and two headers:
+ls-dlq-replay (logs.dlq/P/O, the dead letter) and ls-dlq-source (the source
+record, topic/partition/offset).
 
 Replaying twice does not duplicate events. The fixed timestamp gives a line
-whose event time comes from its record (a plain line without a time of its
-own) the same event time, and so the same event id (parse hashes host,
-source, event time and line, unless the line has an id of its own), on
-every replay. But dedupe remembers an id only for its TTL (--dedupe-ttl,
-10m of event time by default, on the watermark), and dead letters are
-usually older than that, so their ids are forgotten as soon as a replay is
-through and a second one would pass again. So before writing, replay reads the
-target topic from the earliest selected dead letter's time (less 5 minutes)
-to its end, and skips every dead letter whose source record a record there
-already names in ls-dlq-source; and of several dead letters of one source
-record (dead letters are at least once) it replays the earliest only. A
-replay that was stopped (^C, a crash) can be run again: it skips what got
-through. The guarantee's limits: it lasts while the replayed records are on
-the target topic (retention); two replays running at the same time do not
-see each other; each target is searched on its own (a dead letter replayed
-to its source and then --to another topic goes to both); a replayed record
-that fails again becomes a new dead letter, and replaying that one tries
-again (not a duplicate: the first try produced nothing downstream). A topic
-that several stages read (logs.unique, logs.enriched) gives the replayed
-records to each of them, including one that had read the original: the
-summary names them. Records without a value (tombstones, empty) are
-skipped: a stage would only dead-letter them again.
+whose event time comes from its record (e.g. a plain line without a time of
+its own) the same event time, and so the same event id (parse hashes host,
+source, event time and line, unless the line has an id of its own), on every
+replay. But dedupe remembers an id only for its TTL (the pipeline's
+--dedupe-ttl, 10m of event time by default, on the watermark), and dead
+letters are usually older than that, so their ids are forgotten as soon as a
+replay is through and a second one would pass again. So before writing,
+replay reads the target topic from the earliest selected dead letter's time
+(less 5 minutes) to its end (it prints how many records that is), and skips
+every dead letter whose source record a record there already names in
+ls-dlq-source; and of several dead letters of one source record (dead
+letters are at least once) it replays the earliest only. A replay that was
+stopped (^C, a crash) can be run again: it skips what got through.
+
+The guarantee's limits: it lasts while the replayed records are on the
+target topic (retention); two replays running at the same time do not see
+each other; each target is searched on its own (a dead letter replayed to
+its source and then --to another topic goes to both); a replayed record that
+fails again becomes a new dead letter, and replaying that one tries again
+(not a duplicate: the first try produced nothing downstream). A topic that
+several stages read (logs.unique, logs.enriched) gives the replayed records
+to each of them, including one that had read the original: the summary names
+them. Records without a value (tombstones, empty) are skipped: a stage would
+only dead-letter them again.
 
 Everything is decided before anything is written: an unknown ID or a source
 topic that is not a stream of the pipeline (or a group table) fails the
@@ -498,7 +501,11 @@ func runDLQReplay(ctx context.Context, cfg *Config, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	rc := dlq.ReplayConfig{Config: dc, Topology: topo, To: cfg.DLQ.To, DryRun: cfg.DLQ.DryRun}
+	rc := dlq.ReplayConfig{Config: dc, Topology: topo, To: cfg.DLQ.To, DryRun: cfg.DLQ.DryRun,
+		OnSearch: func(target string, from time.Time, records int64) {
+			fmt.Fprintf(stderr, "logstream dlq replay: looking for earlier replays in %s since %s (%d records)\n",
+				target, from.UTC().Format(time.RFC3339), records)
+		}}
 	if cfg.DLQ.DryRun {
 		rc.OnPlan = func(p *dlq.Planned) { fmt.Fprintln(stdout, planLine(p)) }
 	}
