@@ -192,12 +192,9 @@ whole replay. --dry-run prints the decision for each dead letter and writes
 nothing. On a terminal a progress line counts the records acknowledged; a
 summary ends the run. Without --brokers it connects to --embedded-addr.`
 
-// dlqConfig is how the dlq commands reach the dead letters.
-func dlqConfig(cfg *Config) (dlq.Config, *codecs.Set, error) {
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers = []string{cfg.EmbeddedAddr}
-	}
+// dlqConfig is how the dlq commands reach the dead letters: as tail does,
+// with the clients' TLS and SASL, once the brokers answered.
+func dlqConfig(ctx context.Context, cfg *Config) (dlq.Config, *codecs.Set, error) {
 	opts, err := codecOptions(cfg)
 	if err != nil {
 		return dlq.Config{}, nil, err
@@ -206,7 +203,11 @@ func dlqConfig(cfg *Config) (dlq.Config, *codecs.Set, error) {
 	if err != nil {
 		return dlq.Config{}, nil, err
 	}
-	return dlq.Config{Brokers: brokers, Codecs: set}, set, nil
+	brokers, err := connect(ctx, cfg)
+	if err != nil {
+		return dlq.Config{}, nil, err
+	}
+	return dlq.Config{Brokers: brokers, ClientOpts: cfg.security.KgoOpts(), Codecs: set}, set, nil
 }
 
 // dlqFilter builds the filter from the settings and the IDs given.
@@ -241,11 +242,11 @@ func runDLQList(ctx context.Context, cfg *Config, args []string, stdout, stderr 
 	if len(args) > 0 {
 		return usagef("logstream dlq list: takes no arguments (filters are flags; see 'logstream dlq list --help')")
 	}
-	dc, _, err := dlqConfig(cfg)
+	f, err := dlqFilter(cfg, "dlq list", nil, time.Now())
 	if err != nil {
 		return err
 	}
-	f, err := dlqFilter(cfg, "dlq list", nil, time.Now())
+	dc, _, err := dlqConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -368,7 +369,7 @@ func runDLQShow(ctx context.Context, cfg *Config, args []string, stdout io.Write
 	if err != nil {
 		return usagef("logstream dlq show: %v", err)
 	}
-	dc, set, err := dlqConfig(cfg)
+	dc, set, err := dlqConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -497,7 +498,7 @@ func runDLQReplay(ctx context.Context, cfg *Config, args []string, stdout, stder
 	if !f.Selects() && !cfg.DLQ.All {
 		return usagef("logstream dlq replay: name the dead letters to replay: IDs (PARTITION/OFFSET), filters (--stage, --reason, --since, --until, --source-topic), or --all")
 	}
-	dc, _, err := dlqConfig(cfg)
+	dc, _, err := dlqConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
