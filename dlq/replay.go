@@ -144,21 +144,18 @@ func streams(topo *topology.Topology) []string {
 	return out
 }
 
-// Readers names who reads topic: the stages of topo that take it as
-// input, the sink writers for the topics they copy, and `logstream page`
-// for the alerts.
+// Readers names the consumer groups of topo that read topic (a stage by
+// its name), in pipeline order.
 func Readers(topo *topology.Topology, topic string) []string {
 	var out []string
-	for _, s := range topo.Stages() {
-		if slices.Contains(s.Inputs, topic) {
-			out = append(out, s.Name)
+	for _, g := range topo.Groups() {
+		if slices.Contains(g.Topics(), topic) {
+			name := g.Name
+			if g.Kind == topology.KindStage {
+				name = g.Stage
+			}
+			out = append(out, name)
 		}
-	}
-	if slices.Contains(topology.SinkTopics, topic) {
-		out = append(out, topology.GroupSinkS3, topology.GroupSinkOpenObserve)
-	}
-	if topic == topology.TopicAlerts {
-		out = append(out, topology.GroupPage)
 	}
 	return out
 }
