@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,7 +30,7 @@ func TestEndpoints(t *testing.T) {
 	c.Add(3)
 	reg.MustRegister(c)
 	var ready atomic.Bool
-	s, err := Listen("127.0.0.1:0", reg, ready.Load)
+	s, err := Listen("127.0.0.1:0", reg, ready.Load, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +55,8 @@ func TestEndpoints(t *testing.T) {
 			t.Errorf("/metrics lacks %q (status %d)", want, code)
 		}
 	}
-	if code, body := get(t, base+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
-		t.Errorf("pprof index: %d", code)
+	if want := []string{"/metrics", "/healthz", "/readyz"}; !slices.Equal(s.Endpoints(), want) {
+		t.Errorf("endpoints %v, want %v", s.Endpoints(), want)
 	}
 	cancel()
 	select {

@@ -10,7 +10,7 @@ import (
 // Handle mounts an endpoint next to the built-in ones, also while the
 // server runs.
 func TestHandleMountsExtraEndpoint(t *testing.T) {
-	s, err := Listen("127.0.0.1:0", NewRegistry(), nil)
+	s, err := Listen("127.0.0.1:0", NewRegistry(), nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,19 @@ const (
 	TargetWebhook      = "webhook"
 )
 
+// DefaultResendInterval is how often a FIRING alert is sent to
+// Alertmanager again while its incident is open (ConsumerConfig.ResendInterval),
+// as Prometheus re-sends its firing alerts every minute.
+const DefaultResendInterval = time.Minute
+
+// ResendsPerFiringFor is how many re-send intervals a FIRING alert's
+// endsAt lies ahead, as in Prometheus (4 × its resend delay): three
+// re-sends in a row may fail before Alertmanager lets the alert expire.
+const ResendsPerFiringFor = 4
+
 // DefaultFiringFor is how long Alertmanager keeps a FIRING alert active
 // without hearing of it again (see AlertmanagerConfig.FiringFor).
-const DefaultFiringFor = 7 * 24 * time.Hour
+const DefaultFiringFor = ResendsPerFiringFor * DefaultResendInterval
 
 // AlertmanagerConfig configures delivery to Prometheus Alertmanager's
 // API v2 (POST /api/v2/alerts).
@@ -29,13 +39,18 @@ type AlertmanagerConfig struct {
 	// e.g. http://alertmanager:9093.
 	URL string
 	// GeneratorURL, when set, is the link each alert carries back to its
-	// source (a dashboard).
+	// source, a URLTemplate: e.g. the pipeline's admin query of the
+	// alert's host, http://logstream:9464/query/hosts?host={host}.
 	GeneratorURL string
+	// RunbookURL, when set, is a URLTemplate each alert carries as its
+	// runbook_url annotation, e.g. https://wiki.example/runbooks/{rule}.
+	RunbookURL string
 	// FiringFor sets a FIRING alert's endsAt to now + FiringFor; 0 means
-	// DefaultFiringFor. The alerter writes FIRING once per incident and
-	// never repeats it, so an empty endsAt would let Alertmanager resolve
-	// the alert on its own after its resolve_timeout (5 m by default) while
-	// the incident goes on. The RESOLVED record ends it.
+	// DefaultFiringFor. The Consumer re-sends every open FIRING alert each
+	// ResendInterval, which must be well within FiringFor (it checks):
+	// Alertmanager then keeps the alert active while the incident is open
+	// and the pipeline runs, and resolves it by itself within FiringFor of
+	// the last send once they stop. The RESOLVED record ends it at once.
 	FiringFor time.Duration
 	HTTP      HTTP
 	// Now is the clock; nil means time.Now.
@@ -50,6 +65,12 @@ func (c AlertmanagerConfig) Validate() error {
 	if c.FiringFor < 0 {
 		return fmt.Errorf("paging: Alertmanager firing duration %s is negative", c.FiringFor)
 	}
+	if _, err := ParseURLTemplate(c.GeneratorURL); err != nil {
+		return fmt.Errorf("paging: Alertmanager generator URL: %w", err)
+	}
+	if _, err := ParseURLTemplate(c.RunbookURL); err != nil {
+		return fmt.Errorf("paging: Alertmanager runbook URL: %w", err)
+	}
 	return c.HTTP.Retry.Validate()
 }
 
@@ -61,14 +82,17 @@ func (c AlertmanagerConfig) Validate() error {
 // records, so Alertmanager files both under one alert (it identifies alerts
 // by their label set) and a repeated delivery is the same alert again.
 // startsAt is the incident's first_seen. FIRING sets endsAt to now +
-// FiringFor; RESOLVED sets endsAt to the record's at, which Alertmanager
-// takes as "resolved since then": an alert whose endsAt has passed is
-// resolved and no longer listed. An at ahead of this machine's clock is
-// lowered to now, otherwise Alertmanager would keep the alert active until
-// then.
+// FiringFor (a few minutes: the Consumer re-sends it while the incident is
+// open, see Resend); RESOLVED sets endsAt to the record's at, which
+// Alertmanager takes as "resolved since then": an alert whose endsAt has
+// passed is resolved and no longer listed. An at ahead of this machine's
+// clock is lowered to now, otherwise Alertmanager would keep the alert
+// active until then.
 type Alertmanager struct {
-	cfg AlertmanagerConfig
-	url string
+	cfg       AlertmanagerConfig
+	url       string
+	generator URLTemplate
+	runbook   URLTemplate
 }
 
 // NewAlertmanager validates cfg and returns the notifier.
@@ -82,7 +106,10 @@ func NewAlertmanager(cfg AlertmanagerConfig) (*Alertmanager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Alertmanager{cfg: cfg, url: strings.TrimRight(cfg.URL, "/") + "/api/v2/alerts"}, nil
+	n := &Alertmanager{cfg: cfg, url: strings.TrimRight(cfg.URL, "/") + "/api/v2/alerts"}
+	n.generator, _ = ParseURLTemplate(cfg.GeneratorURL) // checked by Validate
+	n.runbook, _ = ParseURLTemplate(cfg.RunbookURL)
+	return n, nil
 }
 
 // postableAlert is Alertmanager's API v2 postableAlert.
@@ -106,6 +133,44 @@ func (n *Alertmanager) Notify(ctx context.Context, a *schemas.Alert) error {
 		return n.cfg.HTTP.post(ctx, TargetAlertmanager, n.url, body, nil)
 	})
 }
+
+// maxResendBatch bounds the alerts of one re-send request (Prometheus
+// sends at most 256 at once; alerts with their descriptions are larger).
+const maxResendBatch = 64
+
+// Resend posts FIRING alerts again, in batches, each with a fresh endsAt
+// (now + FiringFor); it returns the first error after trying every batch.
+// Alertmanager stores the valid alerts of a batch even when it refuses
+// another one with 400; the error then matches ErrPermanent.
+func (n *Alertmanager) Resend(ctx context.Context, firing []*schemas.Alert) error {
+	var first error
+	for start := 0; start < len(firing); start += maxResendBatch {
+		batch := firing[start:min(start+maxResendBatch, len(firing))]
+		posts := make([]postableAlert, len(batch))
+		for i, a := range batch {
+			posts[i] = n.postable(a)
+		}
+		body, err := json.Marshal(posts)
+		if err == nil {
+			err = n.cfg.HTTP.Retry.Do(ctx, func(ctx context.Context) error {
+				return n.cfg.HTTP.post(ctx, TargetAlertmanager, n.url, body, nil)
+			})
+		} else {
+			err = &DeliveryError{Target: TargetAlertmanager, Permanent: true, Err: err}
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return first
+}
+
+// ValidFor is how long Alertmanager keeps a FIRING alert active after a
+// send: FiringFor.
+func (n *Alertmanager) ValidFor() time.Duration { return n.cfg.FiringFor }
 
 // AlertmanagerLabels returns the label set that identifies a's incident in
 // Alertmanager. Empty values are left out, as Alertmanager drops them.
@@ -171,12 +236,15 @@ func (n *Alertmanager) postable(a *schemas.Alert) postableAlert {
 	if len(a.Rules) > 0 {
 		ann["rules"] = strings.Join(a.Rules, ",")
 	}
+	if !n.runbook.IsZero() {
+		ann["runbook_url"] = n.runbook.Expand(a)
+	}
 	return postableAlert{
 		Labels:       AlertmanagerLabels(a),
 		Annotations:  ann,
 		StartsAt:     rfc3339(start),
 		EndsAt:       rfc3339(ends),
-		GeneratorURL: n.cfg.GeneratorURL,
+		GeneratorURL: n.generator.Expand(a),
 	}
 }
 

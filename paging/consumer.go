@@ -1,6 +1,7 @@
 package paging
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +52,24 @@ type ConsumerConfig struct {
 	// and a notifier that returns an error that is neither permanent nor
 	// caused by the end of its context.
 	Retry Retry
-	// KafkaOpts are extra franz-go options (tests lower timeouts with them).
+	// Table is the consumer's state, a compacted topic co-partitioned with
+	// Topic: the open incidents (FIRING delivered, RESOLVED not yet), for
+	// the re-sends after a restart or a rebalance. "" means
+	// topology.TableTopic(topology.GroupPage). Created when missing.
+	Table string
+	// ResendInterval is how often every open FIRING alert is sent again to
+	// the targets whose Notifier is a Resender (Alertmanager); 0 means
+	// DefaultResendInterval. A Resender must keep an alert at least twice
+	// this long (its ValidFor).
+	ResendInterval time.Duration
+	// SourceGroup is the consumer group of the stage that writes Topic;
+	// "" means topology.GroupAlerter. Re-sends pause while it has no
+	// member, so that the alerts of a stopped pipeline expire.
+	SourceGroup string
+	// SourceRunning, when set, replaces the check of SourceGroup (tests).
+	SourceRunning func(context.Context) (bool, error)
+	// KafkaOpts are extra franz-go client options, given to every client
+	// the consumer makes (tests lower timeouts with them).
 	KafkaOpts []kgo.Opt
 	// Now is the clock of dead letters; nil means time.Now.
 	Now func() time.Time
@@ -78,6 +96,16 @@ func (c ConsumerConfig) Validate() error {
 		}
 		seen[t.Name] = true
 	}
+	if c.ResendInterval < 0 {
+		return fmt.Errorf("paging: re-send interval %s is negative", c.ResendInterval)
+	}
+	interval := cmp.Or(c.ResendInterval, DefaultResendInterval)
+	for _, t := range c.Targets {
+		if r, ok := t.Notifier.(Resender); ok && r.ValidFor() < 2*interval {
+			return fmt.Errorf("paging: target %s keeps a FIRING alert %s after a send, less than twice the re-send interval %s: its alerts would expire while their incidents are open",
+				t.Name, r.ValidFor(), interval)
+		}
+	}
 	return c.Retry.Validate()
 }
 
@@ -88,6 +116,13 @@ type Consumer struct {
 	log   zerolog.Logger
 	m     *Metrics
 	ready atomic.Bool
+	open  *openAlerts
+	// sendMu holds, per Resender target, the lock its deliveries and its
+	// re-sends take, so that they reach it in order.
+	sendMu map[string]*sync.Mutex
+	// tableChecked is set once the table is known to exist with the
+	// topic's partitions.
+	tableChecked atomic.Bool
 }
 
 // NewConsumer validates cfg and returns a consumer; Run starts it.
@@ -107,11 +142,27 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Table == "" {
+		cfg.Table = topology.TableTopic(topology.GroupPage)
+	}
+	if cfg.ResendInterval == 0 {
+		cfg.ResendInterval = DefaultResendInterval
+	}
+	if cfg.SourceGroup == "" {
+		cfg.SourceGroup = topology.GroupAlerter
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
 	cfg.Metrics.init(cfg.Targets)
-	return &Consumer{cfg: cfg, log: cfg.Logger.With().Str("stage", Stage).Logger(), m: cfg.Metrics}, nil
+	c := &Consumer{cfg: cfg, log: cfg.Logger.With().Str("stage", Stage).Logger(), m: cfg.Metrics, sendMu: map[string]*sync.Mutex{}}
+	c.open = newOpenAlerts(cfg.ResendInterval, func(n int) { c.m.open.Set(float64(n)) })
+	for _, t := range cfg.Targets {
+		if _, ok := t.Notifier.(Resender); ok {
+			c.sendMu[t.Name] = &sync.Mutex{}
+		}
+	}
+	return c, nil
 }
 
 // Metrics returns the consumer's metrics.
@@ -123,9 +174,15 @@ func (c *Consumer) Ready() bool { return c.ready.Load() }
 
 // Run consumes until ctx ends, then commits what was delivered, leaves the
 // group and returns nil. A delivery cut short by ctx is not committed: the
-// next member of the group delivers that record again. Run returns an
-// error when Kafka cannot be reached at start or the client fails for good.
+// next member of the group delivers that record again. Meanwhile it
+// re-sends the open FIRING alerts of its partitions to the Resender
+// targets. Run returns an error when Kafka cannot be reached at start, the
+// table does not match the topic, or the client fails for good.
 func (c *Consumer) Run(ctx context.Context) error {
+	// The group's callbacks end the run through pollCtx when the table is
+	// unusable; a callback cannot return an error.
+	pollCtx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(c.cfg.Brokers...),
 		kgo.ConsumerGroup(c.cfg.Group),
@@ -140,11 +197,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 		// seen to wait the full FetchMaxWait, 5 s by default); on Kafka it
 		// only costs an empty fetch per second while idle.
 		kgo.FetchMaxWait(time.Second),
-		kgo.RecordPartitioner(topology.Partitioner()),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		// Dead letters go by key; the table's records to the partition of
+		// the alert they keep.
+		kgo.RecordPartitioner(tablePartitioner{table: c.cfg.Table, other: topology.Partitioner()}),
+		// franz-go calls this before it fetches the partitions: their open
+		// incidents are known before any of their records is handled.
+		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 			c.log.Info().Interface("partitions", m).Msg("partitions assigned")
+			c.assigned(pollCtx, cl, m[c.cfg.Topic], fail)
+		}),
+		kgo.OnPartitionsRevoked(func(cctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			c.open.drop(m[c.cfg.Topic])
+			// What franz-go's own revoke does, which this one replaces:
+			// commit what was delivered before the next owner starts.
+			if err := cl.CommitMarkedOffsets(cctx); err != nil {
+				c.log.Warn().Err(err).Msg("offset commit on revocation failed; the next owner delivers those alerts again")
+			}
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			c.open.drop(m[c.cfg.Topic])
 			c.log.Warn().Interface("partitions", m).Msg("partitions lost; their undelivered records go to the next owner")
 		}),
 	}, c.cfg.KafkaOpts...)
@@ -167,8 +238,24 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.ready.Store(true)
 	c.log.Info().Str("group", c.cfg.Group).Str("topic", c.cfg.Topic).Int("targets", len(c.cfg.Targets)).Msg("consuming alerts")
 
+	// The re-sends end with Run, whichever way it returns.
+	rctx, stopResends := context.WithCancel(ctx)
+	var resends sync.WaitGroup
+	defer func() {
+		stopResends()
+		resends.Wait()
+	}()
+	if r := c.resender(cl); r != nil {
+		c.log.Info().Dur("interval", c.cfg.ResendInterval).Str("source_group", c.cfg.SourceGroup).Msg("re-sending open FIRING alerts while the pipeline runs")
+		resends.Add(1)
+		go func() { defer resends.Done(); r.run(rctx) }()
+	}
+
 	for {
-		fs := cl.PollFetches(ctx)
+		fs := cl.PollFetches(pollCtx)
+		if err := context.Cause(pollCtx); err != nil && ctx.Err() == nil {
+			return err
+		}
 		if ctx.Err() != nil {
 			break
 		}
@@ -182,6 +269,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
 				if stop != nil {
+					return
+				}
+				if !c.open.owns(r.Partition) {
+					// Revoked while this fetch was handled: the rest of
+					// the partition is the next owner's, uncommitted.
 					return
 				}
 				if err := c.handle(ctx, cl, r); err != nil {
@@ -241,17 +333,30 @@ func (c *Consumer) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) er
 	c.m.alerts.WithLabelValues(a.State).Inc()
 	log := c.log.With().Str("alert_id", a.ID).Str("dedup_key", a.DedupKey).Str("state", a.State).Str("host", a.Host).
 		Int32("partition", r.Partition).Int64("offset", r.Offset).Logger()
+	if a.State == schemas.AlertResolved {
+		// No re-send of the FIRING alert from now on, so none can reach a
+		// target after this RESOLVED (see resender.send).
+		c.open.remove(r.Partition, a.DedupKey)
+	}
 
 	var (
 		wg          sync.WaitGroup
+		mu          sync.Mutex
+		refused     []string
 		interrupted atomic.Bool
 	)
 	for _, t := range c.cfg.Targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !c.deliver(ctx, t, a, log) {
+			ok, permanent := c.deliver(ctx, t, a, log)
+			if !ok {
 				interrupted.Store(true)
+			}
+			if permanent {
+				mu.Lock()
+				refused = append(refused, t.Name)
+				mu.Unlock()
 			}
 		}()
 	}
@@ -259,12 +364,27 @@ func (c *Consumer) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) er
 	if interrupted.Load() {
 		return ctx.Err()
 	}
+	// The table follows the records it has handled, before their offsets
+	// are committed: whoever owns the partition after a restart or a
+	// rebalance reads every incident whose FIRING is behind the committed
+	// offset and whose RESOLVED is not.
+	if err := c.writeTable(ctx, cl, r, a); err != nil {
+		return err
+	}
+	if a.State == schemas.AlertFiring {
+		c.open.add(r.Partition, a, time.Now(), refused)
+	}
 	return nil
 }
 
-// deliver sends a to t until it is accepted or refused for good (true), or
-// ctx ends (false).
-func (c *Consumer) deliver(ctx context.Context, t Target, a *schemas.Alert, log zerolog.Logger) bool {
+// deliver sends a to t until it is accepted or refused for good (ok), or
+// ctx ends (not ok); permanent tells a refusal.
+func (c *Consumer) deliver(ctx context.Context, t Target, a *schemas.Alert, log zerolog.Logger) (ok, permanent bool) {
+	if mu := c.sendMu[t.Name]; mu != nil {
+		// In order with the re-sends to the same target.
+		mu.Lock()
+		defer mu.Unlock()
+	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err := t.Notifier.Notify(ctx, a)
@@ -272,24 +392,24 @@ func (c *Consumer) deliver(ctx context.Context, t Target, a *schemas.Alert, log 
 		case err == nil:
 			c.m.delivered(t.Name, ResultOK, time.Since(start))
 			log.Info().Str("target", t.Name).Dur("took", time.Since(start)).Msg("alert delivered")
-			return true
+			return true, false
 		case errors.Is(err, ErrPermanent):
 			// Not dropped silently: logged with the target's answer,
 			// counted, and then skipped, because no retry can change it.
 			c.m.delivered(t.Name, ResultPermanent, time.Since(start))
 			log.Error().Str("target", t.Name).Err(err).Msg("alert refused by the target for good; skipped (logstream_page_deliveries_total{result=\"permanent\"})")
-			return true
+			return true, true
 		case ctx.Err() != nil:
 			c.m.delivered(t.Name, ResultInterrupted, time.Since(start))
 			log.Info().Str("target", t.Name).Err(err).Msg("delivery interrupted by shutdown; the record stays uncommitted")
-			return false
+			return false, false
 		}
 		// A notifier that gave up by itself: retry it here.
 		wait := c.cfg.Retry.withDefaults().wait(attempt, err)
 		log.Warn().Str("target", t.Name).Err(err).Dur("retry_in", wait).Msg("delivery failed, retrying")
 		if !sleep(ctx, wait) {
 			c.m.delivered(t.Name, ResultInterrupted, time.Since(start))
-			return false
+			return false, false
 		}
 	}
 }

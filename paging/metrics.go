@@ -13,6 +13,7 @@ const (
 	ResultOK          = "ok"          // the target accepted the alert
 	ResultPermanent   = "permanent"   // the target refused it for good; logged and skipped
 	ResultInterrupted = "interrupted" // shutdown came first; the record stays uncommitted
+	ResultFailed      = "failed"      // a re-send not accepted within its round; the next round tries again
 )
 
 // Metrics are the page consumer's Prometheus metrics. Register them with
@@ -23,6 +24,9 @@ type Metrics struct {
 	retries     *prometheus.CounterVec
 	alerts      *prometheus.CounterVec
 	deadLetters prometheus.Counter
+	resends     *prometheus.CounterVec
+	open        prometheus.Gauge
+	pipeline    prometheus.Gauge
 }
 
 // NewMetrics returns unregistered metrics.
@@ -49,12 +53,24 @@ func NewMetrics() *Metrics {
 			Name: "logstream_page_dead_letters_total",
 			Help: "Records of the alerts topic that were not valid Alerts, sent to the dead-letter topic and skipped.",
 		}),
+		resends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logstream_page_resends_total",
+			Help: "Open FIRING alerts sent again to a target that forgets them otherwise (Alertmanager), by target and result: ok, failed (the next round tries again), permanent (refused; not re-sent to that target again).",
+		}, []string{"target", "result"}),
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logstream_page_open_alerts",
+			Help: "Open incidents (FIRING delivered, RESOLVED not yet) of the alerts partitions this member owns: the alerts it re-sends.",
+		}),
+		pipeline: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logstream_page_pipeline_up",
+			Help: "1 when the last re-send round found the alerter's consumer group with a member (the pipeline runs), 0 when it found none: open alerts are then not re-sent and expire in Alertmanager.",
+		}),
 	}
 }
 
 // Collectors returns every metric, for a registry.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.deliveries, m.latency, m.retries, m.alerts, m.deadLetters}
+	return []prometheus.Collector{m.deliveries, m.latency, m.retries, m.alerts, m.deadLetters, m.resends, m.open, m.pipeline}
 }
 
 // Register registers every metric on r.
@@ -86,6 +102,21 @@ func (m *Metrics) init(targets []Target) {
 		}
 		m.retries.WithLabelValues(t.Name)
 		m.latency.WithLabelValues(t.Name)
+		if _, ok := t.Notifier.(Resender); ok {
+			for _, r := range []string{ResultOK, ResultFailed, ResultPermanent} {
+				m.resends.WithLabelValues(t.Name, r)
+			}
+		}
+	}
+}
+
+func (m *Metrics) resent(target, result string) { m.resends.WithLabelValues(target, result).Inc() }
+
+func (m *Metrics) pipelineUp(up bool) {
+	if up {
+		m.pipeline.Set(1)
+	} else {
+		m.pipeline.Set(0)
 	}
 }
 

@@ -27,6 +27,20 @@ type Notifier interface {
 	Notify(ctx context.Context, a *schemas.Alert) error
 }
 
+// Resender is a Notifier whose target forgets a FIRING alert unless it
+// hears of it again: Alertmanager resolves an alert by itself at its endsAt.
+// The Consumer re-sends every open FIRING alert of its partitions to such
+// a target each ResendInterval, so that an incident stays active while it
+// is open and the pipeline runs, and expires once they stop.
+type Resender interface {
+	Notifier
+	// Resend sends FIRING alerts again. It retries as Notify does, until
+	// ctx ends (the Consumer gives it one re-send interval).
+	Resend(ctx context.Context, firing []*schemas.Alert) error
+	// ValidFor is how long the target keeps a FIRING alert after a send.
+	ValidFor() time.Duration
+}
+
 // ErrPermanent matches (errors.Is) a delivery the target refused for good:
 // sending the same alert again cannot succeed.
 var ErrPermanent = errors.New("permanent delivery failure")

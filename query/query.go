@@ -10,7 +10,8 @@
 //	h.WaitRecovered(ctx)
 //	res, _ := h.Top(10)
 //
-// Handler serves the same result as JSON (GET /query/hosts?top=N).
+// Handler serves the same result as JSON (GET /query/hosts?top=N, or
+// ?host=NAME for one host and its alerts: the link a page carries).
 package query
 
 import (
@@ -477,8 +478,30 @@ func (h *Hosts) readAlerts(res *Result) (silent map[string]bool, err error) {
 	return silent, nil
 }
 
+// ForHost returns r with only host's window and host's alerts. TotalHosts
+// still counts every host, so that a reader sees how many there are.
+func (r Result) ForHost(host string) Result {
+	out := r
+	out.Hosts = []HostRate{}
+	for _, hr := range r.Hosts {
+		if hr.Host == host {
+			out.Hosts = append(out.Hosts, hr)
+		}
+	}
+	out.Alerts = []OpenAlert{}
+	for _, a := range r.Alerts {
+		if a.Host == host {
+			out.Alerts = append(out.Alerts, a)
+		}
+	}
+	return out
+}
+
 // Handler serves GET ?top=N (default DefaultTop, 1 to MaxTop) with the
 // Result as JSON: 400 for a bad top, 503 while the tables are being read.
+// ?host=NAME answers for that host only (Result.ForHost), wherever it
+// ranks; an empty host is no filter, so that a link made for a fleet-wide
+// alert shows every host.
 func (h *Hosts) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -491,7 +514,14 @@ func (h *Hosts) Handler() http.Handler {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		host := r.URL.Query().Get("host")
+		if host != "" {
+			n = 0 // every host, then the one asked for
+		}
 		res, err := h.Top(n)
+		if err == nil && host != "" {
+			res = res.ForHost(host)
+		}
 		if errors.Is(err, ErrNotReady) {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusServiceUnavailable, err.Error())

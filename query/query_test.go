@@ -287,6 +287,19 @@ func TestHandler(t *testing.T) {
 	if code, _, body := get("/query/hosts"); code != 200 || strings.Count(string(body), `"host"`) != 3 {
 		t.Errorf("default top: %d %s", code, body)
 	}
+	// One host, wherever it ranks (web-3 is last); an unknown host is an
+	// empty answer, not an error; an empty host is no filter.
+	code, _, body = get("/query/hosts?top=1&host=web-3")
+	var one Result
+	if err := json.Unmarshal(body, &one); code != 200 || err != nil || len(one.Hosts) != 1 || one.Hosts[0].Host != "web-3" || one.Hosts[0].Events != 10 || one.TotalHosts != 3 {
+		t.Errorf("host=web-3: %d %s", code, body)
+	}
+	if code, _, body := get("/query/hosts?host=web-9"); code != 200 || !strings.Contains(string(body), `"hosts":[]`) || !strings.Contains(string(body), `"alerts":[]`) {
+		t.Errorf("host=web-9: %d %s", code, body)
+	}
+	if code, _, body := get("/query/hosts?host="); code != 200 || strings.Count(string(body), `"host"`) != 3 {
+		t.Errorf("host=: %d %s", code, body)
+	}
 	for _, bad := range []string{"0", "-1", "x", "2.5", "10001"} {
 		if code, _, body := get("/query/hosts?top=" + bad); code != http.StatusBadRequest || !strings.Contains(string(body), `"error"`) {
 			t.Errorf("top=%s: %d %s", bad, code, body)
@@ -316,5 +329,24 @@ func TestNewWithoutTables(t *testing.T) {
 	_, err = New([]string{e.Addr()}, set, errorrate.Windows{}, Options{})
 	if err == nil || !strings.Contains(err.Error(), topology.TableTopic(topology.GroupErrorRate)) {
 		t.Fatalf("New without tables: %v", err)
+	}
+}
+
+func TestResultForHost(t *testing.T) {
+	r := Result{
+		Hosts:      []HostRate{{Host: "web-2", Errors: 5}, {Host: "web-1", Errors: 1}},
+		TotalHosts: 7,
+		Alerts: []OpenAlert{{Key: "host:web-1", Host: "web-1", State: "firing"}, {Key: "fleet", Scope: "fleet", State: "firing"},
+			{Key: "host:web-2", Host: "web-2", State: "resolving"}},
+		Watermark: &Watermark{At: 5},
+	}
+	got := r.ForHost("web-1")
+	want := Result{Hosts: []HostRate{{Host: "web-1", Errors: 1}}, TotalHosts: 7,
+		Alerts: []OpenAlert{{Key: "host:web-1", Host: "web-1", State: "firing"}}, Watermark: &Watermark{At: 5}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ForHost(web-1) = %+v, want %+v", got, want)
+	}
+	if len(r.Hosts) != 2 || len(r.Alerts) != 3 {
+		t.Errorf("ForHost changed its receiver: %+v", r)
 	}
 }

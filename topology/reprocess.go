@@ -88,7 +88,13 @@ every target, in order, each FIRING followed by its RESOLVED. Alertmanager
 updates the alert with the same labels and PagerDuty folds events by
 dedup_key; the webhook carries the record's id in Idempotency-Key for the
 receiver to drop repeats. A target may still notify again for an incident
-that had resolved, until the replayed RESOLVED follows its FIRING.`,
+that had resolved, until the replayed RESOLVED follows its FIRING.
+page-table (the open incidents page re-sends to Alertmanager) follows what
+page handles, so records read again leave it right. Offsets moved forward
+past an incident's RESOLVED leave the incident open there: page re-sends it
+to Alertmanager for as long as the pipeline runs. Move them to before that
+RESOLVED instead, or end the incident by writing a tombstone for its
+dedup_key to page-table, on the partition of alerts it came from.`,
 
 	GroupSinkS3: `sink-s3 keeps one chain of objects per partition, each object keyed by its
 first offset. From an offset where an object starts, the writer finds that

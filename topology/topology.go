@@ -54,6 +54,8 @@ const (
 	GroupErrorRateCombine = "errorrate-combine"
 	GroupAlerter          = "alerter"
 	// GroupPage is `logstream page`'s consumer group (not a goka stage).
+	// Its table, TableTopic(GroupPage), holds the open incidents it
+	// re-sends to Alertmanager.
 	GroupPage = "page"
 	// GroupSinkS3 and GroupSinkOpenObserve are the sink writers' consumer
 	// groups (franz-go, not goka stages).
@@ -210,6 +212,8 @@ func New(cfg Config) (*Topology, error) {
 				Doc: "alerter state: every host's latest windows and minute history, and the open incidents"},
 			{Name: TopicAlerts, Kind: Stream, Partitions: p, Key: "fleet", Record: "Alert",
 				Doc: "alerts: one FIRING and one RESOLVED record per incident, for `logstream page`"},
+			{Name: TableTopic(GroupPage), Kind: Table, Partitions: p, Key: "dedup_key", Record: "Alert",
+				Doc: "`logstream page`'s state: the FIRING record of every open incident, on the partition of alerts it came from (a tombstone once it resolves), so that whoever owns that partition re-sends it to Alertmanager"},
 		},
 		stages: []Stage{
 			{Name: "parse", Group: GroupParse, Inputs: []string{TopicRaw}, Outputs: []string{TopicParsed, TopicDLQ},

@@ -123,7 +123,7 @@ group, no commits. Starts at the end unless --from-beginning.`,
 				withUsage(sBrokers, "Kafka bootstrap brokers, host:port,...; empty connects to --embedded-addr"),
 				withUsage(sEmbeddedAddr, "address of a local 'logstream run' with its embedded broker, used when --brokers is empty"),
 				sFromBeginning, sMax, sPartition, sExitAtEnd, sRegistry, sLogLevel, sLogFormat}},
-		{name: "page", short: "Deliver the alerts topic to Alertmanager, PagerDuty and/or a webhook, at least once.",
+		{name: "page", short: "Deliver the alerts topic to Alertmanager (re-sent while open), PagerDuty and/or a webhook, at least once.",
 			long: pageLong, settings: pageSettingsList},
 		{name: "sink s3", short: "Write the enriched logs and the alerts to S3 (gzip NDJSON or Parquet), exactly once.",
 			long: sinkS3Long, settings: sinkS3Settings},
@@ -135,6 +135,12 @@ group, no commits. Starts at the end unless --from-beginning.`,
 			long: statusLong, settings: statusSettingsList},
 		{name: "reprocess", short: "Reset a stopped consumer group's committed offsets to a time or an offset (printing the plan first), so that it reads records again.",
 			long: reprocessLong, settings: reprocessSettingsList},
+		{name: "dlq list", short: "List the dead letters on logs.dlq, filtered by stage, reason, time or source topic.",
+			long: dlqListLong, settings: dlqListSettings},
+		{name: "dlq show", args: "ID", short: "Print one dead letter whole, with its original value decoded where possible.",
+			long: dlqShowLong, settings: dlqShowSettings},
+		{name: "dlq replay", args: "[ID...]", short: "Write dead letters' original records back to their topics, for another try; twice does not duplicate.",
+			long: dlqReplayLong, settings: dlqReplaySettings},
 		{name: "rules", short: "Print the built-in alert rules (YAML), a starting point for --rules; with --rules FILE, check that file and print it as it is read.",
 			settings: []setting{sRules}},
 		{name: "version", short: "Print the version and exit."},
@@ -208,6 +214,12 @@ func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (strin
 		err = runStatus(ctx, cfg, stdout)
 	case "reprocess":
 		err = runReprocess(ctx, cfg, stdout)
+	case "dlq list":
+		err = runDLQList(ctx, cfg, pos, stdout, stderr)
+	case "dlq show":
+		err = runDLQShow(ctx, cfg, pos, stdout)
+	case "dlq replay":
+		err = runDLQReplay(ctx, cfg, pos, stdout, stderr)
 	}
 	if err != nil {
 		var es *exitStatus

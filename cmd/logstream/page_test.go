@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/paging"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )
@@ -32,6 +34,14 @@ func TestPageSettings(t *testing.T) {
 		{[]string{"page", "--pagerduty-url", "http://pd.example"}, nil, []string{"pagerduty-url", "--pagerduty-routing-key"}},
 		{[]string{"page", "--webhook-url", "http://h", "--retry-max", "2d"}, nil, []string{"retry-max"}},
 		{[]string{"page"}, map[string]string{"LOGSTREAM_ALERTMANAGER_URL": "am:9093"}, []string{"alertmanager-url (from env LOGSTREAM_ALERTMANAGER_URL)"}},
+		{[]string{"page", "--alertmanager-url", "http://am:9093", "--alertmanager-resend", "500ms"}, nil, []string{"alertmanager-resend", "between 1s and 1h"}},
+		{[]string{"page", "--alertmanager-url", "http://am:9093", "--generator-url", "http://ls:9464/?x=1"}, nil, []string{"generator-url", "without query"}},
+		{[]string{"page", "--alertmanager-url", "http://am:9093", "--generator-url", "ls:9464"}, nil, []string{"generator-url"}},
+		{[]string{"page", "--alertmanager-url", "http://am:9093", "--runbook-url", "https://wiki/{alert}"}, nil, []string{"runbook-url", "unknown placeholder {alert}", "{rule}"}},
+		{[]string{"page", "--alertmanager-url", "http://am:9093", "--runbook-url", "wiki/{rule}"}, nil, []string{"runbook-url", "http(s) URL"}},
+		{[]string{"page", "--webhook-url", "http://h", "--runbook-url", "https://wiki/{rule}"}, nil, []string{"runbook-url", "--alertmanager-url"}},
+		{[]string{"page", "--webhook-url", "http://h", "--generator-url", "http://ls:9464"}, nil, []string{"generator-url", "--alertmanager-url"}},
+		{[]string{"page", "--webhook-url", "http://h", "--alertmanager-resend", "30s"}, nil, []string{"alertmanager-resend", "--alertmanager-url"}},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
@@ -56,6 +66,73 @@ func TestPageSettings(t *testing.T) {
 	}
 	if c.Page.PagerDutyKey != "k3y" || c.Page.PagerDutyURL != "https://events.pagerduty.com" || c.Page.RetryMax != 30*time.Second {
 		t.Errorf("page settings %+v", c.Page)
+	}
+}
+
+// The Alertmanager settings reach the notifier and the consumer: endsAt
+// four re-send intervals ahead, the links made from the base URL and the
+// runbook template.
+func TestPageAlertmanagerSettings(t *testing.T) {
+	c, _, err := parseConfig(cmdByName(t, "page"), []string{"--alertmanager-url", "http://am:9093", "--alertmanager-resend", "30s",
+		"--generator-url", "https://ops.example/logstream/", "--runbook-url", "https://wiki.example/runbooks/{rule}"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Page.AlertmanagerResend != 30*time.Second || c.Page.GeneratorURL != "https://ops.example/logstream" {
+		t.Errorf("page settings %+v", c.Page)
+	}
+	targets, err := pageTargets(c, paging.NewMetrics(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, ok := targets[0].Notifier.(*paging.Alertmanager)
+	if len(targets) != 1 || !ok {
+		t.Fatalf("targets %+v", targets)
+	}
+	if am.ValidFor() != 2*time.Minute {
+		t.Errorf("endsAt %s ahead, want 4 × 30s", am.ValidFor())
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var got []struct {
+			GeneratorURL string            `json:"generatorURL"`
+			Annotations  map[string]string `json:"annotations"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&got); err != nil || len(got) != 1 {
+			t.Errorf("posted %v (%v)", got, err)
+			return
+		}
+		if want := "https://ops.example/logstream/query/hosts?host=web-3"; got[0].GeneratorURL != want {
+			t.Errorf("generatorURL %q, want %q", got[0].GeneratorURL, want)
+		}
+		if want := "https://wiki.example/runbooks/host_error_rate"; got[0].Annotations["runbook_url"] != want {
+			t.Errorf("runbook_url %q, want %q", got[0].Annotations["runbook_url"], want)
+		}
+	}))
+	defer srv.Close()
+	c.Page.AlertmanagerURL = srv.URL
+	targets, err = pageTargets(c, paging.NewMetrics(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &schemas.Alert{ID: "k/FIRING", DedupKey: "k", State: schemas.AlertFiring, Scope: schemas.ScopeHost, Host: "web-3", Rule: "host_error_rate", FirstSeen: 1, At: 2}
+	if err := targets[0].Notifier.Notify(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without them: no links, endsAt four minutes ahead.
+	c, _, err = parseConfig(cmdByName(t, "page"), []string{"--alertmanager-url", "http://am:9093"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err = pageTargets(c, paging.NewMetrics(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Page.AlertmanagerResend != paging.DefaultResendInterval {
+		t.Errorf("--alertmanager-resend defaults to %s, want paging.DefaultResendInterval %s", c.Page.AlertmanagerResend, paging.DefaultResendInterval)
+	}
+	if v := targets[0].Notifier.(*paging.Alertmanager).ValidFor(); v != 4*time.Minute || c.Page.GeneratorURL != "" || c.Page.RunbookURL != "" {
+		t.Errorf("defaults: endsAt %s ahead, %+v", v, c.Page)
 	}
 }
 

@@ -25,7 +25,8 @@ and whether the input is idle: a pipeline whose input stopped shows here,
 not as host pages); then every open alert (firing or resolving).
 --format json prints the JSON a running pipeline serves at
 GET /query/hosts?top=N on its admin port (--admin-addr of 'logstream run' or
-'logstream demo'). Window sizes must be the pipeline's (--window, --hop-size,
+'logstream demo'; ?host=NAME there answers for one host, the link a page
+carries). Window sizes must be the pipeline's (--window, --hop-size,
 --hop-advance). Without --brokers it connects to --embedded-addr (a local
 'logstream run'). Times are UTC.`
 

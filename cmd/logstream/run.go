@@ -173,13 +173,13 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 			s.close()
 			return nil, err
 		}
-		s.admin, err = admin.Listen(cfg.AdminAddr, reg, s.pipe.Ready)
+		s.admin, err = admin.Listen(cfg.AdminAddr, reg, s.pipe.Ready, adminOptions(cfg))
 		if err != nil {
 			s.close()
 			return nil, err
 		}
 		s.admin.Handle(query.Path, s.query.Handler())
-		log.Info().Str("addr", s.admin.Addr()).Msg("admin port: /metrics /healthz /readyz /debug/pprof/ " + query.Path)
+		log.Info().Str("addr", s.admin.Addr()).Strs("endpoints", s.admin.Endpoints()).Msg("admin port")
 	}
 	return s, nil
 }

@@ -34,7 +34,7 @@ var (
 	sKafkaSASLUsername = setting{name: "kafka-sasl-username", env: "LOGSTREAM_KAFKA_SASL_USERNAME", usage: "SASL user (PLAIN, SCRAM)",
 		parse: func(c *Config, v string) error { c.Kafka.Username = v; return nil }}
 	sKafkaSASLPassword = setting{name: "kafka-sasl-password", env: "LOGSTREAM_KAFKA_SASL_PASSWORD", secret: true,
-		usage: "SASL password (PLAIN, SCRAM); prefer the environment or --kafka-sasl-password-file to a flag",
+		usage: "SASL password (PLAIN, SCRAM); --kafka-sasl-password-file reads it from a file instead",
 		parse: func(c *Config, v string) error { c.Kafka.Password = v; return nil }}
 	sKafkaSASLPasswordFile = setting{name: "kafka-sasl-password-file", env: "LOGSTREAM_KAFKA_SASL_PASSWORD_FILE", usage: "file holding the SASL password (a mounted secret); used when --kafka-sasl-password is empty",
 		parse: func(c *Config, v string) error { c.kafkaPasswordFile = strings.TrimSpace(v); return nil }}

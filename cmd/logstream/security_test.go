@@ -38,8 +38,8 @@ func freeAddr(t *testing.T) string {
 // The commands against an embedded broker that requires TLS and
 // SCRAM-SHA-512: `run` starts it (--embedded-tls-*, --embedded-sasl) and
 // connects to it as a client would, `ingest` writes lines, `tail` reads
-// the parsed events back, `page` delivers an alert, `sink s3` writes an
-// object; the password comes from a file or the
+// the parsed events back, `dlq list` and `dlq replay` read and replay a
+// dead letter, `page` delivers an alert, `sink s3` writes an object; the password comes from a file or the
 // environment, never a flag. Wrong credentials end a command with one
 // line naming the broker and the mechanism.
 func TestCommandsOverTLSAndSCRAM(t *testing.T) {
@@ -123,6 +123,29 @@ func TestCommandsOverTLSAndSCRAM(t *testing.T) {
 	set, err := codecs.NewSet()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The dlq commands read and replay a dead letter over TLS and SCRAM.
+	dl, err := set.DeadLetter.Marshal(&schemas.DeadLetter{OriginalKey: []byte("web-2"), OriginalValue: []byte("payment 99 declined"),
+		SourceTopic: topology.TopicRaw, SourcePartition: 0, SourceOffset: 999, Stage: "parse", Error: "a test's", Time: time.Now().UnixMilli()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer dcancel()
+	if err := cl.ProduceSync(dctx, &kgo.Record{Topic: topology.TopicDLQ, Key: []byte("web-2"), Value: dl}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dlq", "list", "--stage", "parse"}, "logs.raw/0/999"},
+		{[]string{"dlq", "replay", "--reason", "a test's"}, "replayed 1 to logs.raw"},
+	} {
+		out, errb = syncBuffer{}, syncBuffer{}
+		if code := runMain(append(append(tc.args, "--brokers", addr), client...), &out, &errb, vars); code != 0 || !strings.Contains(out.String()+errb.String(), tc.want) {
+			t.Errorf("%v over TLS and SCRAM: exit %d, want %q in\n%s%s", tc.args, code, tc.want, out.String(), errb.String())
+		}
 	}
 	a := &schemas.Alert{ID: "logstream/host/web-1/1/FIRING", DedupKey: "logstream/host/web-1/1", State: schemas.AlertFiring,
 		Scope: schemas.ScopeHost, Host: "web-1", Rule: "host_error_rate", Summary: "web-1 is failing", FirstSeen: 1, At: 2}

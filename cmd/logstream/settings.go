@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
+	"github.com/logstream/logstream/admin"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/pipeline"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	LogLevel       zerolog.Level
 	LogFormat      string
 	AdminAddr      string
+	Pprof          bool
 	StateDir       string
 
 	Duration    time.Duration
@@ -91,6 +93,7 @@ type Config struct {
 
 	Status    statusSettings    // logstream status (status.go)
 	Reprocess reprocessSettings // logstream reprocess (reprocess.go)
+	DLQ       dlqSettings       // logstream dlq list|show|replay (dlq.go)
 	// DemoS3Dir is where the demo's embedded S3 store keeps its objects.
 	DemoS3Dir string
 
@@ -107,8 +110,9 @@ type setting struct {
 	def    string
 	usage  string
 	isBool bool
-	// secret: the value is a credential (never shown, e.g. in the
-	// admin port's /debug/pprof/cmdline).
+	// secret marks a credential (password, token, key): its help says to
+	// pass it by environment or file, and the admin port's
+	// /debug/pprof/cmdline hides its value (see secretFlags).
 	secret bool
 	parse  func(c *Config, v string) error
 }
@@ -176,7 +180,7 @@ var (
 		}}
 	sLogFormat = setting{name: "log-format", env: "LOGSTREAM_LOG_FORMAT", def: "auto", usage: "json, console, or auto (console on a terminal, JSON otherwise)",
 		parse: oneOf(func(c *Config, v string) { c.LogFormat = v }, "auto", "json", "console")}
-	sAdminAddr = setting{name: "admin-addr", env: "LOGSTREAM_ADMIN_ADDR", def: "127.0.0.1:9464", usage: "address of the admin port (/metrics, /healthz, /readyz, /debug/pprof); empty disables it",
+	sAdminAddr = setting{name: "admin-addr", env: "LOGSTREAM_ADMIN_ADDR", def: "127.0.0.1:9464", usage: "address of the admin port (/metrics, /healthz, /readyz; /debug/pprof/ with --pprof); empty disables it",
 		parse: func(c *Config, v string) error {
 			if v != "" {
 				if _, _, err := net.SplitHostPort(v); err != nil {
@@ -186,6 +190,8 @@ var (
 			c.AdminAddr = v
 			return nil
 		}}
+	sPprof = boolSetting("pprof", "LOGSTREAM_PPROF", "serve Go's profiles (CPU, heap, goroutines, trace) on the admin port under /debug/pprof/; off by default because anyone who reaches the port could read them and make the process spend CPU on them",
+		func(c *Config, b bool) { c.Pprof = b })
 	sStateDir = setting{name: "state-dir", env: "LOGSTREAM_STATE_DIR", usage: "directory for local table stores (LevelDB); empty keeps them in memory, rebuilt from Kafka at start",
 		parse: func(c *Config, v string) error { c.StateDir = v; return nil }}
 	sDuration = setting{name: "duration", env: "LOGSTREAM_DURATION", def: "60s", usage: "how long the demo's fleet writes at --rate before the demo drains and exits (it writes rate × duration lines, taking longer if the machine cannot keep the pace)",
@@ -332,7 +338,7 @@ func durationIn(lo, hi time.Duration, set func(*Config, time.Duration)) func(*Co
 var (
 	connectionSettings = append(append([]setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat},
 		kafkaSecuritySettings...), embeddedSecuritySettings...)
-	pipelineSettings = append(append([]setting(nil), connectionSettings...), sAdminAddr, sStateDir, sRegistry, sEncoding, sCluster,
+	pipelineSettings = append(append([]setting(nil), connectionSettings...), sAdminAddr, sPprof, sStateDir, sRegistry, sEncoding, sCluster,
 		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit, sGCPercent)
 )
 
@@ -529,6 +535,26 @@ func allSettings() []setting {
 	return out
 }
 
+// secretFlags names every setting marked secret, of every command: the
+// flags whose values the admin port's /debug/pprof/cmdline hides.
+func secretFlags() []string {
+	var out []string
+	for _, s := range allSettings() {
+		if s.secret {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
+// adminOptions are the admin port's options of the settings.
+func adminOptions(cfg *Config) admin.Options {
+	return admin.Options{Pprof: cfg.Pprof, SecretFlags: secretFlags()}
+}
+
+// secretAdvice ends the help of a secret setting.
+const secretAdvice = "A secret: pass it by environment or config file, not as a flag (flags show in the process list)"
+
 // writeHelp prints a command's help: usage, description, and each setting
 // with its environment variable and default.
 func writeHelp(w io.Writer, cmd command) {
@@ -550,7 +576,11 @@ func writeHelp(w io.Writer, cmd command) {
 		if s.def != "" {
 			def = " (default " + s.def + ")"
 		}
-		fmt.Fprintf(tw, "  %s\t$%s\t%s%s\n", name, s.env, s.usage, def)
+		usage := s.usage
+		if s.secret {
+			usage += ". " + secretAdvice
+		}
+		fmt.Fprintf(tw, "  %s\t$%s\t%s%s\n", name, s.env, usage, def)
 	}
 	fmt.Fprintf(tw, "  -h, --help\t\tshow this help\n")
 	tw.Flush()

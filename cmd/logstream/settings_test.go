@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,78 @@ func TestTopologyDescribeAndVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := runMain([]string{"version"}, &out, &out, env(nil)); code != 0 || !strings.HasPrefix(out.String(), "logstream ") {
 		t.Errorf("version: %d %q", code, out.String())
+	}
+}
+
+// A setting that holds a password, token or key is marked secret, so that
+// its help says how to pass it and /debug/pprof/cmdline hides it: a new
+// setting such as --kafka-sasl-password cannot be forgotten.
+func TestSecretSettingsAreMarked(t *testing.T) {
+	for _, s := range allSettings() {
+		name := strings.ToLower(s.name)
+		if strings.HasSuffix(name, "-file") {
+			continue // the path of a mounted secret, not the secret
+		}
+		looksSecret := false
+		for _, w := range []string{"password", "passwd", "token", "secret", "routing-key", "api-key", "credential"} {
+			looksSecret = looksSecret || strings.Contains(name, w)
+		}
+		if looksSecret && !s.secret {
+			t.Errorf("setting --%s looks like a secret but is not marked secret", s.name)
+		}
+	}
+	got := secretFlags()
+	for _, want := range []string{"openobserve-password", "pagerduty-routing-key", "webhook-url", "kafka-sasl-password", "embedded-sasl"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("secretFlags() = %v, lacks %s", got, want)
+		}
+	}
+	if slices.Contains(got, "openobserve-user") || slices.Contains(got, "brokers") || slices.Contains(got, "kafka-sasl-password-file") {
+		t.Errorf("secretFlags() = %v hides settings that are no secrets", got)
+	}
+	var h bytes.Buffer
+	writeHelp(&h, cmdByName(t, "sink openobserve"))
+	for _, line := range strings.Split(h.String(), "\n") {
+		if strings.Contains(line, "--openobserve-password") && !strings.Contains(line, secretAdvice) {
+			t.Errorf("help of a secret lacks the advice: %q", line)
+		}
+		if strings.Contains(line, "--openobserve-user") && strings.Contains(line, secretAdvice) {
+			t.Errorf("help of a plain setting calls it a secret: %q", line)
+		}
+	}
+}
+
+// --pprof is off by default, on with the flag or LOGSTREAM_PPROF, on every
+// command with an admin port; the admin options carry the secret flags.
+func TestPprofSetting(t *testing.T) {
+	for _, c := range commands() {
+		hasAdmin := slices.ContainsFunc(c.settings, func(s setting) bool { return s.name == sAdminAddr.name })
+		hasPprof := slices.ContainsFunc(c.settings, func(s setting) bool { return s.name == sPprof.name })
+		if hasAdmin != hasPprof {
+			t.Errorf("%s: --admin-addr %v but --pprof %v", c.name, hasAdmin, hasPprof)
+		}
+	}
+	for _, tc := range []struct {
+		cmd  string
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{"run", nil, nil, false},
+		{"run", []string{"--pprof"}, nil, true},
+		{"page", nil, map[string]string{"LOGSTREAM_PPROF": "true"}, true},
+		{"sink s3", []string{"--pprof=false"}, map[string]string{"LOGSTREAM_PPROF": "true"}, false},
+	} {
+		c, _, err := parseConfig(cmdByName(t, tc.cmd), tc.args, env(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Pprof != tc.want {
+			t.Errorf("%s %v env %v: Pprof %v, want %v", tc.cmd, tc.args, tc.env, c.Pprof, tc.want)
+		}
+		opts := adminOptions(c)
+		if opts.Pprof != tc.want || !slices.Contains(opts.SecretFlags, "openobserve-password") {
+			t.Errorf("adminOptions %+v", opts)
+		}
 	}
 }

@@ -132,8 +132,8 @@ var (
 		withUsage(sBrokers, "Kafka bootstrap brokers, host:port,...; empty connects to --embedded-addr"),
 		withUsage(sEmbeddedAddr, "address of a local 'logstream run' with its embedded broker, used when --brokers is empty"),
 		sSinkTopics, sSinkConcurrency, sBreakerFailures, sBreakerTimeout, sRegistry,
-		withUsage(sAdminAddr, "address of the admin port (/metrics, /healthz, /readyz, /debug/pprof); empty disables it. 'logstream run' has the same default: change one when both run on one machine"),
-		sLogLevel, sLogFormat}
+		withUsage(sAdminAddr, "address of the admin port (/metrics, /healthz, /readyz; /debug/pprof/ with --pprof); empty disables it. 'logstream run' has the same default: change one when both run on one machine"),
+		sPprof, sLogLevel, sLogFormat}
 	sinkS3Settings = append(append([]setting(nil), sinkCommonSettings...),
 		sSinkBatchSize(s3sink.DefaultMaxRecords, "records per object (in --s3-mode deterministic: the size of the offset slots objects are cut at)"),
 		sS3Bucket, sS3Prefix, sS3Endpoint, sS3Region, sS3PathStyle, sS3Mode, sS3Format, sS3MaxBytes, sS3MaxAge)
@@ -211,11 +211,11 @@ func serveSink(ctx context.Context, cfg *Config, log zerolog.Logger, r *sinks.Ru
 				return err
 			}
 		}
-		srv, err := admin.Listen(cfg.AdminAddr, reg, r.Ready)
+		srv, err := admin.Listen(cfg.AdminAddr, reg, r.Ready, adminOptions(cfg))
 		if err != nil {
 			return err
 		}
-		log.Info().Str("addr", srv.Addr()).Msg("admin port: /metrics /healthz /readyz /debug/pprof/")
+		log.Info().Str("addr", srv.Addr()).Strs("endpoints", srv.Endpoints()).Msg("admin port")
 		eg.Go(func() error { return srv.Run(ctx) })
 	}
 	eg.Go(func() error {

@@ -57,8 +57,8 @@ var (
 	sOpenObserveUser = setting{name: "openobserve-user", env: "LOGSTREAM_OPENOBSERVE_USER",
 		usage: "user (e-mail) for basic auth",
 		parse: func(c *Config, v string) error { c.Sink.OpenObserve.User = strings.TrimSpace(v); return nil }}
-	sOpenObservePassword = setting{name: "openobserve-password", env: "LOGSTREAM_OPENOBSERVE_PASSWORD",
-		usage: "password or ingestion token for basic auth. A secret: prefer the environment variable, a flag shows in the process list",
+	sOpenObservePassword = setting{name: "openobserve-password", env: "LOGSTREAM_OPENOBSERVE_PASSWORD", secret: true,
+		usage: "password or ingestion token for basic auth",
 		parse: func(c *Config, v string) error { c.Sink.OpenObserve.Password = v; return nil }}
 	sOpenObserveBulk = boolSetting("openobserve-bulk", "LOGSTREAM_OPENOBSERVE_BULK", "write with the Elasticsearch-compatible /api/{org}/_bulk instead of /api/{org}/{stream}/_json",
 		func(c *Config, b bool) { c.Sink.OpenObserve.Bulk = b })

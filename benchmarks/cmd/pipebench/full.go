@@ -112,7 +112,12 @@ func fetchTo(addr, page, path string) {
 	if err == nil {
 		defer resp.Body.Close()
 		var b []byte
-		if b, err = io.ReadAll(resp.Body); err == nil {
+		b, err = io.ReadAll(resp.Body)
+		switch {
+		case err == nil && resp.StatusCode != http.StatusOK:
+			// A 404 page is no profile: say so rather than write it.
+			err = fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
+		case err == nil:
 			err = os.WriteFile(path, b, 0o644)
 		}
 	}
@@ -305,6 +310,10 @@ func fullRound(cfg fullConfig, set *codecs.Set, stages []string, withBaseline bo
 	}
 	args := []string{"run", "--brokers", e.Addr(), "--partitions", strconv.Itoa(cfg.partitions),
 		"--stages", strings.Join(stages, ","), "--admin-addr", admin, "--log-level", "warn", "--log-format", "json", "--compression", cmp.Or(cfg.compression, "none")}
+	if admin != "" {
+		// The profiles are served only when asked for.
+		args = append(args, "--pprof")
+	}
 	if cfg.memoryLimit != "" {
 		args = append(args, "--memory-limit", cfg.memoryLimit)
 	}
