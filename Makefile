@@ -21,7 +21,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/logstream ./cmd/logstream
 
 ## image: the container image (deploy/Dockerfile: static binary on
-## distroless, non-root). Needs Docker with BuildKit; IMAGE names the tag.
+## scratch, non-root). Needs Docker with BuildKit; IMAGE names the tag.
 IMAGE     ?= logstream:$(VERSION)
 image:
 	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .

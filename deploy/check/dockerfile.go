@@ -42,7 +42,7 @@ func parseDockerfile(text string) []instruction {
 var (
 	urlSource   = regexp.MustCompile(`(?i)(^|\s)(https?://|git@|git://)`)
 	rootUser    = regexp.MustCompile(`^(root|0)(:|$)`)
-	staticImage = regexp.MustCompile(`^(scratch|gcr\.io/distroless/static[-a-z0-9]*)(:|@|$)`)
+	staticImage = regexp.MustCompile(`^(scratch|(\S+/)?distroless/static[-a-z0-9]*)(:|@|$)`)
 )
 
 // Dockerfile checks the image's recipe, without Docker: several stages,
@@ -116,7 +116,7 @@ func Dockerfile(text string) []string {
 	}
 	final := stages[len(stages)-1]
 	if !staticImage.MatchString(final.image) {
-		p.addf("Dockerfile: the final stage is FROM %s, want scratch or gcr.io/distroless/static", final.image)
+		p.addf("Dockerfile: the final stage is FROM %s, want scratch or a distroless static image", final.image)
 	}
 	if !final.copiesFromPrev {
 		p.addf("Dockerfile: the final stage copies nothing from the build stage")
