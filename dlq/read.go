@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/tail"
 )
 
 // ErrUnknownTopic: a topic does not exist on the cluster.
@@ -34,23 +36,7 @@ func (b bounds) partitions() []int32 {
 }
 
 // describe renders the partitions: "0-5", or a list.
-func (b bounds) describe() string {
-	ps := b.partitions()
-	switch {
-	case len(ps) == 0:
-		return "none"
-	case int(ps[len(ps)-1]-ps[0]) == len(ps)-1:
-		if len(ps) == 1 {
-			return fmt.Sprint(ps[0])
-		}
-		return fmt.Sprintf("%d-%d", ps[0], ps[len(ps)-1])
-	}
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = fmt.Sprint(p)
-	}
-	return strings.Join(s, ",")
-}
+func (b bounds) describe() string { return tail.DescribePartitions(b.partitions()) }
 
 // listBounds checks that topic exists and lists each partition's log start
 // and end. committed lists the last stable offset as the end (what a

@@ -282,7 +282,7 @@ func lookup(ctx context.Context, cfg Config) ([]Position, error) {
 		parts = slices.Compact(parts)
 		for _, p := range parts {
 			if _, ok := td.Partitions[p]; !ok {
-				return nil, fmt.Errorf("tail: topic %q has partitions %s, not %d: %w", cfg.Topic, describePartitions(all), p, ErrUnknownPartition)
+				return nil, fmt.Errorf("tail: topic %q has partitions %s, not %d: %w", cfg.Topic, DescribePartitions(all), p, ErrUnknownPartition)
 			}
 		}
 	}
@@ -317,8 +317,9 @@ func lookup(ctx context.Context, cfg Config) ([]Position, error) {
 	return positions, nil
 }
 
-// describePartitions renders a sorted partition list: "0-5", or "none".
-func describePartitions(ps []int32) string {
+// DescribePartitions renders a sorted partition list for messages: "0-5",
+// "0,2,7", or "none".
+func DescribePartitions(ps []int32) string {
 	switch {
 	case len(ps) == 0:
 		return "none"
