@@ -307,7 +307,7 @@ func TestHandMadeBodiesDecode(t *testing.T) {
 	}
 	le := cat(sohHeader(s.LogEvent.Fingerprint()), str("e"), zz(1), str("h"), str(""), zz(3), str("m"),
 		zz(0), zz(0), zz(1), zz(-200), zz(0), zz(0), zz(0), zz(0), zz(0), zz(0), str("src"), str("json"), str("eu-1"),
-		str(""), str(""), zz(0), str(""), str(""), str(""))
+		zz(0), zz(0), str(""), str(""), zz(0), str(""), str(""), str(""))
 	v, err := s.LogEvent.Unmarshal(le)
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,10 @@ func goldenLogEventV(v int) *schemas.LogEvent {
 	if v >= 2 {
 		e.Cluster = "eu-west-1"
 	}
+	if v >= 4 {
+		e.Stack = ptr("\tat com.shop.Cart.add(Cart.java:42)\nCaused by: java.sql.SQLTimeoutException: 411111******1111")
+		e.Masked = 1
+	}
 	return e
 }
 

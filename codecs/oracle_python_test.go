@@ -341,6 +341,7 @@ func logEventNative(t *testing.T, ev *schemas.LogEvent, w, r int) map[string]any
 		{2, "cluster", ""},
 		{3, "span_service", ""}, {3, "span_operation", ""}, {3, "span_duration_us", nil},
 		{3, "span_status", ""}, {3, "root_operation", ""}, {3, "join_status", ""},
+		{4, "stack", nil}, {4, "masked", int32(0)},
 	}
 	for _, a := range added {
 		if w < a.version {

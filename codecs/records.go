@@ -77,14 +77,14 @@ func NewLogEvent(opts ...Option) (*Codec[schemas.LogEvent], error) {
 		toNative:     logEventToNative,
 		fromNative:   logEventFromNative,
 		appendBody:   appendLogEvent,
-		typedVersion: 3,
+		typedVersion: 4,
 		readBody:     readLogEvent,
 		size: func(v *schemas.LogEvent) int {
 			return len(v.EventID) + len(v.Host) + len(v.Service) + len(v.Message) +
 				len(v.Source) + len(v.Format) + len(v.Cluster) + 7*5 + 10 + 2 +
 				optLen(v.TraceID) + optLen(v.SpanID) + 6 + 9 +
 				optLen(v.K8sNamespace) + optLen(v.K8sPod) + optLen(v.K8sContainer) +
-				optLen(v.ParseError) + stringMapSize(v.Labels) +
+				optLen(v.ParseError) + optLen(v.Stack) + 6 + stringMapSize(v.Labels) +
 				len(v.SpanService) + len(v.SpanOperation) + len(v.SpanStatus) + len(v.RootOperation) + len(v.JoinStatus) + 5*5 + 11
 		},
 		enums: map[string][]string{"level": levelSymbols},
@@ -114,6 +114,8 @@ func logEventToNative(v *schemas.LogEvent) (map[string]any, error) {
 		"source":           v.Source,
 		"format":           v.Format,
 		"cluster":          v.Cluster,
+		"stack":            optString(v.Stack),
+		"masked":           v.Masked,
 		"span_service":     v.SpanService,
 		"span_operation":   v.SpanOperation,
 		"span_duration_us": optLong(v.SpanDurationUs),
@@ -144,6 +146,8 @@ func logEventFromNative(m map[string]any) (*schemas.LogEvent, error) {
 		Source:         f.str("source"),
 		Format:         f.str("format"),
 		Cluster:        f.str("cluster"),
+		Stack:          f.optString("stack"),
+		Masked:         f.int32("masked"),
 		SpanService:    f.str("span_service"),
 		SpanOperation:  f.str("span_operation"),
 		SpanDurationUs: f.optInt64("span_duration_us"),

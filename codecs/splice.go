@@ -14,7 +14,7 @@ import (
 type Encoded []byte
 
 // JoinFields are the fields of a LogEvent the trace join writes: the last
-// six of logevent/v3, so that a join can keep the bytes of every field
+// six of logevent/v4, so that a join can keep the bytes of every field
 // before them and write only these.
 type JoinFields struct {
 	SpanService    string
@@ -88,9 +88,13 @@ func ScanLogEvent(c *Codec[schemas.LogEvent], data []byte) (s LogEventSplice, ok
 	if r.present() {  // parse_error
 		r.str()
 	}
-	r.str() // source
-	r.str() // format
-	r.str() // cluster
+	r.str()          // source
+	r.str()          // format
+	r.str()          // cluster
+	if r.present() { // stack
+		r.str()
+	}
+	r.int() // masked
 	s.prefix = r.i
 	s.Join.SpanService = r.str()
 	s.Join.SpanOperation = r.str()

@@ -38,7 +38,7 @@ func readRawLog(body []byte) (*schemas.RawLog, error) {
 	return v, nil
 }
 
-// ---- LogEvent (logevent/v3) ----
+// ---- LogEvent (logevent/v4) ----
 
 func appendLogEvent(b []byte, v *schemas.LogEvent) ([]byte, error) {
 	if v.Level < 0 || int(v.Level) >= len(levelSymbols) {
@@ -62,6 +62,8 @@ func appendLogEvent(b []byte, v *schemas.LogEvent) ([]byte, error) {
 	b = appendString(b, v.Source)
 	b = appendString(b, v.Format)
 	b = appendString(b, v.Cluster)
+	b = appendOptString(b, v.Stack)
+	b = appendInt(b, v.Masked)
 	return appendJoinFields(b, JoinFields{v.SpanService, v.SpanOperation, v.SpanDurationUs, v.SpanStatus, v.RootOperation, v.JoinStatus}), nil
 }
 
@@ -69,7 +71,7 @@ func appendLogEvent(b []byte, v *schemas.LogEvent) ([]byte, error) {
 // fields, so that one allocation serves them all.
 type logEventBox struct {
 	v        schemas.LogEvent
-	strs     [6]string
+	strs     [7]string
 	status   int32
 	latency  float64
 	duration int64
@@ -97,6 +99,8 @@ func readLogEvent(body []byte) (*schemas.LogEvent, error) {
 	v.Source = r.str()
 	v.Format = r.str()
 	v.Cluster = r.str()
+	v.Stack = r.optString(&x.strs[6])
+	v.Masked = r.int()
 	v.SpanService = r.str()
 	v.SpanOperation = r.str()
 	v.SpanDurationUs = r.optLong(&x.duration)

@@ -94,6 +94,10 @@ type LogEvent struct {
 	Source       string            `json:"source"`
 	Format       string            `json:"format"`
 	Cluster      string            `json:"cluster"` // since v2
+	// Since v4: the continuation lines of a multi-line event (a stack
+	// trace), and how many values masking replaced.
+	Stack  *string `json:"stack,omitempty"`
+	Masked int32   `json:"masked,omitempty"`
 
 	// Set by the trace join (since v3); zero before it.
 	SpanService    string `json:"span_service,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,20 +15,25 @@ import (
 	"github.com/logstream/logstream/schemas"
 )
 
-// copySchemas writes the embedded schemas directory to a temporary one.
+// laterLogEvents are the LogEvent versions released after v2: copySchemas
+// leaves them out.
+var laterLogEvents = []string{"logevent/v3.avsc", "logevent/v4.avsc"}
+
 // copySchemas copies the repository's schemas as they were before LogEvent
-// v3 (v3's file and manifest entry left out), so that the tests below can
-// replay "add a v3" in every way, right and wrong.
+// v3 (the files and manifest entries of v3 and later left out), so that
+// the tests below can replay "add a v3" in every way, right and wrong.
 func copySchemas(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	err := fs.WalkDir(schemas.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || p == "logevent/v3.avsc" {
+		if err != nil || d.IsDir() || slices.Contains(laterLogEvents, p) {
 			return err
 		}
 		b, err := fs.ReadFile(schemas.FS(), p)
-		if p == "manifest.json" && err == nil {
-			b, err = withoutManifestEntry(b, "logevent/v3.avsc")
+		for _, f := range laterLogEvents {
+			if p == "manifest.json" && err == nil {
+				b, err = withoutManifestEntry(b, f)
+			}
 		}
 		if err != nil {
 			return err
@@ -61,7 +67,7 @@ func withoutManifestEntry(b []byte, file string) ([]byte, error) {
 
 // maxIDWithout returns the highest id among the embedded schema versions
 // other than file.
-func maxIDWithout(t *testing.T, file string) int {
+func maxIDWithout(t *testing.T, files ...string) int {
 	t.Helper()
 	cat, err := schemas.Embedded()
 	if err != nil {
@@ -69,7 +75,7 @@ func maxIDWithout(t *testing.T, file string) int {
 	}
 	n := 0
 	for _, s := range cat.Schemas() {
-		if s.File != file && s.ID > n {
+		if !slices.Contains(files, s.File) && s.ID > n {
 			n = s.ID
 		}
 	}
@@ -141,7 +147,7 @@ func TestSchemasCheck(t *testing.T) {
 		// The existing ids stayed; v3 got the next one, after every other
 		// record's.
 		_, list := run(t, "schemas", "list", "--schemas-dir", dir)
-		next := strconv.Itoa(maxIDWithout(t, "logevent/v3.avsc") + 1)
+		next := strconv.Itoa(maxIDWithout(t, laterLogEvents...) + 1)
 		if !hasRow(list, "logstream.LogEvent", "v2", "3") || !hasRow(list, "logstream.LogEvent", "v3", next) {
 			t.Fatalf("ids changed (want v3 to get id %s):\n%s", next, list)
 		}

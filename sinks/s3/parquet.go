@@ -75,6 +75,8 @@ type logEventRow struct {
 	SpanStatus     string            `parquet:"span_status,dict"`
 	RootOperation  string            `parquet:"root_operation"`
 	JoinStatus     string            `parquet:"join_status,dict"`
+	Stack          *string           `parquet:"stack,optional"`
+	Masked         int32             `parquet:"masked"`
 }
 
 type alertRow struct {
@@ -251,6 +253,8 @@ func logEventRowOf(e *schemas.LogEvent) logEventRow {
 		SpanStatus:     e.SpanStatus,
 		RootOperation:  e.RootOperation,
 		JoinStatus:     e.JoinStatus,
+		Stack:          e.Stack,
+		Masked:         e.Masked,
 	}
 }
 

@@ -169,6 +169,8 @@ func TestParquetLogEvent(t *testing.T) {
 		eq(t, i, "span_status", r.SpanStatus, e.SpanStatus)
 		eq(t, i, "root_operation", r.RootOperation, e.RootOperation)
 		eq(t, i, "join_status", r.JoinStatus, e.JoinStatus)
+		eq(t, i, "stack", r.Stack, e.Stack)
+		eq(t, i, "masked", r.Masked, e.Masked)
 	}
 	// Spot checks that do not go through the conversion under test.
 	if rows[0].Level != "ERROR" || rows[2].Level != "UNKNOWN" {
@@ -382,9 +384,10 @@ func TestParquetSchema(t *testing.T) {
 			fields: append(kafka, "event_id", "timestamp", "host", "service", "level", "message",
 				"trace_id", "span_id", "http_status", "latency_ms", "k8s_namespace", "k8s_pod", "k8s_container",
 				"labels", "parse_error", "source", "format", "cluster",
-				"span_service", "span_operation", "span_duration_us", "span_status", "root_operation", "join_status"),
+				"span_service", "span_operation", "span_duration_us", "span_status", "root_operation", "join_status",
+				"stack", "masked"),
 			timestamps: [][]string{{"timestamp"}},
-			optional:   []string{"trace_id", "span_id", "http_status", "latency_ms", "k8s_namespace", "k8s_pod", "k8s_container", "parse_error", "span_duration_us"},
+			optional:   []string{"trace_id", "span_id", "http_status", "latency_ms", "k8s_namespace", "k8s_pod", "k8s_container", "parse_error", "span_duration_us", "stack"},
 			maps:       []string{"labels"},
 		},
 		{
