@@ -93,11 +93,23 @@ func goldenDeadLetter() *schemas.DeadLetter {
 	}
 }
 
-func goldenParseState() *schemas.ParseState {
-	return &schemas.ParseState{Pending: map[string]schemas.PendingLine{
-		"/var/log/containers/a.log": {Stream: "stdout", Time: 1767225600001, Content: "first ", Parts: 1, LastOffset: 41},
-		"/var/log/containers/b.log": {Stream: "stderr", Time: 1767225600002, Content: "second ", Parts: 2, LastOffset: 42},
+// goldenParseState is the golden ParseState as version v carries it (v1
+// has no updated, mark or events: they read as their defaults).
+func goldenParseState(v int) *schemas.ParseState {
+	s := &schemas.ParseState{Pending: map[string]schemas.PendingLine{
+		"/var/log/containers/a.log": {Stream: "stdout", Time: 1767225600001, Content: "first ", Parts: 1, LastOffset: 41, Mark: -1},
+		"/var/log/containers/b.log": {Stream: "stderr", Time: 1767225600002, Content: "second ", Parts: 2, LastOffset: 42, Mark: -1},
 	}}
+	if v >= 2 {
+		a := s.Pending["/var/log/containers/a.log"]
+		a.Updated, a.Mark = 1767225600500, 1767225603000
+		s.Pending["/var/log/containers/a.log"] = a
+		s.Events = map[string]schemas.PendingEvent{
+			"/var/log/app.log": {Line: "Traceback (most recent call last):", ReceivedAt: 1767225600003, Labels: map[string]string{"env": "prod"},
+				Stack: "  File \"app.py\", line 3, in <module>\nValueError: x", Lines: 2, LastOffset: 43, Updated: 1767225600600, Mark: -1},
+		}
+	}
+	return s
 }
 
 // golden checks (or with -update, writes) testdata/<dir>/v<N>.bin for every
@@ -181,7 +193,7 @@ func TestGolden(t *testing.T) {
 		golden(t, NewDeadLetter, func(int) *schemas.DeadLetter { return goldenDeadLetter() }, deadLetterEqual)
 	})
 	t.Run("ParseState", func(t *testing.T) {
-		golden(t, NewParseState, func(int) *schemas.ParseState { return goldenParseState() }, parseStateEqual)
+		golden(t, NewParseState, goldenParseState, parseStateEqual)
 	})
 }
 

@@ -62,6 +62,16 @@ func deadLetterEqual(a, b *schemas.DeadLetter) bool {
 }
 
 func parseStateEqual(a, b *schemas.ParseState) bool {
+	if len(a.Events) != len(b.Events) {
+		return false
+	}
+	for k, e := range a.Events {
+		f, ok := b.Events[k]
+		e.Labels, f.Labels = emptyIfNil(e.Labels), emptyIfNil(f.Labels)
+		if !ok || !reflect.DeepEqual(e, f) {
+			return false
+		}
+	}
 	return reflect.DeepEqual(emptyIfNil(a.Pending), emptyIfNil(b.Pending))
 }
 
@@ -134,7 +144,11 @@ func fullDeadLetter() *schemas.DeadLetter {
 
 func fullParseState() *schemas.ParseState {
 	return &schemas.ParseState{Pending: map[string]schemas.PendingLine{
-		"/var/log/containers/a.log": {Stream: "stdout", Time: 1767225600001, Content: "first half ", Parts: 1, LastOffset: 42},
-		"/var/log/containers/b.log": {Stream: "stderr", Time: 1767225600002, Content: "παρτ ", Parts: 3, LastOffset: 99},
+		"/var/log/containers/a.log": {Stream: "stdout", Time: 1767225600001, Content: "first half ", Parts: 1, LastOffset: 42, Updated: 1767225600100, Mark: -1},
+		"/var/log/containers/b.log": {Stream: "stderr", Time: 1767225600002, Content: "παρτ ", Parts: 3, LastOffset: 99, Updated: 1767225600200, Mark: 1767225605000},
+	}, Events: map[string]schemas.PendingEvent{
+		"/var/log/app.log": {Line: "2026-01-01 00:00:00,001 ERROR [main] c.s.Cart - add failed", ReceivedAt: 1767225600003,
+			Labels: map[string]string{"env": "prod"}, Stack: "java.lang.IllegalStateException: x\n\tat c.s.Cart.add(Cart.java:42)", Lines: 2,
+			LastOffset: 7, Updated: 1767225600300, Mark: -1},
 	}}
 }

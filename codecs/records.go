@@ -276,14 +276,17 @@ func NewParseState(opts ...Option) (*Codec[schemas.ParseState], error) {
 		toNative:     parseStateToNative,
 		fromNative:   parseStateFromNative,
 		appendBody:   appendParseState,
-		typedVersion: 1,
+		typedVersion: 2,
 		readBody:     readParseState,
 		size: func(v *schemas.ParseState) int {
 			n := 1
 			for k, p := range v.Pending {
-				n += len(k) + len(p.Stream) + len(p.Content) + 4*5 + 2*10
+				n += len(k) + len(p.Stream) + len(p.Content) + 4*5 + 4*10
 			}
-			return n
+			for k, e := range v.Events {
+				n += len(k) + len(e.Line) + len(e.Stack) + stringMapSize(e.Labels) + 3*5 + 5*10
+			}
+			return n + 1
 		},
 	}, opts)
 }
@@ -297,9 +300,24 @@ func parseStateToNative(v *schemas.ParseState) (map[string]any, error) {
 			"content":     p.Content,
 			"parts":       p.Parts,
 			"last_offset": p.LastOffset,
+			"updated":     p.Updated,
+			"mark":        p.Mark,
 		}
 	}
-	return map[string]any{"pending": pending}, nil
+	events := make(map[string]any, len(v.Events))
+	for k, e := range v.Events {
+		events[k] = map[string]any{
+			"line":        e.Line,
+			"received_at": e.ReceivedAt,
+			"labels":      stringMap(e.Labels),
+			"stack":       e.Stack,
+			"lines":       e.Lines,
+			"last_offset": e.LastOffset,
+			"updated":     e.Updated,
+			"mark":        e.Mark,
+		}
+	}
+	return map[string]any{"pending": pending, "events": events}, nil
 }
 
 func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
@@ -319,9 +337,35 @@ func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
 			Content:    f.str("content"),
 			Parts:      f.int32("parts"),
 			LastOffset: f.int64("last_offset"),
+			Updated:    f.int64("updated"),
+			Mark:       f.int64("mark"),
 		}
 		if f.err != nil {
 			return nil, fmt.Errorf("field pending[%q]: %w", k, f.err)
+		}
+	}
+	em, ok := m["events"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("field events: goavro decoded %T, want a map", m["events"])
+	}
+	v.Events = make(map[string]schemas.PendingEvent, len(em))
+	for k, x := range em {
+		f, err := asRecord("field events["+k+"]", x)
+		if err != nil {
+			return nil, err
+		}
+		v.Events[k] = schemas.PendingEvent{
+			Line:       f.str("line"),
+			ReceivedAt: f.millis("received_at"),
+			Labels:     f.stringMap("labels"),
+			Stack:      f.str("stack"),
+			Lines:      f.int32("lines"),
+			LastOffset: f.int64("last_offset"),
+			Updated:    f.int64("updated"),
+			Mark:       f.int64("mark"),
+		}
+		if f.err != nil {
+			return nil, fmt.Errorf("field events[%q]: %w", k, f.err)
 		}
 	}
 	return v, nil

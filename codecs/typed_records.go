@@ -187,7 +187,7 @@ func readDeadLetter(body []byte) (*schemas.DeadLetter, error) {
 	return v, nil
 }
 
-// ---- ParseState (parsestate/v1) ----
+// ---- ParseState (parsestate/v2) ----
 
 func appendParseState(b []byte, v *schemas.ParseState) ([]byte, error) {
 	if len(v.Pending) > 0 {
@@ -199,6 +199,23 @@ func appendParseState(b []byte, v *schemas.ParseState) ([]byte, error) {
 			b = appendString(b, p.Content)
 			b = appendInt(b, p.Parts)
 			b = appendLong(b, p.LastOffset)
+			b = appendLong(b, p.Updated)
+			b = appendLong(b, p.Mark)
+		}
+	}
+	b = append(b, 0)
+	if len(v.Events) > 0 {
+		b = appendLong(b, int64(len(v.Events)))
+		for k, e := range v.Events {
+			b = appendString(b, k)
+			b = appendString(b, e.Line)
+			b = appendLong(b, e.ReceivedAt)
+			b = appendStringMap(b, e.Labels)
+			b = appendString(b, e.Stack)
+			b = appendInt(b, e.Lines)
+			b = appendLong(b, e.LastOffset)
+			b = appendLong(b, e.Updated)
+			b = appendLong(b, e.Mark)
 		}
 	}
 	return append(b, 0), nil
@@ -213,14 +230,36 @@ func readParseState(body []byte) (*schemas.ParseState, error) {
 			break
 		}
 		if m == nil {
-			// An entry takes at least six bytes: its key and five fields.
-			m = make(map[string]schemas.PendingLine, min(n, r.left()/6))
+			// An entry takes at least eight bytes: its key and seven fields.
+			m = make(map[string]schemas.PendingLine, min(n, r.left()/8))
 		}
 		for ; n > 0 && r.err == nil; n-- {
 			k := r.str()
 			had := len(m)
-			m[k] = schemas.PendingLine{Stream: r.str(), Time: r.long(), Content: r.str(), Parts: r.int(), LastOffset: r.long()}
+			m[k] = schemas.PendingLine{Stream: r.str(), Time: r.long(), Content: r.str(), Parts: r.int(), LastOffset: r.long(),
+				Updated: r.long(), Mark: r.long()}
 			if len(m) == had {
+				r.fail(errDuplicateKey)
+			}
+		}
+		r.blockEnd(end)
+	}
+	var ev map[string]schemas.PendingEvent
+	for {
+		n, end := r.block()
+		if n == 0 {
+			break
+		}
+		if ev == nil {
+			// An entry takes at least nine bytes: its key and eight fields.
+			ev = make(map[string]schemas.PendingEvent, min(n, r.left()/9))
+		}
+		for ; n > 0 && r.err == nil; n-- {
+			k := r.str()
+			had := len(ev)
+			ev[k] = schemas.PendingEvent{Line: r.str(), ReceivedAt: r.long(), Labels: r.stringMap(), Stack: r.str(), Lines: r.int(),
+				LastOffset: r.long(), Updated: r.long(), Mark: r.long()}
+			if len(ev) == had {
 				r.fail(errDuplicateKey)
 			}
 		}
@@ -232,7 +271,10 @@ func readParseState(body []byte) (*schemas.ParseState, error) {
 	if m == nil {
 		m = map[string]schemas.PendingLine{}
 	}
-	return &schemas.ParseState{Pending: m}, nil
+	if ev == nil {
+		ev = map[string]schemas.PendingEvent{}
+	}
+	return &schemas.ParseState{Pending: m, Events: ev}, nil
 }
 
 // ---- DedupeState (dedupestate/v1) ----

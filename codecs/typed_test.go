@@ -181,7 +181,14 @@ func hasLongMap(v reflect.Value) bool {
 			}
 		}
 	case reflect.Map:
-		return v.Len() > 1
+		if v.Len() > 1 {
+			return true
+		}
+		for it := v.MapRange(); it.Next(); {
+			if hasLongMap(it.Value()) {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -304,7 +311,7 @@ func randLogEvent(r *rand.Rand) *schemas.LogEvent {
 		K8sContainer: randOpt(r, randString), Labels: randStringMap(r), ParseError: randOpt(r, randString),
 		Source: randString(r), Format: randString(r), Cluster: randString(r), SpanService: randString(r),
 		SpanOperation: randString(r), SpanDurationUs: randOpt(r, randLong), SpanStatus: randString(r),
-		RootOperation: randString(r), JoinStatus: randString(r),
+		RootOperation: randString(r), JoinStatus: randString(r), Stack: randOpt(r, randString), Masked: randInt(r),
 	}
 }
 
@@ -447,7 +454,14 @@ func randParseState(r *rand.Rand) *schemas.ParseState {
 	v.Pending = map[string]schemas.PendingLine{}
 	for range r.IntN(4) + 1 {
 		v.Pending[randString(r)] = schemas.PendingLine{Stream: randString(r), Time: randLong(r), Content: randString(r),
-			Parts: randInt(r), LastOffset: randLong(r)}
+			Parts: randInt(r), LastOffset: randLong(r), Updated: randLong(r), Mark: randLong(r)}
+	}
+	if r.IntN(2) == 0 {
+		v.Events = map[string]schemas.PendingEvent{}
+		for range r.IntN(3) + 1 {
+			v.Events[randString(r)] = schemas.PendingEvent{Line: randString(r), ReceivedAt: randLong(r), Labels: randStringMap(r),
+				Stack: randString(r), Lines: randInt(r), LastOffset: randLong(r), Updated: randLong(r), Mark: randLong(r)}
+		}
 	}
 	return v
 }
@@ -483,7 +497,7 @@ func TestTypedDeadLetter(t *testing.T) {
 }
 
 func TestTypedParseState(t *testing.T) {
-	testTyped(t, mustSet(t).ParseState, randParseState, fullParseState(), goldenParseState(), &schemas.ParseState{})
+	testTyped(t, mustSet(t).ParseState, randParseState, fullParseState(), goldenParseState(2), &schemas.ParseState{})
 }
 
 func TestTypedDedupeState(t *testing.T) {
@@ -504,7 +518,7 @@ func FuzzTypedDeadLetter(f *testing.F) {
 }
 
 func FuzzTypedParseState(f *testing.F) {
-	fuzzTyped(f, mustSet(f).ParseState, randParseState, fullParseState(), goldenParseState())
+	fuzzTyped(f, mustSet(f).ParseState, randParseState, fullParseState(), goldenParseState(2))
 }
 
 func FuzzTypedDedupeState(f *testing.F) {

@@ -149,7 +149,8 @@ func (s SpanStatus) MarshalText() ([]byte, error) { return []byte(s.String()), n
 
 // ParseState mirrors the latest version in parsestate/: the parse stage's per-host state.
 type ParseState struct {
-	Pending map[string]PendingLine `json:"pending"`
+	Pending map[string]PendingLine  `json:"pending"`
+	Events  map[string]PendingEvent `json:"events"` // since v2
 }
 
 // PendingLine mirrors the latest version in parsestate/'s PendingLine.
@@ -159,6 +160,21 @@ type PendingLine struct {
 	Content    string `json:"content"`
 	Parts      int32  `json:"parts"`
 	LastOffset int64  `json:"last_offset"`
+	Updated    int64  `json:"updated"` // since v2: wall clock, ms
+	Mark       int64  `json:"mark"`    // since v2: -1, or the sweep's decision to emit
+}
+
+// PendingEvent mirrors parsestate/'s PendingEvent (since v2): a multi-line
+// event being assembled.
+type PendingEvent struct {
+	Line       string            `json:"line"`
+	ReceivedAt int64             `json:"received_at"` // ms since epoch
+	Labels     map[string]string `json:"labels"`
+	Stack      string            `json:"stack"`
+	Lines      int32             `json:"lines"`
+	LastOffset int64             `json:"last_offset"`
+	Updated    int64             `json:"updated"` // wall clock, ms
+	Mark       int64             `json:"mark"`
 }
 
 // DedupeState mirrors the latest version in dedupestate/: the dedupe stage's
