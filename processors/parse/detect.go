@@ -6,12 +6,20 @@ package parse
 //
 //	'{'        JSON
 //	'<'        syslog RFC 5424, then RFC 3164 (PRI given)
-//	digit      CRI, Java/logback, syslog with an ISO time and no PRI,
-//	           access log (IPv4 client)
-//	letter     ALB (type field first), syslog RFC 3164 (month first),
-//	           access log (host name or IPv6 client)
+//	digit      CRI, Java/logback, Python ("asctime - name - LEVEL - msg"),
+//	           syslog with an ISO time and no PRI, access log (IPv4 client)
+//	letter     klog/glog (I W E F then digits), ALB (type field first),
+//	           syslog RFC 3164 (month first), access log (host name or IPv6
+//	           client), Python ("LEVEL:name:msg")
 //	':'        access log (IPv6 client such as ::1)
 //	any        logfmt, else "none"
+//
+// Within a row the order settles the shapes two formats could share:
+// Java before Python (both open with an ISO time; Java follows it with a
+// level or [thread], Python with " - "); Python's "LEVEL:name:" last among
+// the letters, after the shapes that are stricter. None of them can take a
+// logfmt line, whose first token is a key=value pair: a key holds no ':'
+// and no blank.
 //
 // A JSON line that does not parse falls through to the others and, as none
 // of them starts with '{', ends as "none" with the JSON error as ParseError.
@@ -84,11 +92,12 @@ func parseContent(line string, hostOnly bool) Fields {
 			return f
 		}
 	case isDigit(c):
-		if parseJava(s, &f, hostOnly) || parseSyslog(s, &f, hostOnly) || parseCombined(s, &f, hostOnly) {
+		if parseJava(s, &f, hostOnly) || parsePythonAsctime(s, &f, hostOnly) || parseSyslog(s, &f, hostOnly) || parseCombined(s, &f, hostOnly) {
 			return f
 		}
 	case ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'):
-		if parseALB(s, &f, hostOnly) || parseSyslog(s, &f, hostOnly) || parseCombined(s, &f, hostOnly) {
+		if parseKlog(s, &f, hostOnly) || parseALB(s, &f, hostOnly) || parseSyslog(s, &f, hostOnly) ||
+			parseCombined(s, &f, hostOnly) || parsePythonBasic(s, &f, hostOnly) {
 			return f
 		}
 	case c == ':':

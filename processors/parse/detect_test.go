@@ -38,6 +38,8 @@ var sampleLines = []struct{ format, line string }{
 	{"syslog3164", `<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed for lonvick on /dev/pts/8`},
 	{"syslog5424", `<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] An application event log entry`},
 	{"java", `2024-05-01 12:00:00.123 ERROR [http-nio-8080-exec-1] c.e.payments.DbPool - Connection timeout after 3012 ms`},
+	{"klog", `E0501 12:00:01.000001    4711 pod_workers.go:1300] "Error syncing pod, skipping" err="failed to \"StartContainer\" for \"app\" with CrashLoopBackOff" pod="default/web-7d4b9c8f6-x2x9z" podUID="3f1c2a9e-5b7d-4e0a-9c1b-2d3e4f5a6b7c"`},
+	{"python", `2026-05-01 12:00:00,123 - payments.db - ERROR - connection lost: timeout after 30 s - giving up`},
 	{"none", `just some prose that matches no format at all, 42 times`},
 }
 
@@ -58,7 +60,7 @@ func TestSampleFormats(t *testing.T) {
 func checkInvariants(t *testing.T, line string, f Fields) {
 	t.Helper()
 	switch f.Format {
-	case "json", "logfmt", "cri", "combined", "alb", "syslog3164", "syslog5424", "java":
+	case "json", "logfmt", "cri", "combined", "alb", "syslog3164", "syslog5424", "java", "klog", "python":
 	case "none":
 		if f.ParseError == "" {
 			t.Fatalf("format none without ParseError: %q", line)
@@ -401,6 +403,21 @@ var fuzzSeeds = []string{
 	`<165>1 2003-10-11T22:14:15.003Z host app - - [id a="\"\]\\"][b c="d"]`,
 	`2024-05-01T12:00:00.123+02:00  INFO 4711 --- [main] o.s.Foo  : Started`,
 	`2024-13-01 12:00:00 ERROR x.y.Z - bad month`,
+	`I0501 12:00:00.123456    4711 server.go:42] plain klog message: with a colon`,
+	`W20240501 12:00:00.123456 139876 file.cc:42] glog with the year`,
+	`I0501 12:00:00.000000    4711 r.go:52] "Reconciled" conditions=[Ready Synced] spec={Replicas:3 Paused:false} err=<nil> traceID="4bf92f3577b34da6a3ce929d0e0e4736"`,
+	`I1301 12:00:00.000000       1 main.go:1] "bad month" key="open`,
+	`E0501 12:00:00.000000       1 main.go:1] "msg" key=[unclosed a b`,
+	`ERROR:root:Payment failed: card declined - retry later`,
+	`WARNING:payments.db.pool:pool exhausted`,
+	`2026-05-01 12:00:00,123 - WARNING - low disk space - 5% left`,
+	`2026-02-30 12:00:00,123 - app - ERROR - x`,
+	`2026-05-01 12:00:00,123 - app - INFO     -`,
+	`{"time":"yesterday","msg":"unreadable time"}`,
+	`127.0.0.1 - - [not a time] "GET / HTTP/1.1" 200 1`,
+	`203.0.113.7 - - [01/May/2024:12:00:00 +0000] "GET /search?q="a b" HTTP/1.1" 200 512 "-" "ua"`,
+	`10.0.0.9 - - [01/May/2024:12:00:00 +0000] "GET /x?a=" 200 1" HTTP/1.1" 500 7`,
+	`http 2018-13-02T22:23:00.186641Z app/lb 192.0.2.1:1 10.0.0.1:80 0 0 0 200 200 1 1 "GET / HTTP/1.1" "-"`,
 }
 
 // --- benchmarks ------------------------------------------------------------

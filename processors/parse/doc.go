@@ -15,8 +15,12 @@
 //
 // Formats are detected per line: JSON, logfmt, Kubernetes CRI, nginx/Apache
 // combined and common access logs, AWS ALB access logs, syslog RFC 3164 and
-// RFC 5424, Java/logback. A line that matches none is not lost: it becomes a
-// LogEvent with level UNKNOWN, the raw text as message and parse_error set.
+// RFC 5424, Java/logback, klog/glog (Kubernetes components, structured
+// key=value pairs included) and Python logging. A line that matches none is
+// not lost: it becomes a LogEvent with level UNKNOWN, the raw text as
+// message and parse_error set. A line of a known format whose time is
+// present but unreadable keeps its format and every other field, gets the
+// time it was received, and parse_error names the field and the value.
 //
 // Bad input, and what happens to it:
 //   - an Avro value that does not decode (unknown fingerprint, truncated,

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logstream/logstream/schemas"
 )
@@ -13,7 +14,7 @@ import (
 type Fields struct {
 	Timestamp    time.Time // zero when the line carries no time; otherwise UTC
 	Host         string    // host named by the line itself (syslog hostname, JSON host/hostname field), "" if none
-	Service      string    // JSON service/app/logger, syslog app-name, java logger, "" if none
+	Service      string    // JSON service/app/logger, syslog app-name, java or python logger, "" if none
 	Level        schemas.Level
 	Message      string
 	EventID      string // producer-supplied id (JSON id/event_id/eventId), "" if none
@@ -26,8 +27,8 @@ type Fields struct {
 	K8sPod       string
 	K8sContainer string
 	Labels       map[string]string // other fields (nil when none)
-	Format       string            // "json","logfmt","cri","combined","alb","syslog3164","syslog5424","java","none"
-	ParseError   string            // set when no format matched or a format was recognised but malformed
+	Format       string            // "json","logfmt","cri","combined","alb","syslog3164","syslog5424","java","klog","python","none"
+	ParseError   string            // set when no format matched or a format was recognised but malformed (an unreadable timestamp included)
 }
 
 // Format names, as they appear in Fields.Format.
@@ -40,6 +41,8 @@ const (
 	formatSyslog3164 = "syslog3164"
 	formatSyslog5424 = "syslog5424"
 	formatJava       = "java"
+	formatKlog       = "klog"
+	formatPython     = "python"
 	formatNone       = "none"
 )
 
@@ -73,6 +76,33 @@ func (f *Fields) malformed(reason string) {
 	if f.ParseError == "" {
 		f.ParseError = reason
 	}
+}
+
+// maxErrValue bounds how much of a bad value a ParseError quotes: enough
+// to recognise it, not so much that a megabyte of garbage in a time field
+// becomes a megabyte of error text in every event.
+const maxErrValue = 64
+
+// quoteErrValue quotes v for a ParseError, cut to maxErrValue bytes on a
+// UTF-8 boundary, "..." marking the cut.
+func quoteErrValue(v string) string {
+	if len(v) <= maxErrValue {
+		return strconv.Quote(v)
+	}
+	n := maxErrValue
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return strconv.Quote(v[:n]) + "..."
+}
+
+// unreadableTime records that a line carried a time in field (a key of a
+// structured line, or the name of a positional one) that does not parse.
+// The event keeps everything else that was parsed; with Timestamp left zero
+// the stage gives it the time the line was received, and this ParseError
+// says why, instead of the receive time passing silently for the line's own.
+func (f *Fields) unreadableTime(format, field, value string) {
+	f.malformed(format + ": unreadable timestamp " + quoteErrValue(value) + " in field " + strconv.Quote(field))
 }
 
 // ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logstream/logstream/schemas"
 )
@@ -289,5 +290,125 @@ func TestLabelCap(t *testing.T) {
 	f.setLabel("k0", "new") // an existing key may still be overwritten
 	if f.Labels["k0"] != "new" {
 		t.Fatal("existing label not updated at the cap")
+	}
+}
+
+// A time that is present but does not parse sets ParseError naming the
+// field and the value; the rest of the line is parsed as usual and the
+// format stays the detected one.
+func TestUnreadableTimestamps(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	runLineCases(t, []lineCase{
+		{
+			name: "json time",
+			line: `{"time":"yesterday","level":"warn","msg":"kept"}`,
+			want: Fields{
+				Level: schemas.LevelWarn, Message: "kept", Format: "json", Labels: labels("time", "yesterday"),
+				ParseError: `json: unreadable timestamp "yesterday" in field "time"`,
+			},
+		},
+		{
+			name: "json epoch zero",
+			line: `{"ts":0,"msg":"kept"}`,
+			want: Fields{Message: "kept", Format: "json", Labels: labels("ts", "0"), ParseError: `json: unreadable timestamp "0" in field "ts"`},
+		},
+		{
+			name: "json boolean",
+			line: `{"@timestamp":true,"msg":"kept"}`,
+			want: Fields{Message: "kept", Format: "json", Labels: labels("@timestamp", "true"), ParseError: `json: unreadable timestamp "true" in field "@timestamp"`},
+		},
+		{
+			name: "json Go time.String()",
+			line: `{"timestamp":"2024-05-01 12:00:00.123 +0000 UTC","msg":"kept"}`,
+			want: Fields{
+				Message: "kept", Format: "json", Labels: labels("timestamp", "2024-05-01 12:00:00.123 +0000 UTC"),
+				ParseError: `json: unreadable timestamp "2024-05-01 12:00:00.123 +0000 UTC" in field "timestamp"`,
+			},
+		},
+		{
+			name: "json: another time field gave the time, no error",
+			line: `{"time":"yesterday","ts":1714564800,"msg":"kept"}`,
+			want: Fields{Timestamp: ts("2024-05-01T12:00:00Z"), Message: "kept", Format: "json", Labels: labels("time", "yesterday")},
+		},
+		{
+			name: "json: empty and null times are no time",
+			line: `{"time":"","timestamp":null,"msg":"kept"}`,
+			want: Fields{Message: "kept", Format: "json", Labels: labels("time", "")},
+		},
+		{
+			name: "json: a long value is cut",
+			line: `{"time":"` + long + `","msg":"kept"}`,
+			want: Fields{
+				Message: "kept", Format: "json", Labels: labels("time", long),
+				ParseError: `json: unreadable timestamp "` + long[:maxErrValue] + `"... in field "time"`,
+			},
+		},
+		{
+			name: "logfmt ts",
+			line: `ts=2024-05-01T25:00:00Z level=error msg="kept"`,
+			want: Fields{
+				Level: schemas.LevelError, Message: "kept", Format: "logfmt", Labels: labels("ts", "2024-05-01T25:00:00Z"),
+				ParseError: `logfmt: unreadable timestamp "2024-05-01T25:00:00Z" in field "ts"`,
+			},
+		},
+		{
+			name: "logfmt: an unterminated quote is reported first",
+			line: `time=noon level=error msg="open`,
+			want: Fields{
+				Level: schemas.LevelError, Message: "open", Format: "logfmt", Labels: labels("time", "noon"),
+				ParseError: `logfmt: unterminated quoted value for key "msg"`,
+			},
+		},
+		{
+			name: "alb time out of range",
+			line: `http 2018-13-02T22:23:00.186641Z app/lb 192.0.2.1:1 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366 "GET http://x/ HTTP/1.1" "curl/8"`,
+			want: Fields{
+				Level: schemas.LevelInfo, HTTPStatus: 200, LatencyMs: 1, HasLatency: true, Message: "GET http://x/ HTTP/1.1", Format: "alb",
+				ParseError: `alb: unreadable timestamp "2018-13-02T22:23:00.186641Z" in field "time"`,
+				Labels: labels("type", "http", "elb", "app/lb", "client_ip", "192.0.2.1", "target", "10.0.0.1:80", "target_status_code", "200",
+					"received_bytes", "34", "sent_bytes", "366", "user_agent", "curl/8", "http_method", "GET", "http_path", "/", "http_protocol", "HTTP/1.1"),
+			},
+		},
+		{
+			name: "syslog ISO time out of range",
+			line: `2024-05-01T12:61:00Z myhost systemd[1]: Started`,
+			want: Fields{
+				Host: "myhost", Service: "systemd", Message: "Started", Format: "syslog3164", Labels: labels("pid", "1"),
+				ParseError: `syslog: unreadable timestamp "2024-05-01T12:61:00Z" in field "timestamp"`,
+			},
+		},
+		{
+			name: "json inside CRI: the CRI time is used, the error kept",
+			line: `2024-05-01T12:00:00.5Z stdout F {"time":"yesterday","msg":"kept"}`,
+			want: Fields{
+				Timestamp: ts("2024-05-01T12:00:00.5Z"), Message: "kept", Format: "cri", Labels: labels("stream", "stdout", "time", "yesterday"),
+				ParseError: `json: unreadable timestamp "yesterday" in field "time"`,
+			},
+		},
+	})
+}
+
+func TestQuoteErrValue(t *testing.T) {
+	euro := strings.Repeat("€", 30) // 90 bytes, 3 per rune
+	got := quoteErrValue(euro)
+	if !utf8.ValidString(got) || got != `"`+strings.Repeat("€", maxErrValue/3)+`"...` {
+		t.Fatalf("quoteErrValue cut a rune: %q", got)
+	}
+	if got := quoteErrValue("a\"b\n"); got != `"a\"b\n"` {
+		t.Fatalf("quoteErrValue(%q) = %s", "a\"b\n", got)
+	}
+}
+
+// The stage falls back to the receive time for a line whose time is
+// unreadable, and the event says why.
+func TestUnreadableTimestampEvent(t *testing.T) {
+	line := `{"time":"yesterday","level":"error","msg":"kept"}`
+	raw := &schemas.RawLog{Host: "web-1", Source: "app.log", Line: line, ReceivedAt: 1714564800123}
+	ev := Event(raw, line, ParseLine(line))
+	if ev.Timestamp != raw.ReceivedAt || ev.Format != "json" || ev.Level != schemas.LevelError || ev.Message != "kept" {
+		t.Fatalf("event %+v", ev)
+	}
+	if ev.ParseError == nil || *ev.ParseError != `json: unreadable timestamp "yesterday" in field "time"` {
+		t.Fatalf("parse error %v", ev.ParseError)
 	}
 }

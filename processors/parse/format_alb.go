@@ -17,7 +17,8 @@ import "strings"
 //	27 "classification"  28 "classification_reason"  29 conn_trace_id
 //
 // A line is ALB when its first field is one of the types and its second
-// an RFC 3339 time; fewer than 13 fields make it malformed. Latency is the
+// an RFC 3339 time (one with fields out of range is reported unreadable);
+// fewer than 13 fields make it malformed. Latency is the
 // sum of the three processing times (seconds in the log, -1 when the stage
 // did not happen; those are left out), in milliseconds. The trace field is
 // an X-Amzn-Trace-Id, not a W3C id: its Root goes into the label
@@ -45,9 +46,11 @@ func parseALB(s string, f *Fields, hostOnly bool) bool {
 	if sp < 0 || !isALBType(s[:sp]) {
 		return false
 	}
+	// The time must be RFC 3339 in shape; one whose fields are out of range
+	// still makes the line ALB, with the time unreadable.
 	ts := firstWord(s[sp+1:])
-	t, ok := parseISOTime(ts)
-	if !ok || ts[10] != 'T' {
+	t, used, st := parseISOPrefix(ts)
+	if st == isoNone || used != len(ts) || ts[10] != 'T' {
 		return false
 	}
 	f.Format = formatALB
@@ -55,6 +58,9 @@ func parseALB(s string, f *Fields, hostOnly bool) bool {
 		return true
 	}
 	f.Timestamp = t
+	if st == isoInvalid {
+		f.unreadableTime(formatALB, "time", ts)
+	}
 	f.Labels = make(map[string]string, 24)
 	var fields [len(albLabels) + 1]string
 	n := 0

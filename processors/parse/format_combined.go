@@ -16,10 +16,20 @@ import (
 // latency, any other key becomes a label. Anything else there is kept in the
 // label extra.
 //
-// A line is taken for an access log once "client ident user [time]" parses;
-// what is wrong after that makes it a malformed access log. Level: 5xx
-// ERROR, 4xx WARN, else INFO. Labels: client_ip, user, http_method,
-// http_path, http_protocol, bytes, referer, user_agent.
+// A line is taken for an access log once "client ident user [time]" parses,
+// or, when what is in the brackets is not a time, once a quoted request
+// starting with a method and a status follow them (the time is then
+// reported unreadable); what is wrong after that makes it a malformed access
+// log.
+//
+// Level: 5xx ERROR, 4xx WARN, else INFO. Labels: client_ip, user,
+// http_method, http_path, http_protocol, bytes, referer, user_agent.
+//
+// The request may hold raw double quotes (GET /search?q="a b" HTTP/1.1):
+// nginx escapes them as \x22 unless the log_format says escape=none, Apache
+// as \", but not every server or proxy does. So the request does not simply
+// end at its first closing quote: it ends at the quote followed by a status,
+// preferring one right after the protocol (see requestEnd).
 
 // isClientToken reports a plausible client address or host name.
 func isClientToken(s string) bool {
@@ -61,7 +71,7 @@ func parseCombined(s string, f *Fields, hostOnly bool) bool {
 		return false
 	}
 	t, st := parseCLFTime(rest[1:end])
-	if st == isoNone {
+	if st == isoNone && !requestAndStatus(rest[end+1:]) {
 		return false
 	}
 	f.Format = formatCombined
@@ -69,8 +79,8 @@ func parseCombined(s string, f *Fields, hostOnly bool) bool {
 		return true
 	}
 	f.Timestamp = t
-	if st == isoInvalid {
-		f.malformed("combined: invalid time")
+	if st != isoOK {
+		f.unreadableTime(formatCombined, "time", rest[1:end])
 	}
 	f.setLabel("client_ip", client)
 	if user != "-" {
@@ -82,7 +92,7 @@ func parseCombined(s string, f *Fields, hostOnly bool) bool {
 		f.malformed("combined: missing quoted request")
 		return true
 	}
-	qend := quotedEnd(rest, 1)
+	qend := requestEnd(rest)
 	if qend < 0 {
 		f.Message = rest[2:]
 		f.malformed("combined: unterminated request")
@@ -177,6 +187,74 @@ func parseAccessTail(f *Fields, tail string) {
 	if extraFrom >= 0 {
 		f.setLabel("extra", trimSpace(tail[extraFrom:]))
 	}
+}
+
+// requestEnd returns the index of the quote closing the request in rest,
+// which starts with ` "`, or -1 when the request is not closed. The quote
+// that closes it is followed by " <status>" and a blank or the end of the
+// line; among such quotes, one preceded by the protocol ("HTTP/1.1") wins,
+// as a URL can hold `" 200 ` but not after a protocol.
+func requestEnd(rest string) int {
+	end := quotedEnd(rest, 1)
+	if end >= 0 && statusFollows(rest, end) && endsWithProtocol(rest[2:end]) {
+		return end // the usual line: nothing to search
+	}
+	first := -1
+	for i := 2; i < len(rest); i++ {
+		if rest[i] != '"' || !statusFollows(rest, i) {
+			continue
+		}
+		if endsWithProtocol(rest[2:i]) {
+			return i
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	switch {
+	case end >= 0 && statusFollows(rest, end):
+		return end
+	case first >= 0:
+		return first
+	}
+	return end
+}
+
+// statusFollows reports whether s[q] (a quote) is followed by " NNN" with
+// NNN an HTTP status, then a blank or the end of s.
+func statusFollows(s string, q int) bool {
+	if q+5 > len(s) || s[q+1] != ' ' {
+		return false
+	}
+	if _, ok := parseStatus(s[q+2 : q+5]); !ok {
+		return false
+	}
+	return q+5 == len(s) || isBlank(s[q+5])
+}
+
+// endsWithProtocol reports a request line that ends with " HTTP/" and a
+// version (digits and dots).
+func endsWithProtocol(req string) bool {
+	i := len(req)
+	for i > 0 && (isDigit(req[i-1]) || req[i-1] == '.') {
+		i--
+	}
+	return i < len(req) && i >= 6 && req[i-6:i] == " HTTP/"
+}
+
+// requestAndStatus reports whether s, what follows "[time]", starts with a
+// quoted request that names a method and a status: the rest of an access
+// log line, evidence enough when the brackets hold no time.
+func requestAndStatus(s string) bool {
+	if !strings.HasPrefix(s, " \"") {
+		return false
+	}
+	end := requestEnd(s)
+	if end < 0 || !statusFollows(s, end) {
+		return false
+	}
+	sp := strings.IndexByte(s[2:end], ' ')
+	return sp > 0 && isMethod(s[2:2+sp])
 }
 
 // setRequestLabels splits "METHOD path PROTOCOL" into labels.

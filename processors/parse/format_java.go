@@ -40,7 +40,7 @@ func parseJava(s string, f *Fields, hostOnly bool) bool {
 	f.Timestamp = t
 	f.Level = lvl
 	if st == isoInvalid {
-		f.malformed("java: invalid timestamp")
+		f.unreadableTime(formatJava, "timestamp", s[:n])
 	}
 	rest = trimBlank(rest[len(word):])
 	// Spring Boot: "<pid> --- [app] [thread] logger : message".

@@ -74,12 +74,12 @@ func TestJavaLines(t *testing.T) {
 		{
 			name: "malformed: impossible month",
 			line: `2024-13-01 12:00:00 ERROR x.y.Z - bad month`,
-			want: Fields{Service: "x.y.Z", Level: schemas.LevelError, Message: "bad month", Format: "java", ParseError: "java: invalid timestamp"},
+			want: Fields{Service: "x.y.Z", Level: schemas.LevelError, Message: "bad month", Format: "java", ParseError: `java: unreadable timestamp "2024-13-01 12:00:00" in field "timestamp"`},
 		},
 		{
 			name: "malformed: impossible time with thread",
 			line: `2024-02-30 25:61:00.000 WARN [t] a.B - x`,
-			want: Fields{Service: "a.B", Level: schemas.LevelWarn, Message: "x", Format: "java", ParseError: "java: invalid timestamp", Labels: labels("thread", "t")},
+			want: Fields{Service: "a.B", Level: schemas.LevelWarn, Message: "x", Format: "java", ParseError: `java: unreadable timestamp "2024-02-30 25:61:00.000" in field "timestamp"`, Labels: labels("thread", "t")},
 		},
 	})
 }

@@ -97,7 +97,7 @@ func TestJSONLines(t *testing.T) {
 			name: "unreadable known fields are kept as labels",
 			line: `{"time":"yesterday","level":"LOUD","trace_id":"xyz","span_id":"0000000000000000","status":"ok","latency":"fast","host":"","msg":"kept"}`,
 			want: Fields{
-				Message: "kept", Format: "json",
+				Message: "kept", Format: "json", ParseError: `json: unreadable timestamp "yesterday" in field "time"`,
 				Labels: labels("time", "yesterday", "level", "LOUD", "trace_id", "xyz", "span_id", "0000000000000000", "status", "ok", "latency", "fast", "host", ""),
 			},
 		},

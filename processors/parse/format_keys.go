@@ -6,7 +6,10 @@ package parse
 // dotted path, so {"log":{"level":"info"}} and {"log.level":"info"} both
 // give the level. Whatever is not mapped, or is mapped but cannot be read
 // (an unparsable time, an unknown level name, a bad trace id), is kept as a
-// label under its own name, so nothing is lost.
+// label under its own name, so nothing is lost. A time field whose value
+// does not parse also sets ParseError, unless another time field of the
+// line gave the time: the event would otherwise get its receive time with
+// nothing saying so. An empty value counts as no time.
 //
 // Units assumed for latency fields holding a bare number:
 //   - latency, latency_ms, duration, duration_ms, elapsed, elapsed_ms,
@@ -110,6 +113,7 @@ func applyKVs(f *Fields, kvs []kv, hostOnly bool) bool {
 	msgSet := false
 	svcRank := 0.0
 	svcKey := ""
+	badTime := -1 // the first time field whose value does not parse
 	for i := range kvs {
 		p := &kvs[i]
 		if p.kind == kindNull {
@@ -132,6 +136,9 @@ func applyKVs(f *Fields, kvs []kv, hostOnly bool) bool {
 					f.Timestamp = t
 					continue
 				}
+			}
+			if badTime < 0 && p.val != "" {
+				badTime = i
 			}
 		case keyLevel:
 			if f.Level == 0 {
@@ -224,6 +231,9 @@ func applyKVs(f *Fields, kvs []kv, hostOnly bool) bool {
 			}
 		}
 		f.setLabel(p.key, p.val)
+	}
+	if badTime >= 0 && f.Timestamp.IsZero() {
+		f.unreadableTime(f.Format, kvs[badTime].key, kvs[badTime].val)
 	}
 	return msgSet
 }

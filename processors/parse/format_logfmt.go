@@ -85,11 +85,11 @@ func parseLogfmt(line string, f *Fields, hostOnly bool) bool {
 		return false
 	}
 	f.Format = formatLogfmt
+	if !hostOnly && bad != "" {
+		f.malformed(bad) // before applyKVs: a broken line says so before a bad time does
+	}
 	if !applyKVs(f, kvs, hostOnly) && !hostOnly {
 		f.Message = line
-	}
-	if !hostOnly && bad != "" {
-		f.malformed(bad)
 	}
 	return true
 }

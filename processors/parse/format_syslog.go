@@ -87,7 +87,7 @@ func (f *Fields) setPRI(pri int, hostOnly bool) {
 // parse3164 reads what follows the PRI (pri < 0: there was none).
 func parse3164(pri int, rest string, f *Fields, hostOnly bool) bool {
 	var ts time.Time
-	tsErr := ""
+	badTS := "" // a timestamp shaped as one but out of range
 	n := 0
 	iso := false
 	if m, ok := parseMonth(rest); ok && len(rest) >= 15 && rest[3] == ' ' {
@@ -100,13 +100,13 @@ func parse3164(pri int, rest string, f *Fields, hostOnly bool) bool {
 			n = used
 			ts = t
 			if st == isoInvalid {
-				tsErr = "syslog: invalid timestamp"
+				badTS = rest[:used]
 			}
 		}
 	} else if t, used, st := parseISOPrefix(rest); st != isoNone && used < len(rest) && rest[used] == ' ' {
 		n, ts, iso = used, t, true
 		if st == isoInvalid {
-			tsErr = "syslog: invalid timestamp"
+			badTS = rest[:used]
 		}
 	} else if pri < 0 {
 		return false
@@ -140,8 +140,8 @@ func parse3164(pri int, rest string, f *Fields, hostOnly bool) bool {
 	if pid != "" {
 		f.setLabel("pid", pid)
 	}
-	if tsErr != "" {
-		f.malformed(tsErr)
+	if badTS != "" {
+		f.unreadableTime("syslog", "timestamp", badTS)
 	}
 	return true
 }
@@ -175,6 +175,18 @@ func parse3164Time(s string, month int) (time.Time, int, int) {
 	if i < len(s) && s[i] != ' ' {
 		return time.Time{}, 0, isoNone
 	}
+	t, ok := yearlessTime(month, day, hour, minute, sec, nsec)
+	if !ok {
+		return time.Time{}, i, isoInvalid
+	}
+	return t, i, isoOK
+}
+
+// yearlessTime places a time written without a year (RFC 3164 syslog,
+// klog) in UTC: in the current year, or in the previous one when that would
+// put it more than a day in the future (a line from December 31 read on
+// January 1). It reports false when the fields are out of range.
+func yearlessTime(month, day, hour, minute, sec, nsec int) (time.Time, bool) {
 	cur := now().UTC()
 	year := cur.Year()
 	if month == 2 && day == 29 && daysIn(2, year) == 28 {
@@ -184,13 +196,13 @@ func parse3164Time(s string, month int) (time.Time, int, int) {
 		}
 	}
 	if !validDateTime(year, month, day, hour, minute, sec) {
-		return time.Time{}, i, isoInvalid
+		return time.Time{}, false
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
 	if t.Sub(cur) > 24*time.Hour {
 		t = t.AddDate(-1, 0, 0)
 	}
-	return t, i, isoOK
+	return t, true
 }
 
 // splitHostTag splits "host tag[pid]: message". A first word that is
@@ -277,7 +289,7 @@ func parse5424(pri int, rest string, f *Fields, hostOnly bool) {
 		if t, ok := parseISOTime(hdr[0]); ok {
 			f.Timestamp = t
 		} else {
-			f.malformed("syslog5424: invalid timestamp " + strconv.Quote(hdr[0]))
+			f.unreadableTime(formatSyslog5424, "timestamp", hdr[0])
 		}
 	}
 	if hdr[2] != "-" {

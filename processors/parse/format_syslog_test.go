@@ -92,7 +92,7 @@ func TestSyslog3164Lines(t *testing.T) {
 		{
 			name: "malformed: impossible date",
 			line: `<14>Feb 30 10:00:00 h app: x`,
-			want: Fields{Host: "h", Service: "app", Level: schemas.LevelInfo, Message: "x", Format: "syslog3164", ParseError: "syslog: invalid timestamp", Labels: labels("facility", "user")},
+			want: Fields{Host: "h", Service: "app", Level: schemas.LevelInfo, Message: "x", Format: "syslog3164", ParseError: `syslog: unreadable timestamp "Feb 30 10:00:00" in field "timestamp"`, Labels: labels("facility", "user")},
 		},
 		{
 			name: "malformed: empty after PRI",
@@ -213,7 +213,7 @@ func TestSyslog5424Lines(t *testing.T) {
 			line: `<165>1 2003-10-11T25:14:15.003Z host app - - - msg`,
 			want: Fields{
 				Host: "host", Service: "app", Level: schemas.LevelInfo, Message: "msg",
-				Format: "syslog5424", ParseError: "syslog5424: invalid timestamp", Labels: labels("facility", "local4"),
+				Format: "syslog5424", ParseError: `syslog5424: unreadable timestamp "2003-10-11T25:14:15.003Z" in field "timestamp"`, Labels: labels("facility", "local4"),
 			},
 		},
 	})

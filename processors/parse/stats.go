@@ -26,7 +26,7 @@ type Stats struct {
 }
 
 // knownFormats are the values Fields.Format takes; anything else counts as "other".
-var knownFormats = []string{"json", "logfmt", "cri", "combined", "alb", "syslog3164", "syslog5424", "java", "none", "other"}
+var knownFormats = []string{"json", "logfmt", "cri", "combined", "alb", "syslog3164", "syslog5424", "java", "klog", "python", "none", "other"}
 
 func newStats() *Stats {
 	s := &Stats{formats: make(map[string]*atomic.Int64, len(knownFormats))}
