@@ -47,6 +47,10 @@ type Options struct {
 	ClientID string
 	// Cluster fills LogEvent.cluster for lines whose labels name none.
 	Cluster string
+	// HoldIdle is how long the parse stage holds a CRI partial line or a
+	// multi-line event without its next line (parse.Config.HoldIdle);
+	// 0: the default.
+	HoldIdle time.Duration
 	// Stages to run in this process, by name (topology stage names); nil
 	// runs every stage.
 	Stages []string
@@ -180,6 +184,9 @@ func New(opts Options) (*Pipeline, error) {
 		pcfg.Origins = p.origins
 		direct := &broker.Direct{}
 		pcfg.Direct = direct
+		pcfg.HoldIdle = opts.HoldIdle
+		reg := state.Track(base, topology.TableTopic(topology.GroupParse))
+		pcfg.Registry = reg
 		pp, err := parse.New(pcfg)
 		if err != nil {
 			return nil, err
@@ -187,14 +194,28 @@ func New(opts Options) (*Pipeline, error) {
 		p.parse = pp
 		p.graphs = append(p.graphs, t.ParseGroup(pp, set))
 		origins := p.origins
-		p.extra[goka.Group(topology.GroupParse)] = []goka.ProcessorOption{goka.WithStorageBuilder(base),
+		p.extra[goka.Group(topology.GroupParse)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()),
 			goka.WithRebalanceCallback(func(a goka.Assignment) {
 				parts := make([]int32, 0, len(a))
 				for part := range a {
 					parts = append(parts, part)
 				}
 				origins.Assign(parts)
+				pp.Assigned(parts)
 			}), direct.Option(opts.Tuning)}
+		// Held lines wait by the wall clock: the sweeper's clock is the
+		// wall clock, and it needs no committed offsets (a held line is
+		// emitted, never dropped).
+		p.sweepers = append(p.sweepers, &state.Sweeper{
+			Registry: reg, Clock: parse.WallClock{Now: func() int64 { return time.Now().UnixMilli() }},
+			Interval: max(pp.HoldIdle()/4, 50*time.Millisecond),
+			Group:    topology.GroupParse,
+			Committed: func(context.Context) (map[string]map[int32]int64, error) {
+				return map[string]map[int32]int64{}, nil
+			},
+			DueOf: pp.DueOf,
+			Log:   opts.Logger,
+		})
 	}
 	if p.runs("spans") {
 		scfg := t.SpansConfig()

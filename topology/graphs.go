@@ -25,6 +25,7 @@ func (t *Topology) ParseConfig(set *codecs.Set) parse.Config {
 		KeyFor:      func(p int32) string { return KeyFor(p, n) },
 		RawLogs:     set.RawLog,
 		Encode:      wired(t, TopicParsed, set.LogEvent),
+		State:       set.ParseState,
 	}
 }
 
@@ -41,6 +42,8 @@ func (t *Topology) ParseGroup(p *parse.Processor, set *codecs.Set) *goka.GroupGr
 		goka.Output(goka.Stream(TopicParsed), new(codec.Bytes)),
 		goka.Output(goka.Stream(TopicDLQ), wired(t, TopicDLQ, set.DeadLetter)),
 		goka.Persist(wired(t, TableTopic(GroupParse), set.ParseState)),
+		// The sweeper emits held lines that waited the idle time.
+		goka.Visitor(state.VisitName, p.Sweep),
 	)
 }
 

@@ -28,7 +28,10 @@ type Fields struct {
 	K8sContainer string
 	Labels       map[string]string // other fields (nil when none)
 	Format       string            // "json","logfmt","cri","combined","alb","syslog3164","syslog5424","java","klog","python","none"
-	ParseError   string            // set when no format matched or a format was recognised but malformed (an unreadable timestamp included)
+	// Inner is, for a CRI line, the format of its content ("" otherwise):
+	// the multi-line join holds no access-log or JSON line inside CRI.
+	Inner      string
+	ParseError string // set when no format matched or a format was recognised but malformed (an unreadable timestamp included)
 }
 
 // Format names, as they appear in Fields.Format.

@@ -38,6 +38,10 @@ func assertFields(t *testing.T, line string, got, want Fields) {
 	}
 	g, w := got, want
 	g.Timestamp, w.Timestamp = time.Time{}, time.Time{}
+	if w.Inner == "" {
+		// The tables name the content's format only where it matters.
+		g.Inner = ""
+	}
 	if w.ParseError != "" && strings.Contains(g.ParseError, w.ParseError) {
 		g.ParseError = w.ParseError
 	}

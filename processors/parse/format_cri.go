@@ -77,10 +77,11 @@ func criFields(c CRILine, hostOnly bool) Fields {
 	if hostOnly {
 		return f
 	}
+	inner := f.Format
 	if f.Format == formatNone {
 		f = Fields{Message: c.Content}
 	}
-	f.Format = formatCRI
+	f.Format, f.Inner = formatCRI, inner
 	if f.Timestamp.IsZero() {
 		f.Timestamp = c.Time.UTC()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/watermark"
 )
 
@@ -57,6 +58,21 @@ type Config struct {
 	Now func() time.Time
 	// Cluster fills LogEvent.cluster when the line's labels name none.
 	Cluster string
+	// HoldIdle is how long (wall clock) a held CRI partial line or
+	// multi-line event waits for its next line before a sweep emits it as
+	// it stands; 0 means DefaultHoldIdle. Keep it below the watermark's
+	// idle timeout: an idle input partition stops holding event time back,
+	// and what it still holds would come late downstream.
+	HoldIdle time.Duration
+	// MaxStackLines and MaxStackBytes bound the continuation lines joined
+	// to one event; 0 means DefaultMaxStackLines, DefaultMaxStackBytes.
+	MaxStackLines int
+	MaxStackBytes int
+	// Registry, when set, is told when each key of the group table has
+	// work (state.Registry), for the sweeper that emits what waited
+	// HoldIdle; State decodes stored values for it (DueOf).
+	Registry *state.Registry
+	State    *codecs.Codec[schemas.ParseState]
 }
 
 // Validate reports the first missing or invalid field.
@@ -72,8 +88,10 @@ func (c *Config) Validate() error {
 		return errors.New("parse: Config.RawLogs and Config.Encode must be set")
 	case c.Origins != nil && c.KeyFor == nil:
 		return errors.New("parse: Config.Origins needs Config.KeyFor")
-	case c.MaxPartialBytes < 0:
-		return errors.New("parse: Config.MaxPartialBytes is negative")
+	case c.MaxPartialBytes < 0 || c.MaxStackLines < 0 || c.MaxStackBytes < 0 || c.HoldIdle < 0:
+		return errors.New("parse: Config.MaxPartialBytes, MaxStackLines, MaxStackBytes and HoldIdle must not be negative")
+	case c.Registry != nil && c.State == nil:
+		return errors.New("parse: Config.Registry needs Config.State")
 	}
 	return nil
 }
@@ -83,6 +101,7 @@ type Processor struct {
 	cfg   Config
 	stats *Stats
 	dlq   *deadletter.Writer
+	holds holds
 }
 
 // New returns the stage for cfg.
@@ -99,17 +118,41 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.MaxFuture == 0 {
 		cfg.MaxFuture = DefaultMaxFuture
 	}
+	if cfg.HoldIdle == 0 {
+		cfg.HoldIdle = DefaultHoldIdle
+	}
+	if cfg.MaxStackLines == 0 {
+		cfg.MaxStackLines = DefaultMaxStackLines
+	}
+	if cfg.MaxStackBytes == 0 {
+		cfg.MaxStackBytes = DefaultMaxStackBytes
+	}
 	p := &Processor{cfg: cfg, stats: newStats()}
 	p.dlq = &deadletter.Writer{Stage: StageName, Topic: cfg.DeadLetters, Now: cfg.Now, Count: func() { p.stats.DeadLetters.Add(1) }}
 	return p, nil
 }
 
+// Assigned tells the stage which input partitions this pod now owns
+// (goka's rebalance callback): what others hold no longer holds its
+// stamps back.
+func (p *Processor) Assigned(parts []int32) {
+	m := make(map[int32]bool, len(parts))
+	for _, q := range parts {
+		m[q] = true
+	}
+	p.holds.keep(m)
+}
+
+// HoldIdle returns how long a held line waits for its next one.
+func (p *Processor) HoldIdle() time.Duration { return p.cfg.HoldIdle }
+
 // Stats returns the stage's live counters.
 func (p *Processor) Stats() *Stats { return p.stats }
 
 // Process is the goka.ProcessCallback for logs.raw. It never panics on
-// input: every record ends as one LogEvent, one DeadLetter, or (a CRI
-// partial part) in the group table until its line is complete.
+// input: every record ends as one LogEvent, one DeadLetter, or in the
+// group table (a CRI partial part, a line that may start a stack trace, a
+// continuation line) until its event is complete.
 func (p *Processor) Process(ctx goka.Context, msg any) {
 	p.stats.In.Add(1)
 	value, _ := msg.([]byte)
@@ -119,11 +162,17 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 		p.progress(ctx)
 		return
 	}
+	h := p.host(ctx, raw)
+	emitted := false
 	if cri, ok := ParseCRI(raw.Line); ok {
-		p.processCRI(ctx, raw, cri)
-		return
+		emitted = p.processCRI(h, raw, cri)
+	} else {
+		emitted = p.logical(h, raw, raw.Line, raw.Line, ParseLine(raw.Line))
 	}
-	p.emit(ctx, raw, raw.Line, ParseLine(raw.Line))
+	h.save()
+	if !emitted {
+		p.progress(ctx)
+	}
 }
 
 // decode turns an input value into a RawLog: Avro when it carries the
@@ -173,78 +222,62 @@ var (
 	ErrNotText     = errors.New("value is neither Avro (no C3 01 marker or Confluent zero byte) nor UTF-8 text")
 )
 
-func (p *Processor) processCRI(ctx goka.Context, raw *schemas.RawLog, cri CRILine) {
-	key := ctx.Key()
-	stateful := key != "" && p.cfg.PartitionOf([]byte(key)) == ctx.Partition()
-	if !stateful {
+// processCRI joins a CRI line's parts per host and source and hands the
+// whole line on (logical). It reports whether it emitted an event.
+func (p *Processor) processCRI(h *hostState, raw *schemas.RawLog, cri CRILine) bool {
+	if !h.stateful {
 		if cri.Partial {
 			p.stats.PartialUnjoinable.Add(1)
 		}
-		p.emit(ctx, raw, raw.Line, ParseLine(raw.Line))
-		return
+		return p.logical(h, raw, raw.Line, cri.Content, ParseLine(raw.Line))
 	}
-	state, _ := ctx.Value().(*schemas.ParseState)
-	pend, has := schemas.PendingLine{}, false
-	if state != nil {
-		pend, has = state.Pending[raw.Source]
-	}
-	offset := ctx.Offset()
+	st := h.state()
+	pend, has := st.Pending[raw.Source]
+	offset := h.offset
 	if has && offset <= pend.LastOffset {
 		// A replay of a part that is already in the state: applying it again
 		// would double it. The line it belongs to is emitted by its F part.
 		p.stats.Replayed.Add(1)
-		p.progress(ctx)
-		return
+		return false
+	}
+	if has && pend.Mark >= 0 {
+		// A sweep decided to emit the line as it stands: it takes no more
+		// parts, and this record emits it before its own.
+		p.flushPartial(h, raw.Source, pend)
+		has = false
 	}
 	if !cri.Partial {
 		if !has {
-			p.emit(ctx, raw, raw.Line, ParseCRIContent(cri))
-			return
+			return p.logical(h, raw, raw.Line, cri.Content, ParseCRIContent(cri))
 		}
 		joined := CRILine{Time: time.UnixMilli(pend.Time).UTC(), Stream: pend.Stream, Content: pend.Content + cri.Content}
 		p.stats.PartialJoined.Add(1)
-		p.clearPending(ctx, state, raw.Source)
-		f := ParseCRIContent(joined)
-		p.emit(ctx, raw, joinedLine(joined), f)
-		return
+		h.dropPartial(raw.Source)
+		return p.logical(h, raw, joinedLine(joined), joined.Content, ParseCRIContent(joined))
 	}
 	if !has {
-		pend = schemas.PendingLine{Stream: cri.Stream, Time: cri.Time.UnixMilli()}
+		pend = schemas.PendingLine{Stream: cri.Stream, Time: cri.Time.UnixMilli(), Mark: -1}
 	}
 	pend.Content += cri.Content
 	pend.Parts++
 	pend.LastOffset = offset
+	pend.Updated = p.cfg.Now().UnixMilli()
 	if len(pend.Content) >= p.cfg.MaxPartialBytes {
 		joined := CRILine{Time: time.UnixMilli(pend.Time).UTC(), Stream: pend.Stream, Content: pend.Content}
 		p.stats.PartialTruncated.Add(1)
-		p.clearPending(ctx, state, raw.Source)
+		if has {
+			h.dropPartial(raw.Source)
+		}
 		f := ParseCRIContent(joined)
 		if f.Labels == nil {
 			f.Labels = map[string]string{}
 		}
 		f.Labels["cri_truncated"] = "true"
-		p.emit(ctx, raw, joinedLine(joined), f)
-		return
+		return p.logical(h, raw, joinedLine(joined), joined.Content, f)
 	}
-	if state == nil {
-		state = &schemas.ParseState{}
-	}
-	if state.Pending == nil {
-		state.Pending = map[string]schemas.PendingLine{}
-	}
-	state.Pending[raw.Source] = pend
-	ctx.SetValue(state)
+	h.putPartial(raw.Source, pend)
 	p.stats.PartialHeld.Add(1)
-	p.progress(ctx)
-}
-
-func (p *Processor) clearPending(ctx goka.Context, state *schemas.ParseState, source string) {
-	delete(state.Pending, source)
-	if len(state.Pending) == 0 {
-		ctx.Delete()
-		return
-	}
-	ctx.SetValue(state)
+	return false
 }
 
 // joinedLine is the line a joined CRI entry would have been unsplit; it
@@ -254,7 +287,12 @@ func joinedLine(c CRILine) string {
 }
 
 func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f Fields) {
-	ev := Event(raw, line, f)
+	p.emitEvent(ctx, Event(raw, line, f), line, f, ctx.Offset())
+}
+
+// emitEvent writes ev; offset is the input record's (-1 for a sweep's
+// visit, which has none).
+func (p *Processor) emitEvent(ctx goka.Context, ev *schemas.LogEvent, line string, f Fields, offset int64) {
 	if ev.Cluster == "" {
 		ev.Cluster = p.cfg.Cluster
 	}
@@ -280,7 +318,8 @@ func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f F
 	}
 	target := p.cfg.PartitionOf([]byte(ev.EventID))
 	ts, hasTime := ev.Timestamp, !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
-	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), ts, hasTime, target)
+	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), offset, ts, hasTime, target)
+	stamp = p.holds.cap(ctx.Partition(), stamp)
 	p.send(ctx, ev, b, watermark.Encode(stamp))
 	p.stats.Events.Add(1)
 	p.fanOut(ctx, stamp, due)
@@ -309,7 +348,7 @@ func (p *Processor) progress(ctx goka.Context) {
 		return
 	}
 	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), 0, false, -1)
-	p.fanOut(ctx, stamp, due)
+	p.fanOut(ctx, p.holds.cap(ctx.Partition(), stamp), due)
 }
 
 // fanOut writes a watermark record with stamp to each output partition due.

@@ -17,7 +17,13 @@ type Stats struct {
 	PartialJoined     atomic.Int64 // CRI lines emitted whole from parts
 	PartialTruncated  atomic.Int64 // CRI lines emitted early at MaxPartialBytes
 	PartialUnjoinable atomic.Int64 // CRI parts emitted alone (no usable key)
-	Replayed          atomic.Int64 // replayed parts recognised and skipped
+	PartialIdle       atomic.Int64 // CRI lines emitted as they stood after HoldIdle without their end
+	Replayed          atomic.Int64 // replayed parts and lines recognised and skipped
+	StackHeld         atomic.Int64 // lines held because a stack trace may follow
+	StackLines        atomic.Int64 // continuation lines joined to a held event
+	StackJoined       atomic.Int64 // events emitted with continuation lines (multi-line)
+	StackTruncated    atomic.Int64 // multi-line events emitted early at MaxStackLines/MaxStackBytes
+	StackIdle         atomic.Int64 // held events emitted by a sweep after HoldIdle
 	Watermarks        atomic.Int64 // watermark records written (package watermark)
 
 	// formats is filled once by newStats and only read afterwards, so the
@@ -62,7 +68,8 @@ var (
 	descDLQ      = prometheus.NewDesc("logstream_dead_letters_total", "Dead letters written, by stage.", []string{"stage"}, nil)
 	descUnparsed = prometheus.NewDesc("logstream_parse_unparsed_total", "Lines that matched no known format (emitted with parse_error set).", nil, nil)
 	descFormat   = prometheus.NewDesc("logstream_parse_format_total", "Events emitted by the parse stage, by detected format.", []string{"format"}, nil)
-	descPartial  = prometheus.NewDesc("logstream_parse_cri_partials_total", "CRI partial-line handling: held, joined, truncated, unjoinable, replayed.", []string{"outcome"}, nil)
+	descPartial  = prometheus.NewDesc("logstream_parse_cri_partials_total", "CRI partial-line handling: held, joined, truncated, unjoinable, idle (emitted as it stood after the hold idle time), replayed (parts and lines).", []string{"outcome"}, nil)
+	descStack    = prometheus.NewDesc("logstream_parse_multiline_total", "Multi-line events (stack traces): held (lines that may start one), lines (continuation lines joined), joined (events emitted with continuation lines), truncated (emitted at the line or byte bound), idle (emitted by a sweep after the hold idle time).", []string{"outcome"}, nil)
 )
 
 // Collector exposes Stats as Prometheus metrics.
@@ -71,7 +78,7 @@ func (s *Stats) Collector() prometheus.Collector { return statsCollector{s} }
 type statsCollector struct{ s *Stats }
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIn, descOut, descFailed, descDLQ, descUnparsed, descFormat, descPartial} {
+	for _, d := range []*prometheus.Desc{descIn, descOut, descFailed, descDLQ, descUnparsed, descFormat, descPartial, descStack} {
 		ch <- d
 	}
 }
@@ -94,5 +101,11 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPartial, s.PartialJoined.Load(), "joined")
 	counter(descPartial, s.PartialTruncated.Load(), "truncated")
 	counter(descPartial, s.PartialUnjoinable.Load(), "unjoinable")
+	counter(descPartial, s.PartialIdle.Load(), "idle")
 	counter(descPartial, s.Replayed.Load(), "replayed")
+	counter(descStack, s.StackHeld.Load(), "held")
+	counter(descStack, s.StackLines.Load(), "lines")
+	counter(descStack, s.StackJoined.Load(), "joined")
+	counter(descStack, s.StackTruncated.Load(), "truncated")
+	counter(descStack, s.StackIdle.Load(), "idle")
 }
