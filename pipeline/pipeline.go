@@ -28,6 +28,7 @@ import (
 	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/parse"
+	"github.com/logstream/logstream/processors/parse/mask"
 	"github.com/logstream/logstream/processors/spans"
 	"github.com/logstream/logstream/processors/tracejoin"
 	"github.com/logstream/logstream/state"
@@ -63,6 +64,9 @@ type Options struct {
 	Rules     *alerter.Rules
 	// Watermark tunes event-time progress (package watermark).
 	Watermark WatermarkOptions
+	// Mask is the parse stage's masker (parse.Config.Mask): card numbers
+	// always, nil masking those only, and the configured patterns.
+	Mask *mask.Masker
 }
 
 // WatermarkOptions tune the watermarks; zero values are defaults.
@@ -180,6 +184,7 @@ func New(opts Options) (*Pipeline, error) {
 	if p.runs("parse") {
 		pcfg := t.ParseConfig(set)
 		pcfg.Cluster = opts.Cluster
+		pcfg.Mask = opts.Mask
 		p.origins = watermark.NewOrigins(topology.TopicRaw, n, opts.Watermark.Every)
 		pcfg.Origins = p.origins
 		direct := &broker.Direct{}

@@ -77,6 +77,10 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 	if err != nil {
 		return nil, err
 	}
+	mk, err := masker(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &stack{topo: topo, codecs: set, brokers: cfg.Brokers, log: log}
 	if len(s.brokers) == 0 {
 		if cfg.Replication > 1 {
@@ -135,6 +139,7 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		Watermark: pipeline.WatermarkOptions{Idle: cfg.Alerting.IdleTimeout},
 		ErrorRate: erOpts,
 		Rules:     rules,
+		Mask:      mk,
 	})
 	if err != nil {
 		s.close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/logstream/logstream/admin"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/pipeline"
+	"github.com/logstream/logstream/processors/parse/mask"
 )
 
 // Config is every setting of every subcommand, resolved with the
@@ -73,6 +75,8 @@ type Config struct {
 	JoinWindow  time.Duration
 	JoinMaxHeld int
 	MaxFuture   time.Duration
+	// MaskPatterns are what the parse stage masks besides card numbers.
+	MaskPatterns []mask.Pattern
 	// Kafka is the clients' TLS and SASL as set; security is what was
 	// built from it (finishSecurity).
 	Kafka             broker.SecurityConfig
@@ -114,7 +118,10 @@ type setting struct {
 	// pass it by environment or file, and the admin port's
 	// /debug/pprof/cmdline hides its value (see secretFlags).
 	secret bool
-	parse  func(c *Config, v string) error
+	// list: the setting takes several values, one a line: a flag given
+	// again adds one, and a list in the config file gives one per item.
+	list  bool
+	parse func(c *Config, v string) error
 }
 
 // usageError is a bad command line or setting: one line, exit status 2.
@@ -339,7 +346,7 @@ var (
 	connectionSettings = append(append([]setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat},
 		kafkaSecuritySettings...), embeddedSecuritySettings...)
 	pipelineSettings = append(append([]setting(nil), connectionSettings...), sAdminAddr, sPprof, sStateDir, sRegistry, sEncoding, sCluster,
-		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit, sGCPercent)
+		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit, sGCPercent, sMaskPatterns)
 )
 
 // The alerting settings join the pipeline's (alerting.go).
@@ -389,11 +396,19 @@ type rawFlag struct {
 	val    string
 	set    bool
 	isBool bool
+	list   bool // a list setting: each Set adds a line
 }
 
-func (f *rawFlag) String() string     { return f.val }
-func (f *rawFlag) Set(v string) error { f.val, f.set = v, true; return nil }
-func (f *rawFlag) IsBoolFlag() bool   { return f.isBool }
+func (f *rawFlag) String() string   { return f.val }
+func (f *rawFlag) IsBoolFlag() bool { return f.isBool }
+
+func (f *rawFlag) Set(v string) error {
+	if f.list && f.set {
+		v = f.val + "\n" + v
+	}
+	f.val, f.set = v, true
+	return nil
+}
 
 // errHelp asks for the command's help text (exit 0).
 var errHelp = errors.New("help requested")
@@ -405,7 +420,7 @@ func parseConfig(cmd command, args []string, lookup func(string) (string, bool))
 	fs.SetOutput(io.Discard)
 	flags := map[string]*rawFlag{}
 	for _, s := range cmd.settings {
-		f := &rawFlag{val: s.def, isBool: s.isBool}
+		f := &rawFlag{val: s.def, isBool: s.isBool, list: s.list}
 		flags[s.name] = f
 		fs.Var(f, s.name, s.usage)
 	}
@@ -481,7 +496,9 @@ func splitArgs(args []string, flags map[string]*rawFlag) (flagArgs, positional [
 	return flagArgs, positional
 }
 
-// readConfigFile reads a flat YAML map of setting names to scalars.
+// readConfigFile reads a flat YAML map of setting names to scalars and
+// lists. A list is one value, its items joined by commas, except for a
+// list setting: one line per item, a map item as a JSON object.
 func readConfigFile(path string, cmd command) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -491,18 +508,27 @@ func readConfigFile(path string, cmd command) (map[string]string, error) {
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return nil, usagef("logstream %s: invalid setting config: %s is not a YAML map of settings: %v", cmd.name, path, strings.ReplaceAll(err.Error(), "\n", " "))
 	}
-	known := map[string]bool{}
+	known := map[string]setting{}
 	for _, s := range allSettings() {
-		known[s.name] = true
+		known[s.name] = s
 	}
 	out := map[string]string{}
 	for k, v := range raw {
 		key := strings.ReplaceAll(k, "_", "-")
-		if !known[key] {
+		s, ok := known[key]
+		if !ok {
 			return nil, usagef("logstream %s: invalid setting %s in %s: no such setting", cmd.name, k, path)
 		}
 		switch t := v.(type) {
 		case []any:
+			if s.list {
+				lines, err := listLines(t)
+				if err != nil {
+					return nil, usagef("logstream %s: invalid setting %s in %s: %v", cmd.name, k, path, err)
+				}
+				out[key] = lines
+				continue
+			}
 			parts := make([]string, len(t))
 			for i, p := range t {
 				parts[i] = fmt.Sprint(p)
@@ -517,6 +543,31 @@ func readConfigFile(path string, cmd command) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// listLines is a list setting's items from the config file, one a line.
+func listLines(items []any) (string, error) {
+	lines := make([]string, len(items))
+	for i, it := range items {
+		switch t := it.(type) {
+		case map[string]any:
+			b, err := json.Marshal(t)
+			if err != nil {
+				return "", fmt.Errorf("item %d: %v", i+1, err)
+			}
+			lines[i] = string(b)
+		case []any:
+			return "", fmt.Errorf("item %d is a list", i+1)
+		case nil:
+			lines[i] = ""
+		default:
+			lines[i] = fmt.Sprint(t)
+			if strings.Contains(lines[i], "\n") {
+				return "", fmt.Errorf("item %d spans lines", i+1)
+			}
+		}
+	}
+	return strings.Join(lines, "\n"), nil
 }
 
 // allSettings is every setting of every command, each once.

@@ -14,6 +14,7 @@ import (
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/deadletter"
+	"github.com/logstream/logstream/processors/parse/mask"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/state"
 	"github.com/logstream/logstream/watermark"
@@ -73,6 +74,11 @@ type Config struct {
 	// HoldIdle; State decodes stored values for it (DueOf).
 	Registry *state.Registry
 	State    *codecs.Codec[schemas.ParseState]
+	// Mask makes sensitive values in each event unreadable before it is
+	// written (PCI DSS wants card numbers unreadable wherever stored):
+	// card numbers always, so nil masks those only, and the patterns it
+	// was built with (package mask).
+	Mask *mask.Masker
 }
 
 // Validate reports the first missing or invalid field.
