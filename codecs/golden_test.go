@@ -106,7 +106,7 @@ func goldenParseState(v int) *schemas.ParseState {
 		s.Pending["/var/log/containers/a.log"] = a
 		s.Events = map[string]schemas.PendingEvent{
 			"/var/log/app.log": {Line: "Traceback (most recent call last):", ReceivedAt: 1767225600003, Labels: map[string]string{"env": "prod"},
-				Stack: "  File \"app.py\", line 3, in <module>\nValueError: x", Lines: 2, LastOffset: 43, Updated: 1767225600600, Mark: -1},
+				Stack: "  File \"app.py\", line 3, in <module>\nValueError: x", Lines: 2, LastOffset: 43, Updated: 1767225600600, Mark: -1, Masked: 1},
 		}
 	}
 	return s

@@ -281,10 +281,10 @@ func NewParseState(opts ...Option) (*Codec[schemas.ParseState], error) {
 		size: func(v *schemas.ParseState) int {
 			n := 1
 			for k, p := range v.Pending {
-				n += len(k) + len(p.Stream) + len(p.Content) + 4*5 + 4*10
+				n += len(k) + len(p.Stream) + len(p.Content) + 5*5 + 4*10
 			}
 			for k, e := range v.Events {
-				n += len(k) + len(e.Line) + len(e.Stack) + stringMapSize(e.Labels) + 3*5 + 5*10
+				n += len(k) + len(e.Line) + len(e.Stack) + stringMapSize(e.Labels) + 4*5 + 5*10
 			}
 			return n + 1
 		},
@@ -302,6 +302,7 @@ func parseStateToNative(v *schemas.ParseState) (map[string]any, error) {
 			"last_offset": p.LastOffset,
 			"updated":     p.Updated,
 			"mark":        p.Mark,
+			"masked":      p.Masked,
 		}
 	}
 	events := make(map[string]any, len(v.Events))
@@ -315,6 +316,7 @@ func parseStateToNative(v *schemas.ParseState) (map[string]any, error) {
 			"last_offset": e.LastOffset,
 			"updated":     e.Updated,
 			"mark":        e.Mark,
+			"masked":      e.Masked,
 		}
 	}
 	return map[string]any{"pending": pending, "events": events}, nil
@@ -339,6 +341,7 @@ func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
 			LastOffset: f.int64("last_offset"),
 			Updated:    f.int64("updated"),
 			Mark:       f.int64("mark"),
+			Masked:     f.int32("masked"),
 		}
 		if f.err != nil {
 			return nil, fmt.Errorf("field pending[%q]: %w", k, f.err)
@@ -363,6 +366,7 @@ func parseStateFromNative(m map[string]any) (*schemas.ParseState, error) {
 			LastOffset: f.int64("last_offset"),
 			Updated:    f.int64("updated"),
 			Mark:       f.int64("mark"),
+			Masked:     f.int32("masked"),
 		}
 		if f.err != nil {
 			return nil, fmt.Errorf("field events[%q]: %w", k, f.err)

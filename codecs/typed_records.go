@@ -201,6 +201,7 @@ func appendParseState(b []byte, v *schemas.ParseState) ([]byte, error) {
 			b = appendLong(b, p.LastOffset)
 			b = appendLong(b, p.Updated)
 			b = appendLong(b, p.Mark)
+			b = appendInt(b, p.Masked)
 		}
 	}
 	b = append(b, 0)
@@ -216,6 +217,7 @@ func appendParseState(b []byte, v *schemas.ParseState) ([]byte, error) {
 			b = appendLong(b, e.LastOffset)
 			b = appendLong(b, e.Updated)
 			b = appendLong(b, e.Mark)
+			b = appendInt(b, e.Masked)
 		}
 	}
 	return append(b, 0), nil
@@ -230,14 +232,14 @@ func readParseState(body []byte) (*schemas.ParseState, error) {
 			break
 		}
 		if m == nil {
-			// An entry takes at least eight bytes: its key and seven fields.
-			m = make(map[string]schemas.PendingLine, min(n, r.left()/8))
+			// An entry takes at least nine bytes: its key and eight fields.
+			m = make(map[string]schemas.PendingLine, min(n, r.left()/9))
 		}
 		for ; n > 0 && r.err == nil; n-- {
 			k := r.str()
 			had := len(m)
 			m[k] = schemas.PendingLine{Stream: r.str(), Time: r.long(), Content: r.str(), Parts: r.int(), LastOffset: r.long(),
-				Updated: r.long(), Mark: r.long()}
+				Updated: r.long(), Mark: r.long(), Masked: r.int()}
 			if len(m) == had {
 				r.fail(errDuplicateKey)
 			}
@@ -251,14 +253,14 @@ func readParseState(body []byte) (*schemas.ParseState, error) {
 			break
 		}
 		if ev == nil {
-			// An entry takes at least nine bytes: its key and eight fields.
-			ev = make(map[string]schemas.PendingEvent, min(n, r.left()/9))
+			// An entry takes at least ten bytes: its key and nine fields.
+			ev = make(map[string]schemas.PendingEvent, min(n, r.left()/10))
 		}
 		for ; n > 0 && r.err == nil; n-- {
 			k := r.str()
 			had := len(ev)
 			ev[k] = schemas.PendingEvent{Line: r.str(), ReceivedAt: r.long(), Labels: r.stringMap(), Stack: r.str(), Lines: r.int(),
-				LastOffset: r.long(), Updated: r.long(), Mark: r.long()}
+				LastOffset: r.long(), Updated: r.long(), Mark: r.long(), Masked: r.int()}
 			if len(ev) == had {
 				r.fail(errDuplicateKey)
 			}

@@ -454,13 +454,13 @@ func randParseState(r *rand.Rand) *schemas.ParseState {
 	v.Pending = map[string]schemas.PendingLine{}
 	for range r.IntN(4) + 1 {
 		v.Pending[randString(r)] = schemas.PendingLine{Stream: randString(r), Time: randLong(r), Content: randString(r),
-			Parts: randInt(r), LastOffset: randLong(r), Updated: randLong(r), Mark: randLong(r)}
+			Parts: randInt(r), LastOffset: randLong(r), Updated: randLong(r), Mark: randLong(r), Masked: randInt(r)}
 	}
 	if r.IntN(2) == 0 {
 		v.Events = map[string]schemas.PendingEvent{}
 		for range r.IntN(3) + 1 {
 			v.Events[randString(r)] = schemas.PendingEvent{Line: randString(r), ReceivedAt: randLong(r), Labels: randStringMap(r),
-				Stack: randString(r), Lines: randInt(r), LastOffset: randLong(r), Updated: randLong(r), Mark: randLong(r)}
+				Stack: randString(r), Lines: randInt(r), LastOffset: randLong(r), Updated: randLong(r), Mark: randLong(r), Masked: randInt(r)}
 		}
 	}
 	return v

@@ -162,6 +162,7 @@ type PendingLine struct {
 	LastOffset int64  `json:"last_offset"`
 	Updated    int64  `json:"updated"` // since v2: wall clock, ms
 	Mark       int64  `json:"mark"`    // since v2: -1, or the sweep's decision to emit
+	Masked     int32  `json:"masked"`  // since v2: values masked in Content
 }
 
 // PendingEvent mirrors parsestate/'s PendingEvent (since v2): a multi-line
@@ -175,6 +176,7 @@ type PendingEvent struct {
 	LastOffset int64             `json:"last_offset"`
 	Updated    int64             `json:"updated"` // wall clock, ms
 	Mark       int64             `json:"mark"`
+	Masked     int32             `json:"masked"`
 }
 
 // DedupeState mirrors the latest version in dedupestate/: the dedupe stage's

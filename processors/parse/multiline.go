@@ -48,6 +48,9 @@ type hostState struct {
 	ctx      goka.Context
 	stateful bool  // the key's state lives on this partition
 	offset   int64 // the record's offset; -1 in a sweep's visit
+	// carry counts values masked in parts already stored masked (a CRI
+	// partial line's): the next event or held line takes them.
+	carry int32
 	loaded   bool
 	dirty    bool
 	st       *schemas.ParseState
@@ -146,6 +149,10 @@ func (p *Processor) store(ctx goka.Context, st *schemas.ParseState) {
 // continuation rules look at, f its parse. It reports whether it emitted
 // an event (a held line emits nothing yet).
 func (p *Processor) logical(h *hostState, raw *schemas.RawLog, line, content string, f Fields) bool {
+	// What the stage stores or hashes is masked (masking.go); f, parsed
+	// from the line as read, is masked when its event is built.
+	line = p.maskLine(line)
+	content, nc := p.maskCount(content)
 	if !h.stateful {
 		p.emitLine(h, raw, line, f)
 		return true
@@ -165,6 +172,8 @@ func (p *Processor) logical(h *hostState, raw *schemas.RawLog, line, content str
 					e.Stack += "\n"
 				}
 				e.Stack += content
+				e.Masked += nc + h.carry
+				h.carry = 0
 				e.Lines++
 				e.LastOffset, e.Updated = offset, p.cfg.Now().UnixMilli()
 				h.putEvent(src, e)
@@ -186,8 +195,12 @@ func (p *Processor) logical(h *hostState, raw *schemas.RawLog, line, content str
 		}
 	}
 	if startsTrace(f, content) {
-		h.putEvent(src, schemas.PendingEvent{Line: line, ReceivedAt: raw.ReceivedAt, Labels: raw.Labels,
-			LastOffset: offset, Updated: p.cfg.Now().UnixMilli(), Mark: -1})
+		labels, nl := p.cfg.Mask.Labels(raw.Labels)
+		// The line is stored masked; its count is what masking the
+		// event's message would have found.
+		h.putEvent(src, schemas.PendingEvent{Line: line, ReceivedAt: raw.ReceivedAt, Labels: labels,
+			LastOffset: offset, Updated: p.cfg.Now().UnixMilli(), Mark: -1, Masked: nc + int32(nl) + h.carry})
+		h.carry = 0
 		p.stats.StackHeld.Add(1)
 		return emitted
 	}
@@ -197,7 +210,9 @@ func (p *Processor) logical(h *hostState, raw *schemas.RawLog, line, content str
 
 // emitLine emits the event of one line.
 func (p *Processor) emitLine(h *hostState, raw *schemas.RawLog, line string, f Fields) {
-	p.emitEvent(h.ctx, Event(raw, line, f), line, f, h.offset)
+	ev := Event(raw, line, f)
+	ev.Masked, h.carry = h.carry, 0
+	p.emitEvent(h.ctx, ev, line, f, h.offset)
 }
 
 // flushEvent emits a held event: its first line parsed again, the
@@ -220,6 +235,7 @@ func (p *Processor) flushEvent(ctx goka.Context, source string, e schemas.Pendin
 		stack := e.Stack
 		ev.Stack = &stack
 	}
+	ev.Masked = e.Masked
 	p.emitEvent(ctx, ev, line, f, offset)
 }
 
@@ -229,6 +245,7 @@ func (p *Processor) flushPartial(h *hostState, source string, pend schemas.Pendi
 	joined := CRILine{Time: timeOf(pend.Time), Stream: pend.Stream, Content: pend.Content, Partial: true}
 	p.stats.PartialIdle.Add(1)
 	h.dropPartial(source)
+	h.carry += pend.Masked
 	raw := &schemas.RawLog{Host: h.ctx.Key(), Source: source, Line: joinedLine(joined), ReceivedAt: pend.Time}
 	p.logical(h, raw, raw.Line, joined.Content, ParseCRIContent(joined))
 }

@@ -181,3 +181,36 @@ func TestOrdinaryLinesAreNotHeld(t *testing.T) {
 		}
 	}
 }
+
+func TestCardNumbersMaskedEverywhere(t *testing.T) {
+	h := newHarness(t, 0)
+	// In a message, a held trace's stack, labels, and a dead letter.
+	h.send(t, "h", "s", "2026-05-01 12:00:00,123 ERROR [main] c.s.Pay - card 4111111111111111 declined",
+		"java.lang.IllegalStateException: card 5500-0000-0000-0004 blocked",
+		"2026-05-01 12:00:01,000 INFO [main] c.s.Pay - next")
+	h.tt.Consume(string(in), "h", h.raw(t, &schemas.RawLog{Host: "h", Source: "s", Line: "level=info msg=ok card=378282246310005",
+		Labels: map[string]string{"note": "4111 1111 1111 1111"}}))
+	h.tt.Consume(string(in), "h", []byte("card 4111111111111111 \xff not utf-8"))
+	ev := h.nextEvent(t)
+	if !strings.Contains(ev.Message, "card 411111******1111 declined") || ev.Stack == nil ||
+		*ev.Stack != "java.lang.IllegalStateException: card 5500-00**-****-0004 blocked" || ev.Masked != 2 {
+		// two values: the message repeats the stack, counted once
+		t.Fatalf("masked event: %q stack %v masked %d", ev.Message, *ev.Stack, ev.Masked)
+	}
+	h.nextEvent(t) // next
+	ev = h.nextEvent(t)
+	if ev.Labels["card"] != "378282*****0005" || ev.Labels["note"] != "4111 11** **** 1111" || ev.Masked != 2 {
+		t.Fatalf("masked labels: %v masked %d", ev.Labels, ev.Masked)
+	}
+	_, v, ok := h.dlq.Next()
+	if !ok {
+		t.Fatal("no dead letter")
+	}
+	dl := v.(*schemas.DeadLetter)
+	if strings.Contains(string(dl.OriginalValue), "4111111111111111") || !strings.Contains(string(dl.OriginalValue), "411111******1111") {
+		t.Fatalf("dead letter keeps %q", dl.OriginalValue)
+	}
+	if got := h.p.Stats().Masked.Load(); got != 4 {
+		t.Errorf("masked counter %d, want 4 (dead letters are masked, not counted)", got)
+	}
+}

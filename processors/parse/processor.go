@@ -259,12 +259,15 @@ func (p *Processor) processCRI(h *hostState, raw *schemas.RawLog, cri CRILine) b
 		joined := CRILine{Time: time.UnixMilli(pend.Time).UTC(), Stream: pend.Stream, Content: pend.Content + cri.Content}
 		p.stats.PartialJoined.Add(1)
 		h.dropPartial(raw.Source)
+		h.carry += pend.Masked
 		return p.logical(h, raw, joinedLine(joined), joined.Content, ParseCRIContent(joined))
 	}
 	if !has {
 		pend = schemas.PendingLine{Stream: cri.Stream, Time: cri.Time.UnixMilli(), Mark: -1}
 	}
-	pend.Content += cri.Content
+	content, nc := p.maskCount(cri.Content) // held in parse-table: masked
+	pend.Content += content
+	pend.Masked += nc
 	pend.Parts++
 	pend.LastOffset = offset
 	pend.Updated = p.cfg.Now().UnixMilli()
@@ -274,6 +277,7 @@ func (p *Processor) processCRI(h *hostState, raw *schemas.RawLog, cri CRILine) b
 		if has {
 			h.dropPartial(raw.Source)
 		}
+		h.carry += pend.Masked
 		f := ParseCRIContent(joined)
 		if f.Labels == nil {
 			f.Labels = map[string]string{}
@@ -292,13 +296,10 @@ func joinedLine(c CRILine) string {
 	return c.Time.Format(time.RFC3339Nano) + " " + c.Stream + " F " + c.Content
 }
 
-func (p *Processor) emit(ctx goka.Context, raw *schemas.RawLog, line string, f Fields) {
-	p.emitEvent(ctx, Event(raw, line, f), line, f, ctx.Offset())
-}
-
 // emitEvent writes ev; offset is the input record's (-1 for a sweep's
 // visit, which has none).
 func (p *Processor) emitEvent(ctx goka.Context, ev *schemas.LogEvent, line string, f Fields, offset int64) {
+	p.maskEvent(ev)
 	if ev.Cluster == "" {
 		ev.Cluster = p.cfg.Cluster
 	}
@@ -457,6 +458,11 @@ func EventID(host, source string, tsMillis int64, line string) string {
 }
 
 func (p *Processor) deadLetter(ctx goka.Context, value []byte, err error) {
+	// The bytes as read, with card numbers and the configured patterns
+	// masked: a dead letter is stored too.
+	if m, n := p.cfg.Mask.String(string(value)); n > 0 {
+		value = []byte(m)
+	}
 	p.dlq.Emit(ctx, value, err)
 }
 

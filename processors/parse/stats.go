@@ -24,6 +24,7 @@ type Stats struct {
 	StackJoined       atomic.Int64 // events emitted with continuation lines (multi-line)
 	StackTruncated    atomic.Int64 // multi-line events emitted early at MaxStackLines/MaxStackBytes
 	StackIdle         atomic.Int64 // held events emitted by a sweep after HoldIdle
+	Masked            atomic.Int64 // values masked in events (card numbers, configured patterns)
 	Watermarks        atomic.Int64 // watermark records written (package watermark)
 
 	// formats is filled once by newStats and only read afterwards, so the
@@ -69,6 +70,7 @@ var (
 	descUnparsed = prometheus.NewDesc("logstream_parse_unparsed_total", "Lines that matched no known format (emitted with parse_error set).", nil, nil)
 	descFormat   = prometheus.NewDesc("logstream_parse_format_total", "Events emitted by the parse stage, by detected format.", []string{"format"}, nil)
 	descPartial  = prometheus.NewDesc("logstream_parse_cri_partials_total", "CRI partial-line handling: held, joined, truncated, unjoinable, idle (emitted as it stood after the hold idle time), replayed (parts and lines).", []string{"outcome"}, nil)
+	descMasked   = prometheus.NewDesc("logstream_parse_masked_values_total", "Values the parse stage masked in events (card numbers, configured patterns): message, stack, labels and parse_error.", nil, nil)
 	descStack    = prometheus.NewDesc("logstream_parse_multiline_total", "Multi-line events (stack traces): held (lines that may start one), lines (continuation lines joined), joined (events emitted with continuation lines), truncated (emitted at the line or byte bound), idle (emitted by a sweep after the hold idle time).", []string{"outcome"}, nil)
 )
 
@@ -78,7 +80,7 @@ func (s *Stats) Collector() prometheus.Collector { return statsCollector{s} }
 type statsCollector struct{ s *Stats }
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIn, descOut, descFailed, descDLQ, descUnparsed, descFormat, descPartial, descStack} {
+	for _, d := range []*prometheus.Desc{descIn, descOut, descFailed, descDLQ, descUnparsed, descFormat, descPartial, descStack, descMasked} {
 		ch <- d
 	}
 }
@@ -108,4 +110,5 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descStack, s.StackJoined.Load(), "joined")
 	counter(descStack, s.StackTruncated.Load(), "truncated")
 	counter(descStack, s.StackIdle.Load(), "idle")
+	counter(descMasked, s.Masked.Load())
 }
