@@ -28,9 +28,11 @@ image:
 
 ## deps-test: Debian packages the tests use: kcat (Kafka interop), Apache
 ## Avro's Python implementation and the Confluent Python client (schema
-## resolution and registry interop), Prometheus Alertmanager (paging; the
-## tests run their own instance, not the package's service).
-DEBS_TEST := kcat python3-avro python3-confluent-kafka python3-requests prometheus-alertmanager
+## resolution and registry interop), Apache Avro Java and a JDK (fingerprints
+## and single-object decoding, codecs/oracle_java_test.go), Prometheus
+## Alertmanager (paging; the tests run their own instance, not the package's
+## service).
+DEBS_TEST := kcat python3-avro python3-confluent-kafka python3-requests libavro-java default-jdk-headless prometheus-alertmanager
 deps-test:
 	@missing=$$(for p in $(DEBS_TEST); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -34,7 +34,8 @@ type Codec[T any] struct {
 	// when the codec is on the latest version.
 	upgrade step
 	// known holds a plan for each version of the record this codec knows
-	// (those up to its own), by fingerprint; ids maps their ids.
+	// (those up to its own), by fingerprint and by legacy fingerprint; ids
+	// maps their ids to their fingerprints.
 	known map[uint64]*writerPlan
 	ids   map[int]uint64
 	// typed is true when the codec writes and reads its own version with
@@ -115,12 +116,19 @@ func compile(s schemas.Schema) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("codecs: schema %s: %w", s.Label(), err)
 	}
-	s.Fingerprint = c.Rabin
+	if s.Fingerprint, err = schemas.Fingerprint(s.JSON); err != nil {
+		return nil, fmt.Errorf("codecs: schema %s: %w", s.Label(), err)
+	}
+	if s.LegacyFingerprint, err = schemas.LegacyFingerprint(s.JSON); err != nil {
+		return nil, fmt.Errorf("codecs: schema %s: %w", s.Label(), err)
+	}
 	return &compiled{schema: s, avro: c, shape: sh, node: n}, nil
 }
 
 // registry holds every version of every embedded schema, compiled once, by
-// fingerprint and id. goavro codecs are stateless, so sharing them is safe.
+// fingerprint (and legacy fingerprint: records written before logstream
+// followed the specification carry it) and id. goavro codecs are
+// stateless, so sharing them is safe.
 type registry struct {
 	catalog *schemas.Catalog
 	byFP    map[uint64]*compiled
@@ -139,6 +147,7 @@ var loadRegistry = sync.OnceValues(func() (*registry, error) {
 			return nil, err
 		}
 		r.byFP[s.Fingerprint] = c
+		r.byFP[s.LegacyFingerprint] = c
 		r.byID[s.ID] = c
 	}
 	return r, nil
@@ -217,6 +226,7 @@ func newCodec[T any](name string, conv converter[T], opts []Option) (*Codec[T], 
 			p.toReader, _ = compilePlan(w.node, own.node)
 		}
 		c.known[s.Fingerprint] = p
+		c.known[s.LegacyFingerprint] = p
 		c.ids[s.ID] = s.Fingerprint
 	}
 	return c, nil
@@ -444,14 +454,18 @@ func (c *Codec[T]) fetch(h header) (*writerPlan, error) {
 	if err != nil {
 		return nil, c.unknown(h, fmt.Errorf("the source's schema does not compile: %w", err))
 	}
-	if h.wire == WireSingleObject && w.avro.Rabin != h.fp {
-		return nil, c.unknown(h, fmt.Errorf("the source returned a schema with fingerprint %016x", w.avro.Rabin))
+	fp := w.schema.Fingerprint
+	if h.wire == WireSingleObject && h.fp != fp && h.fp != w.schema.LegacyFingerprint {
+		return nil, c.unknown(h, fmt.Errorf("the source returned a schema with fingerprint %016x", fp))
 	}
-	if p, ok := c.fetched.Load(w.avro.Rabin); ok {
+	if p, ok := c.fetched.Load(fp); ok {
+		if h.wire == WireSingleObject {
+			c.fetched.Store(h.fp, p)
+		}
 		return p.(*writerPlan), nil
 	}
 	p := &writerPlan{schema: w.schema, avro: w.avro, shape: w.shape}
-	if w.avro.Rabin != c.version.Fingerprint {
+	if fp != c.version.Fingerprint {
 		step, issues := compilePlan(w.node, c.reader)
 		for _, is := range issues {
 			if is.Rule == RuleNameMismatch && is.Field == "" {
@@ -460,7 +474,12 @@ func (c *Codec[T]) fetch(h header) (*writerPlan, error) {
 		}
 		p.toReader = step
 	}
-	c.fetched.Store(w.avro.Rabin, p)
+	c.fetched.Store(fp, p)
+	if h.wire == WireSingleObject {
+		// Cached under the header's fingerprint too, when it is the
+		// legacy one.
+		c.fetched.Store(h.fp, p)
+	}
 	return p, nil
 }
 

@@ -15,6 +15,14 @@
 // ErrUnknownSchema error, which names the record when the fingerprint belongs
 // to another logstream schema (a LogEvent on a RawLog topic, for example).
 //
+// The fingerprint is schemas.Fingerprint: the Parsing Canonical Form as the
+// Avro specification defines it, so Apache Avro Java's BinaryMessageDecoder
+// and every other implementation that follows it find the schema. logstream
+// used to write goavro's fingerprint, which differs for every schema with a
+// logical type (schemas.LegacyFingerprint); records written so are still on
+// topics, so every reader here accepts either fingerprint of a version, and
+// every writer writes the specification's.
+//
 // # Two decoding paths
 //
 // A codec on its schema's latest version (every codec unless WithVersion

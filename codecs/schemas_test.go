@@ -48,12 +48,21 @@ func TestEverySchemaHasACodec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.avro.Rabin != fp {
-			t.Errorf("%s: codec fingerprint %016x, schema file's %016x", sc.Name, fp, c.avro.Rabin)
+		if c.schema.Fingerprint != fp || sc.Fingerprint != fp {
+			t.Errorf("%s: codec fingerprint %016x, compiled %016x, catalog's %016x", sc.Name, fp, c.schema.Fingerprint, sc.Fingerprint)
 		}
-		// goavro's fingerprint against the specification's algorithm.
-		if want := rabinSpec(c.avro.CanonicalSchema()); fp != want {
+		// The fingerprint against the specification's algorithm, written
+		// out here, over the Parsing Canonical Form.
+		form, err := schemas.CanonicalForm(sc.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := rabinSpec(form); fp != want {
 			t.Errorf("%s: fingerprint %016x, CRC-64-AVRO of the canonical form is %016x", sc.Name, fp, want)
+		}
+		// The legacy fingerprint is goavro's.
+		if want := rabinSpec(c.avro.CanonicalSchema()); sc.LegacyFingerprint != want || c.schema.LegacyFingerprint != want {
+			t.Errorf("%s: legacy fingerprint %016x (compiled %016x), CRC-64-AVRO of goavro's canonical form is %016x", sc.Name, sc.LegacyFingerprint, c.schema.LegacyFingerprint, want)
 		}
 	}
 	for name := range codecs {

@@ -125,7 +125,7 @@ func (s *Set) DecodeWriter(data []byte) (Written, error) {
 			return Written{}, err
 		}
 	}
-	w := Written{Record: c.schema.Name, Version: c.schema.Version, Fingerprint: c.avro.Rabin, ID: c.schema.ID, Wire: h.wire, Schema: c.schema.JSON}
+	w := Written{Record: c.schema.Name, Version: c.schema.Version, Fingerprint: c.schema.Fingerprint, ID: c.schema.ID, Wire: h.wire, Schema: c.schema.JSON}
 	if h.wire == WireConfluent {
 		w.ID = h.id
 	}
@@ -205,8 +205,8 @@ func (s *Set) fetchUncached(h header) (*compiled, error) {
 	if err != nil {
 		return nil, fail(fmt.Errorf("%s: the registry's schema: %w", what, err))
 	}
-	if h.wire == WireSingleObject && c.avro.Rabin != h.fp {
-		return nil, fail(fmt.Errorf("%s: the registry returned a schema with fingerprint %016x", what, c.avro.Rabin))
+	if h.wire == WireSingleObject && h.fp != c.schema.Fingerprint && h.fp != c.schema.LegacyFingerprint {
+		return nil, fail(fmt.Errorf("%s: the registry returned a schema with fingerprint %016x", what, c.schema.Fingerprint))
 	}
 	return c, nil
 }

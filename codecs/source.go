@@ -101,7 +101,7 @@ func WithWire(w Wire) Option { return func(o *options) { o.wire = w } }
 type Written struct {
 	Record      string // record name, e.g. "LogEvent"
 	Version     int    // the version in schemas/, 0 when the schema came from a SchemaSource and is not built in
-	Fingerprint uint64 // CRC-64-AVRO of the writer schema
+	Fingerprint uint64 // CRC-64-AVRO of the writer schema (schemas.Fingerprint, also when the header has the legacy one)
 	ID          int    // manifest / registry id, 0 when unknown (single-object records of a fetched schema)
 	Wire        Wire
 	Schema      string // the writer schema's text

@@ -13,10 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/linkedin/goavro/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/schemas"
 )
 
 // Client defaults.
@@ -179,7 +179,8 @@ func (c *Client) SchemaByID(ctx context.Context, id int) (string, error) {
 }
 
 // SchemaByFingerprint returns the schema whose CRC-64-AVRO fingerprint (of
-// its parsing canonical form) is fp. A Confluent registry has no lookup by
+// its parsing canonical form, schemas.Fingerprint) or legacy fingerprint
+// (schemas.LegacyFingerprint, what logstream wrote before) is fp. A Confluent registry has no lookup by
 // fingerprint, so the Client lists every version of every subject and
 // indexes them; when asked for a fingerprint it does not have, it lists
 // again, but at most once per MinRefresh. A fingerprint in no subject is an
@@ -268,11 +269,21 @@ func (c *Client) fetchIndex(ctx context.Context) (map[uint64]string, map[int]str
 				continue
 			}
 			ids[sv.ID] = sv.Schema
-			codec, err := goavro.NewCodec(sv.Schema)
+			// Records written before logstream followed the
+			// specification carry the legacy fingerprint; goavro
+			// computes it, so a schema it cannot parse is left out.
+			legacy, err := schemas.LegacyFingerprint(sv.Schema)
 			if err != nil {
 				continue
 			}
-			fps[codec.Rabin] = sv.Schema
+			fp, err := schemas.Fingerprint(sv.Schema)
+			if err != nil {
+				continue
+			}
+			fps[fp] = sv.Schema
+			if _, taken := fps[legacy]; !taken {
+				fps[legacy] = sv.Schema
+			}
 		}
 	}
 	return fps, ids, nil

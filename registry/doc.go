@@ -54,7 +54,9 @@
 // or by another producer): by id (GET /schemas/ids/{id}, cached forever,
 // since an id never changes meaning) and by CRC-64-AVRO fingerprint, which
 // the API has no lookup for: the Client indexes every version of every
-// subject, and lists the registry again for an unknown fingerprint at most
-// once per MinRefresh. Not-found errors wrap codecs.ErrSchemaNotFound;
+// subject (under its fingerprint and its legacy one, schemas.Fingerprint
+// and schemas.LegacyFingerprint, since records written before logstream
+// followed the specification carry the latter), and lists the registry
+// again for an unknown fingerprint at most once per MinRefresh. Not-found errors wrap codecs.ErrSchemaNotFound;
 // error responses are *Error.
 package registry

@@ -62,12 +62,12 @@ func NewHandler(cat *schemas.Catalog, subjects map[string]schemas.Record) (*Hand
 		}
 		// Whitespace is not part of the parsing canonical form, so the
 		// compacted text keeps the fingerprint; check rather than trust.
-		codec, err := goavro.NewCodec(buf.String())
+		fp, err := schemas.Fingerprint(buf.String())
 		if err != nil {
 			return nil, fmt.Errorf("registry: %s: %v", s.File, err)
 		}
-		if codec.Rabin != s.Fingerprint {
-			return nil, fmt.Errorf("registry: %s: compacted text has fingerprint %016x, the catalog says %016x", s.File, codec.Rabin, s.Fingerprint)
+		if fp != s.Fingerprint {
+			return nil, fmt.Errorf("registry: %s: compacted text has fingerprint %016x, the catalog says %016x", s.File, fp, s.Fingerprint)
 		}
 		h.byID[s.ID] = &idEntry{schema: s, text: buf.String()}
 	}
@@ -418,11 +418,14 @@ func readSchemaText(r *http.Request) (uint64, string, *apiError) {
 	if strings.TrimSpace(req.Schema) == "" {
 		return 0, "", errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Empty schema")
 	}
-	codec, err := goavro.NewCodec(req.Schema)
+	if _, err := goavro.NewCodec(req.Schema); err != nil {
+		return 0, "", errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema: %v", err)
+	}
+	fp, err := schemas.Fingerprint(req.Schema)
 	if err != nil {
 		return 0, "", errorf(http.StatusUnprocessableEntity, CodeInvalidSchema, "Invalid schema: %v", err)
 	}
-	return codec.Rabin, req.Schema, nil
+	return fp, req.Schema, nil
 }
 
 // find returns the subject's version with fingerprint fp. Matching on the

@@ -108,7 +108,8 @@ func (c *Catalog) Record(name string) (Record, bool) {
 	return Record{}, false
 }
 
-// ByFingerprint returns the version with fingerprint fp.
+// ByFingerprint returns the version with fingerprint fp, or with legacy
+// fingerprint fp.
 func (c *Catalog) ByFingerprint(fp uint64) (Schema, bool) {
 	s, ok := c.byFP[fp]
 	return s, ok
@@ -173,6 +174,7 @@ func Load(fsys fs.FS) (*Catalog, error) {
 			s.ID = ids[s.File]
 			c.byID[s.ID] = *s
 			c.byFP[s.Fingerprint] = *s
+			c.byFP[s.LegacyFingerprint] = *s
 		}
 	}
 	return c, nil
@@ -247,7 +249,14 @@ func scan(fsys fs.FS) (*Catalog, []Problem) {
 				bad(file, "has the same fingerprint %016x as %s (the same schema in canonical form): a new version must change the schema", s.Fingerprint, prev)
 				continue
 			}
+			// A legacy fingerprint names its file alone too, so a record
+			// carrying one is never ambiguous.
+			if prev, dup := seenFP[s.LegacyFingerprint]; dup && s.LegacyFingerprint != s.Fingerprint {
+				bad(file, "has the legacy fingerprint %016x, which is %s's fingerprint too: a new version must change the schema", s.LegacyFingerprint, prev)
+				continue
+			}
 			seenFP[s.Fingerprint] = file
+			seenFP[s.LegacyFingerprint] = file
 			if rec.FullName == "" {
 				rec.FullName, rec.Name = full, s.Name
 			} else if full != rec.FullName {
@@ -278,6 +287,7 @@ func scan(fsys fs.FS) (*Catalog, []Problem) {
 	for _, r := range c.Records {
 		for _, s := range r.Versions {
 			c.byFP[s.Fingerprint] = s
+			c.byFP[s.LegacyFingerprint] = s
 		}
 	}
 	return c, probs
@@ -298,9 +308,16 @@ func parseVersion(raw []byte) (Schema, string, error) {
 	if head.Type != "record" || head.Name == "" {
 		return Schema{}, "", errors.New(`not a named record schema ({"type": "record", "name": ...})`)
 	}
-	codec, err := goavro.NewCodec(string(raw))
-	if err != nil {
+	if _, err := goavro.NewCodec(string(raw)); err != nil {
 		return Schema{}, "", fmt.Errorf("not a valid Avro schema: %v", err)
+	}
+	fp, err := Fingerprint(string(raw))
+	if err != nil {
+		return Schema{}, "", err
+	}
+	legacy, err := LegacyFingerprint(string(raw))
+	if err != nil {
+		return Schema{}, "", err
 	}
 	short, full := head.Name, head.Name
 	if i := strings.LastIndexByte(head.Name, '.'); i >= 0 {
@@ -308,7 +325,7 @@ func parseVersion(raw []byte) (Schema, string, error) {
 	} else if head.Namespace != "" {
 		full = head.Namespace + "." + head.Name
 	}
-	return Schema{Name: short, JSON: string(raw), Fingerprint: codec.Rabin}, full, nil
+	return Schema{Name: short, JSON: string(raw), Fingerprint: fp, LegacyFingerprint: legacy}, full, nil
 }
 
 func readMode(fsys fs.FS, file string) (Mode, error) {

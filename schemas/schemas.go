@@ -16,7 +16,9 @@
 //
 // manifest.json is written by `logstream schemas manifest --write` and
 // checked by `logstream schemas check` (and a test): it lists each version's
-// CRC-64-AVRO fingerprint and its integer id. An id is assigned once, when a
+// CRC-64-AVRO fingerprint, its legacy fingerprint when that differs (what
+// logstream wrote before it computed the Parsing Canonical Form itself; see
+// canonical.go), and its integer id. An id is assigned once, when a
 // version first enters the manifest, and never changes or gets reused: it is
 // the schema id of the Confluent wire format and of `logstream registry`.
 package schemas
@@ -61,8 +63,14 @@ type Schema struct {
 	File    string // path under schemas/, e.g. "logevent/v2.avsc"
 	JSON    string // the schema text
 	// Fingerprint is the CRC-64-AVRO (Rabin) fingerprint of the schema's
-	// parsing canonical form, as written in single-object headers.
+	// Parsing Canonical Form (see package function Fingerprint), as written
+	// in single-object headers.
 	Fingerprint uint64
+	// LegacyFingerprint is goavro's fingerprint of the schema, which
+	// logstream wrote before it followed the specification (see package
+	// function LegacyFingerprint); it differs from Fingerprint when the
+	// schema has a logical type. Readers accept both.
+	LegacyFingerprint uint64
 	// ID is the stable integer id from manifest.json.
 	ID int
 }

@@ -139,17 +139,20 @@ func schemasFingerprint(cfg *Config, files []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		c, err := goavro.NewCodec(string(raw))
-		if err != nil {
+		if _, err := goavro.NewCodec(string(raw)); err != nil {
 			return fmt.Errorf("%s: not a valid Avro schema: %v", f, err)
+		}
+		fp, err := schemas.Fingerprint(string(raw))
+		if err != nil {
+			return fmt.Errorf("%s: %v", f, err)
 		}
 		known := ""
 		if cat != nil {
-			if s, ok := cat.ByFingerprint(c.Rabin); ok {
+			if s, ok := cat.ByFingerprint(fp); ok {
 				known = fmt.Sprintf("  %s (id %d, %s)", s.Label(), s.ID, s.File)
 			}
 		}
-		fmt.Fprintf(stdout, "%016x  %s%s\n", c.Rabin, f, known)
+		fmt.Fprintf(stdout, "%016x  %s%s\n", fp, f, known)
 	}
 	return nil
 }
