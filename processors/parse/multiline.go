@@ -50,10 +50,10 @@ type hostState struct {
 	offset   int64 // the record's offset; -1 in a sweep's visit
 	// carry counts values masked in parts already stored masked (a CRI
 	// partial line's): the next event or held line takes them.
-	carry int32
-	loaded   bool
-	dirty    bool
-	st       *schemas.ParseState
+	carry  int32
+	loaded bool
+	dirty  bool
+	st     *schemas.ParseState
 }
 
 // host returns the state view of the record's key. A record whose key is
