@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )
@@ -323,6 +324,13 @@ func (c *Consumer) checkTopic(ctx context.Context, cl *kgo.Client) error {
 // dead-letter topic. It returns an error when ctx ended first, or when a
 // dead letter cannot even be encoded.
 func (c *Consumer) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) error {
+	if r.Value == nil {
+		// A tombstone: franz-go reads a null value as nil (an empty one
+		// as an empty slice). The alerts topic is a stream, where it
+		// means nothing; it is bad input with a reason of its own, not
+		// the codec's error.
+		return c.deadLetter(ctx, cl, r, deadletter.ErrTombstone)
+	}
 	a, err := c.cfg.Codecs.Alert.Unmarshal(r.Value)
 	if err == nil {
 		err = checkAlert(a)
@@ -439,9 +447,6 @@ func (c *Consumer) deadLetter(ctx context.Context, cl *kgo.Client, r *kgo.Record
 		Stage:           Stage,
 		Error:           cause.Error(),
 		Time:            c.cfg.Now().UnixMilli(),
-	}
-	if dl.OriginalValue == nil {
-		dl.OriginalValue = []byte{}
 	}
 	value, err := c.cfg.Codecs.DeadLetter.Marshal(dl)
 	if err != nil {

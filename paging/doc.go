@@ -83,10 +83,12 @@
 //
 // Bad input. A record that does not decode as an Alert (unknown schema,
 // corrupt bytes), or whose state is neither FIRING nor RESOLVED or that
-// has no dedup key, is logged with its partition, offset and reason,
-// counted in logstream_page_dead_letters_total, written to the dead-letter
-// topic as a DeadLetter (stage "page") with its original key and bytes, and
-// committed past. A table value that does not decode is logged at error
+// has no dedup key, or a tombstone (null value; the reason is "null value
+// (tombstone)" and the dead letter's value null), is logged with its
+// partition, offset and reason, counted in
+// logstream_page_dead_letters_total, written to the dead-letter topic as a
+// DeadLetter (stage "page") with its original key and bytes, and committed
+// past. A table value that does not decode is logged at error
 // level and not re-sent (its RESOLVED record is still delivered).
 //
 // A group without committed offsets starts at the oldest record of the

@@ -617,6 +617,13 @@ func (p *Pipeline) run(ctx context.Context) error {
 	for _, g := range p.graphs {
 		opts := append(broker.ProcessorOptions(p.opts.Tuning), p.extra[g.Group()]...)
 		opts = append(opts,
+			// goka skips a record with a null value by default: no
+			// event, no dead letter, not counted. With NilProcess the
+			// callbacks get it (msg nil, the codec not called) and
+			// make it a dead letter (deadletter.ErrTombstone). It
+			// applies to input streams and loop topics only; tables
+			// keep reading a tombstone as a delete.
+			goka.WithNilHandling(goka.NilProcess),
 			goka.WithClientID(p.opts.ClientID+"-"+string(g.Group())),
 			goka.WithLogger(gokaLogger{log.With().Str("group", string(g.Group())).Logger()}),
 		)

@@ -117,6 +117,9 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 	if st == nil {
 		st = &schemas.AlerterState{Applied: -1}
 	}
+	if p.dlq.Tombstone(ctx, msg) {
+		return // as for a record that does not decode: nothing applied
+	}
 	value, _ := msg.([]byte)
 	a := &apply{p: p, st: st, rec: rec, key: ctx.Key(), offset: offset, trigger: ctx.Timestamp()}
 	u, err := p.cfg.UpdateCodec.Unmarshal(value)

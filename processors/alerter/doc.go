@@ -63,9 +63,11 @@
 // recognised by its per-partition sequence number and applied once.
 //
 // Bad input: a record that is neither a WindowUpdate nor a HostWindow goes
-// to logs.dlq with the decode error. A HostWindow is what the previous
-// version of errorrate wrote here: records in flight at an upgrade set the
-// host's current window's counts (no ticks are judged on them). A state
+// to logs.dlq with the decode error; a tombstone (null value) with the
+// reason "null value (tombstone)" (deadletter.ErrTombstone), and nothing
+// applied. A HostWindow is what the previous version of errorrate wrote
+// here: records in flight at an upgrade set the host's current window's
+// counts (no ticks are judged on them). A state
 // of the previous version (AlerterState v1) is read by schema resolution:
 // its hosts, history and open incidents carry on.
 package alerter

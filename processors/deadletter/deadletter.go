@@ -6,9 +6,20 @@
 // version, with no schema registry configured) or a malformed one becomes a
 // dead letter whose reason names the fingerprint, and never stops the
 // processor the way a failing goka codec would.
+//
+// Tombstones. A record with a null value on a stage's input stream is a
+// dead letter too (ErrTombstone): the pipeline runs its goka processors
+// with goka.NilProcess, so that goka hands such a record to the callback
+// (as a nil msg, without calling the codec) instead of skipping it
+// unseen, and every callback turns it away with Writer.Tombstone before
+// it reads the value. NilProcess applies to a group's input streams and
+// its loop topic only: the table topics (group tables, joins, lookups)
+// are recovered by goka itself, where a tombstone is the delete it is
+// meant to be.
 package deadletter
 
 import (
+	"errors"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -16,6 +27,26 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/schemas"
 )
+
+// ErrTombstone is the reason of the dead letter of a tombstone: a record
+// whose value is null. On a stream a null value carries nothing (deletes
+// belong to table topics), so it is bad input like any other, and it is
+// kept apart from an empty value, which has a reason of its own.
+var ErrTombstone = errors.New("null value (tombstone)")
+
+// IsTombstone reports whether msg, the value a goka callback received for
+// a record read with codec.Bytes, is a tombstone: nil under
+// goka.NilProcess (the pipeline's setting: the codec is not called), a nil
+// []byte under goka.NilDecode. An empty, non-nil value is not one: the
+// Kafka clients read a zero-length value as an empty slice, a null one as
+// nil.
+func IsTombstone(msg any) bool {
+	if msg == nil {
+		return true
+	}
+	b, ok := msg.([]byte)
+	return ok && b == nil
+}
 
 // Writer emits dead letters for one stage.
 type Writer struct {
@@ -53,10 +84,25 @@ func (w *Writer) Emit(ctx goka.Context, value []byte, err error) {
 	}
 }
 
+// Tombstone writes the dead letter of the current input record of ctx
+// when msg is a tombstone (IsTombstone), with ErrTombstone as its reason
+// and a null original value, and reports whether it did: the caller then
+// skips the record. It counts like any other dead letter (Count).
+func (w *Writer) Tombstone(ctx goka.Context, msg any) bool {
+	if !IsTombstone(msg) {
+		return false
+	}
+	w.Emit(ctx, nil, ErrTombstone)
+	return true
+}
+
 // Decode decodes the current input value of ctx (read as bytes) with c. On
-// failure it emits the dead letter and returns false; the caller skips the
-// record.
+// failure, or for a tombstone (ErrTombstone, the codec is not asked), it
+// emits the dead letter and returns false; the caller skips the record.
 func Decode[T any](ctx goka.Context, msg any, c *codecs.Codec[T], w *Writer) (*T, bool) {
+	if w.Tombstone(ctx, msg) {
+		return nil, false
+	}
 	value, _ := msg.([]byte)
 	v, err := c.Unmarshal(value)
 	if err != nil {

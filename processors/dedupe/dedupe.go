@@ -155,11 +155,17 @@ func (p *Processor) Close() {
 	}
 }
 
-// Process is the callback for logs.parsed.
+// Process is the callback for logs.parsed. A tombstone is a dead letter
+// before anything else: passed on, its null value would be a tombstone on
+// logs.unique.
 func (p *Processor) Process(ctx goka.Context, msg any) {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
 		ctx.Fail(err)
+	}
+	if p.dlq.Tombstone(ctx, msg) {
+		p.stats.In.Add(1)
+		return
 	}
 	value, _ := msg.([]byte)
 	if string(ctx.Headers()[watermark.HeaderKind]) == watermark.KindWatermark {
@@ -271,6 +277,13 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
 		ctx.Fail(err)
+	}
+	// The stage never loops a null value (Process turns tombstones away,
+	// timers are JSON): one here was written by something else, and is
+	// bad input like a tombstone on logs.parsed.
+	if p.dlq.Tombstone(ctx, msg) {
+		p.stats.In.Add(1)
+		return
 	}
 	value, _ := msg.([]byte)
 	if string(ctx.Headers()[state.HeaderKind]) == state.KindTimer {

@@ -33,6 +33,15 @@
 // Dead letters are at least once: a replay may write one twice, with the
 // same source offset.
 //
+// Bad input. An event that does not decode (and carries no routing
+// headers), or whose id is empty, goes to logs.dlq with the reason. A
+// tombstone (null value) on logs.parsed or on the loop topic goes to
+// logs.dlq with the reason "null value (tombstone)" (deadletter.ErrTombstone)
+// before anything else, so that no null value is passed on to
+// logs.unique; the stage never loops a null value itself, so one on the
+// loop topic was written by something else. A bad watermark header is
+// counted (bad_stamps) and ignored.
+//
 // Ordering. The key does not change (event id in, event id out), and
 // logs.unique is co-partitioned with logs.parsed: events keep their order
 // within a partition, which holds all occurrences of an id. A record that

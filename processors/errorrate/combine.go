@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/watermark"
 )
@@ -416,6 +417,14 @@ func (c *Combiner) record(r *kgo.Record) {
 		return
 	}
 	part.last, part.lastWall = r.Offset, c.cfg.Now()
+	if r.Value == nil {
+		// A tombstone (franz-go reads a null value as nil, an empty one
+		// as an empty slice): read, so the offset moves on, and a dead
+		// letter, not a codec error.
+		c.stats.In.Add(1)
+		c.deadLetter(r, deadletter.ErrTombstone)
+		return
+	}
 	at := r.Timestamp
 	kind, stamp := "", []byte(nil)
 	for _, h := range r.Headers {
@@ -507,7 +516,8 @@ func (c *Combiner) joined(r *kgo.Record) {
 	ev, err := c.cfg.EventCodec.Unmarshal(r.Value)
 	if err != nil {
 		// The join wrote it; the event was counted (or dead-lettered)
-		// from logs.unique. A sample is not worth a dead letter.
+		// from logs.unique. A sample is not worth a dead letter, and
+		// neither is a tombstone here (nil decodes to an error too).
 		c.stats.BadSamples.Add(1)
 		return
 	}

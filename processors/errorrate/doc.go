@@ -61,7 +61,14 @@
 //
 // Bad input. An event without a host, or a record of logs.unique that does
 // not decode, goes to logs.dlq with the reason; a partial that does not
-// decode too. A bad watermark header is counted (bad_stamps) and ignored.
+// decode too. A tombstone (null value) on logs.unique (the combine hop),
+// on the partials topic or on the loop topic goes to logs.dlq with the
+// reason "null value (tombstone)" (deadletter.ErrTombstone); neither hop
+// writes one, so one on the loop topic was written by something else. A
+// record of logs.enriched, read only for sample traces, is not a dead
+// letter when it does not decode, a tombstone included: it is counted
+// (bad_samples) and skipped, since the hop counts nothing from it. A bad
+// watermark header is counted (bad_stamps) and ignored.
 //
 // Upgrade from the per-host version. Its per-host states (ErrorRateState,
 // keyed by host in the same table) are read into the partition's state the

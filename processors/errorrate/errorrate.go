@@ -242,6 +242,10 @@ func (p *Processor) Partial(ctx goka.Context, msg any) {
 		return
 	}
 	st := r.st
+	if p.dlq.Tombstone(ctx, msg) {
+		ctx.SetValue(st) // the offset is applied: a replay skips it
+		return
+	}
 	value, _ := msg.([]byte)
 	partial, err := p.cfg.PartialCodec.Unmarshal(value)
 	if err != nil {

@@ -68,6 +68,12 @@ func (p *Processor) migrate(partition int32, st *schemas.ErrorRatePartition) {
 // Loop is the callback for the loop topic: the previous version's records,
 // and those re-keyed from them to a partition's key.
 func (p *Processor) Loop(ctx goka.Context, msg any) {
+	// Neither version loops a null value (events and samples have bytes,
+	// and re-keying copies them): one here was written by something else,
+	// and is a dead letter like a tombstone on the partials topic.
+	if p.dlq.Tombstone(ctx, msg) {
+		return
+	}
 	value, _ := msg.([]byte)
 	kind := string(ctx.Headers()[watermark.HeaderKind])
 	if IsPartitionKey(ctx.Key()) {

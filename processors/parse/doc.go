@@ -25,8 +25,10 @@
 // Bad input, and what happens to it:
 //   - an Avro value that does not decode (unknown fingerprint, truncated,
 //     not Avro): dead letter with the decode error;
-//   - a plain value that is not UTF-8 text, an empty value or a tombstone:
-//     dead letter with the reason;
+//   - a plain value that is not UTF-8 text, or an empty value: dead letter
+//     with the reason ("empty record: no line to parse" for an empty one);
+//   - a tombstone (null value): dead letter "null value (tombstone)", with
+//     a null original value (deadletter.ErrTombstone);
 //   - a CRI partial line whose key is empty or does not hash to the
 //     partition it was read from (a shipper that partitions differently):
 //     its state could not be kept with its key, so the part is emitted on

@@ -187,6 +187,11 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 // is fetched from the schema registry (Config.RawLogs' source) or becomes a
 // dead letter naming its fingerprint.
 func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, error) {
+	if value == nil {
+		// A tombstone (goka.NilProcess hands it over as a nil msg); an
+		// empty value is read as an empty, non-nil slice.
+		return nil, deadletter.ErrTombstone
+	}
 	if len(value) == 0 {
 		return nil, ErrEmptyRecord
 	}

@@ -71,10 +71,13 @@
 //
 // A message that is not an OTLP trace export (protobuf that does not parse,
 // fields the request does not have, no resource spans), or that holds no
-// span at all, becomes one dead letter with the original bytes. A span
-// whose trace id is empty, not 16 bytes or all zeros, or whose span id is
-// empty, not 8 bytes or all zeros, or whose parent span id has a wrong
-// length, is rejected: the message gets one dead letter (stage "spans",
-// the original bytes) whose reason names every rejected span by index,
-// name and reason, while its good spans still go out.
+// span at all, becomes one dead letter with the original bytes; a
+// tombstone (null value) one with the reason "null value (tombstone)"
+// (deadletter.ErrTombstone) and a null value, its partition's progress
+// noted as for any record. A span whose trace id is empty, not 16 bytes
+// or all zeros, or whose span id is empty, not 8 bytes or all zeros, or
+// whose parent span id has a wrong length, is rejected: the message gets
+// one dead letter (stage "spans", the original bytes) whose reason names
+// every rejected span by index, name and reason, while its good spans
+// still go out.
 package spans

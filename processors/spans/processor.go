@@ -77,13 +77,18 @@ func New(cfg Config) (*Processor, error) {
 func (p *Processor) Stats() *Stats { return p.stats }
 
 // Process is the goka.ProcessCallback for the Collector's OTLP topic; it
-// reads the value as bytes (codec.Bytes). Every good span goes out keyed by
+// reads the value as bytes (codec.Bytes). A tombstone (null value) is a
+// dead letter (deadletter.ErrTombstone). Every good span goes out keyed by
 // its trace id, in the message's order. A message that does not decode, or
 // holds no span, becomes one dead letter; a message with rejected spans
 // becomes one dead letter naming each of them, and its good spans still go
 // out. It never panics on input.
 func (p *Processor) Process(ctx goka.Context, msg any) {
 	p.stats.Messages.Add(1)
+	if p.dlq.Tombstone(ctx, msg) {
+		p.progress(ctx, 0, false)
+		return
+	}
 	value, _ := msg.([]byte)
 	d, err := fromOTLP(value)
 	if err != nil {

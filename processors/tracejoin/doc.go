@@ -84,7 +84,13 @@
 // span id, goes to logs.dlq with the original bytes and the reason; an
 // event with an invalid trace id leaves as no_trace. An event held by its
 // routing headers whose bytes do not decode goes to logs.dlq when it would
-// leave.
+// leave. A tombstone (null value) on logs.unique, on the spans topic or
+// on the loop topic goes to logs.dlq with the reason "null value
+// (tombstone)" (deadletter.ErrTombstone) before anything else: re-keyed,
+// it would be a tombstone on the loop topic. The stage never loops a null
+// value itself, so one there was written by something else; it still
+// counts as the loop partition's activity, as any loop record does. The
+// group table's tombstones are deletes, read by goka, not input.
 //
 // Watermarks (package watermark). Each partition of logs.unique has the
 // watermark of the parse origins stamped on its events; the stage stamps

@@ -224,9 +224,15 @@ func NormalizeTraceID(s string) (string, bool) {
 	return s, true
 }
 
-// Event is the callback for logs.unique.
+// Event is the callback for logs.unique. A tombstone is a dead letter
+// before anything else: re-keyed by its routing headers, its null value
+// would be a tombstone on the loop topic.
 func (p *Processor) Event(ctx goka.Context, msg any) {
 	rec := p.begin(ctx)
+	if p.dlq.Tombstone(ctx, msg) {
+		p.stats.Events.Add(1)
+		return
+	}
 	value, _ := msg.([]byte)
 	stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
 	if err != nil {
@@ -343,6 +349,10 @@ func (p *Processor) fanOut(ctx goka.Context, stamp watermark.Stamp, target int32
 // Span is the callback for the spans topic.
 func (p *Processor) Span(ctx goka.Context, msg any) {
 	rec := p.begin(ctx)
+	if p.dlq.Tombstone(ctx, msg) {
+		p.stats.Spans.Add(1)
+		return
+	}
 	if string(ctx.Headers()[watermark.HeaderKind]) == watermark.KindWatermark {
 		stamps, err := watermark.Decode(ctx.Headers()[watermark.HeaderStamp])
 		if err != nil {
@@ -377,6 +387,13 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 			p.stats.BadStamps.Add(1)
 		}
 		p.cfg.Loops.Observe(ctx.Partition(), ctx.Timestamp(), stamps, kind != watermark.KindWatermark, "", 0, 0)
+	}
+	// The stage never loops a null value (Event and Span turn tombstones
+	// away; timers, events, spans and watermark records all have bytes):
+	// one here was written by something else. It has been observed like
+	// any loop record; it is a dead letter like a tombstone on an input.
+	if p.dlq.Tombstone(ctx, msg) {
+		return
 	}
 	switch kind {
 	case watermark.KindWatermark:
