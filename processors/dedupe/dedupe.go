@@ -161,7 +161,8 @@ func (p *Processor) Close() {
 func (p *Processor) Process(ctx goka.Context, msg any) {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
-		ctx.Fail(err)
+		ctx.Fail(err) // panics, but returns when the processor is stopping
+		return
 	}
 	if p.dlq.Tombstone(ctx, msg) {
 		p.stats.In.Add(1)
@@ -276,7 +277,8 @@ func (p *Processor) relay(ctx goka.Context, rec *exactlyonce.Record, stamps []wa
 func (p *Processor) Loop(ctx goka.Context, msg any) {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
-		ctx.Fail(err)
+		ctx.Fail(err) // panics, but returns when the processor is stopping
+		return
 	}
 	// The stage never loops a null value (Process turns tombstones away,
 	// timers are JSON): one here was written by something else, and is

@@ -196,10 +196,14 @@ func (p *Processor) Rebalance(a goka.Assignment) {
 	}
 }
 
+// begin starts the record's fenced output; nil when it failed (goka's
+// Fail panics to stop the processor, but only returns once the processor
+// is stopping: the callback must then return without output).
 func (p *Processor) begin(ctx goka.Context) *exactlyonce.Record {
 	rec, err := p.cfg.Fence.Begin(ctx)
 	if err != nil {
 		ctx.Fail(err)
+		return nil
 	}
 	return rec
 }
@@ -229,6 +233,9 @@ func NormalizeTraceID(s string) (string, bool) {
 // would be a tombstone on the loop topic.
 func (p *Processor) Event(ctx goka.Context, msg any) {
 	rec := p.begin(ctx)
+	if rec == nil {
+		return
+	}
 	if p.dlq.Tombstone(ctx, msg) {
 		p.stats.Events.Add(1)
 		return
@@ -349,6 +356,9 @@ func (p *Processor) fanOut(ctx goka.Context, stamp watermark.Stamp, target int32
 // Span is the callback for the spans topic.
 func (p *Processor) Span(ctx goka.Context, msg any) {
 	rec := p.begin(ctx)
+	if rec == nil {
+		return
+	}
 	if p.dlq.Tombstone(ctx, msg) {
 		p.stats.Spans.Add(1)
 		return
@@ -379,6 +389,9 @@ func (p *Processor) Span(ctx goka.Context, msg any) {
 // window timers.
 func (p *Processor) Loop(ctx goka.Context, msg any) {
 	rec := p.begin(ctx)
+	if rec == nil {
+		return
+	}
 	value, _ := msg.([]byte)
 	kind := string(ctx.Headers()[state.HeaderKind])
 	if kind != state.KindTimer {
@@ -743,7 +756,8 @@ func (p *Processor) Sweep(ctx goka.Context, meta any) {
 	case len(due) > 0 && markOf(st, p.markedTopic()) < 0:
 		mark, err := p.nextMark(ctx, t)
 		if err != nil {
-			ctx.Fail(err)
+			ctx.Fail(err) // returns only when the processor stops
+			return
 		}
 		for _, i := range due {
 			st.Events[i].EmittedTopic, st.Events[i].EmittedOffset = p.markedTopic(), mark
@@ -769,7 +783,8 @@ func (p *Processor) release(ctx goka.Context, tid string, st *schemas.TraceState
 		}
 		rec, err := p.cfg.Fence.BeginAt(ctx, swept, mark)
 		if err != nil {
-			ctx.Fail(err)
+			ctx.Fail(err) // returns only when the processor stops
+			return
 		}
 		for i := range st.Events {
 			e := &st.Events[i]
