@@ -70,13 +70,25 @@ func fleetLines() []fleetLine {
 	return out
 }
 
-func (l fleetLine) record(i int) *kgo.Record {
-	level, msg := "info", fmt.Sprintf("GET /api/pay/%d 200", i)
-	if l.err {
-		level, msg = "error", fmt.Sprintf("db query failed: timeout after %d ms to 10.0.4.7:5432", 3000+i%97)
+// records are the line's records: a JSON line, or for an error a Java
+// logback line and its stack trace, one record a line as a shipper sends
+// them (the parse stage joins the trace to its event, holding it in its
+// table until the host's next line or the idle time: the windows must
+// count it all the same).
+func (l fleetLine) records(i int) []*kgo.Record {
+	rec := func(v string) *kgo.Record {
+		return &kgo.Record{Topic: topology.TopicRaw, Key: []byte(l.host), Value: []byte(v), Timestamp: l.at}
 	}
-	v := fmt.Sprintf(`{"ts":%q,"level":%q,"msg":%q,"service":"payments","seq":%d}`, l.at.Format(time.RFC3339Nano), level, msg, i)
-	return &kgo.Record{Topic: topology.TopicRaw, Key: []byte(l.host), Value: []byte(v), Timestamp: l.at}
+	if l.err {
+		return []*kgo.Record{
+			rec(fmt.Sprintf("%s ERROR [http-nio-8080-exec-%d] c.s.p.ChargeService - db query failed (seq %d)", l.at.Format("2006-01-02 15:04:05,000"), i%8, i)),
+			rec(fmt.Sprintf("java.sql.SQLTimeoutException: timeout after %d ms to 10.0.4.7:5432", 3000+i%97)),
+			rec("\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)"),
+			rec("\tat com.shop.payments.ChargeService.charge(ChargeService.java:88)"),
+		}
+	}
+	v := fmt.Sprintf(`{"ts":%q,"level":"info","msg":"GET /api/pay/%d 200","service":"payments","seq":%d}`, l.at.Format(time.RFC3339Nano), i, i)
+	return []*kgo.Record{rec(v)}
 }
 
 type fleetRun struct {
@@ -120,9 +132,13 @@ func runFleet(t *testing.T, lines []fleetLine, mode string) fleetRun {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	recs := make([]*kgo.Record, len(lines))
+	var recs []*kgo.Record
+	var at []time.Time // each record's line's time
 	for i, l := range lines {
-		recs[i] = l.record(i)
+		for _, r := range l.records(i) {
+			recs = append(recs, r)
+			at = append(at, l.at)
+		}
 	}
 	var run fleetRun
 	produce := func(rs []*kgo.Record) {
@@ -153,7 +169,7 @@ func runFleet(t *testing.T, lines []fleetLine, mode string) fleetRun {
 			time.Sleep(50 * time.Millisecond)
 			upto := fleetT0.Add(time.Since(start) * fleetSpeedup)
 			n := next
-			for n < len(recs) && !lines[n].at.After(upto) {
+			for n < len(recs) && !at[n].After(upto) {
 				n++
 			}
 			produce(recs[next:n])
