@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ import (
 const (
 	envCrashBroker = "LOGSTREAM_CRASH_CHILD_BROKER"
 	envCrashState  = "LOGSTREAM_CRASH_CHILD_STATE" // LevelDB directory; "" = memory
+	envCrashStages = "LOGSTREAM_CRASH_CHILD_STAGES" // comma-separated; "" = crashOptions'
 )
 
 const crashPartitions = 3
@@ -90,6 +92,9 @@ func crashOptions(addr string, store string) (Options, error) {
 // crash under test).
 func crashChild(addr, store string) int {
 	opts, err := crashOptions(addr, store)
+	if stages := os.Getenv(envCrashStages); stages != "" {
+		opts.Stages = strings.Split(stages, ",")
+	}
 	if err == nil {
 		opts.Logger = zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
 		var p *Pipeline
