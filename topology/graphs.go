@@ -21,6 +21,7 @@ func (t *Topology) ParseConfig(set *codecs.Set) parse.Config {
 	return parse.Config{
 		Events:      goka.Stream(TopicParsed),
 		DeadLetters: goka.Stream(TopicDLQ),
+		Loop:        goka.Stream(LoopTopic(GroupParse)),
 		PartitionOf: func(key []byte) int32 { return Partition(key, n) },
 		KeyFor:      func(p int32) string { return KeyFor(p, n) },
 		RawLogs:     set.RawLog,
@@ -37,6 +38,9 @@ func (t *Topology) ParseConfig(set *codecs.Set) parse.Config {
 func (t *Topology) ParseGroup(p *parse.Processor, set *codecs.Set) *goka.GroupGraph {
 	return goka.DefineGroup(goka.Group(GroupParse),
 		goka.Input(goka.Stream(TopicRaw), new(codec.Bytes), p.Process),
+		// Records whose key belongs to another partition come back here
+		// under a key that belongs to theirs (parse's rehome.go).
+		goka.Loop(new(codec.Bytes), p.Loop),
 		// Bytes: the stage encodes each event itself, and writes
 		// watermark records beside them.
 		goka.Output(goka.Stream(TopicParsed), new(codec.Bytes)),

@@ -47,7 +47,8 @@ type hostState struct {
 	p        *Processor
 	ctx      goka.Context
 	stateful bool  // the key's state lives on this partition
-	offset   int64 // the record's offset; -1 in a sweep's visit
+	offset   int64 // the record's offset in its topic; -1 in a sweep's visit
+	seq      int64 // its offset in logs.raw, for event-time stamps; -1: none
 	// carry counts values masked in parts already stored masked (a CRI
 	// partial line's): the next event or held line takes them.
 	carry  int32
@@ -59,10 +60,10 @@ type hostState struct {
 // host returns the state view of the record's key. A record whose key is
 // empty or hashes to another partition (a shipper with another
 // partitioner) cannot keep state: its lines are emitted as they come.
-func (p *Processor) host(ctx goka.Context, raw *schemas.RawLog) *hostState {
+func (p *Processor) host(ctx goka.Context, raw *schemas.RawLog, seq int64) *hostState {
 	key := ctx.Key()
-	return &hostState{p: p, ctx: ctx, offset: ctx.Offset(),
-		stateful: key != "" && raw.Host == key && p.cfg.PartitionOf([]byte(key)) == ctx.Partition()}
+	return &hostState{p: p, ctx: ctx, offset: ctx.Offset(), seq: seq,
+		stateful: key != "" && raw.Host == hostOf(key) && p.cfg.PartitionOf([]byte(key)) == ctx.Partition()}
 }
 
 // state returns the host's state, empty when it has none.
@@ -183,13 +184,13 @@ func (p *Processor) logical(h *hostState, raw *schemas.RawLog, line, content str
 			// Past the bound: the event goes as it stands, marked, and
 			// this line on its own (not lost).
 			p.stats.StackTruncated.Add(1)
-			p.flushEvent(h.ctx, src, e, true, offset)
+			p.flushEvent(h.ctx, src, e, true, h.seq)
 			h.dropEvent(src)
 			p.emitLine(h, raw, line, f)
 			return true
 		default:
 			// The next event began (or a sweep closed this one).
-			p.flushEvent(h.ctx, src, e, false, offset)
+			p.flushEvent(h.ctx, src, e, false, h.seq)
 			h.dropEvent(src)
 			emitted = true
 		}
@@ -212,14 +213,14 @@ func (p *Processor) logical(h *hostState, raw *schemas.RawLog, line, content str
 func (p *Processor) emitLine(h *hostState, raw *schemas.RawLog, line string, f Fields) {
 	ev := Event(raw, line, f)
 	ev.Masked, h.carry = h.carry, 0
-	p.emitEvent(h.ctx, ev, line, f, h.offset)
+	p.emitEvent(h.ctx, ev, line, f, h.seq)
 }
 
 // flushEvent emits a held event: its first line parsed again, the
 // continuation lines appended to the message and in stack. Without
 // continuation lines it is the event the line alone makes.
 func (p *Processor) flushEvent(ctx goka.Context, source string, e schemas.PendingEvent, truncated bool, offset int64) {
-	raw := &schemas.RawLog{Host: ctx.Key(), Source: source, Line: e.Line, ReceivedAt: e.ReceivedAt, Labels: e.Labels}
+	raw := &schemas.RawLog{Host: hostOf(ctx.Key()), Source: source, Line: e.Line, ReceivedAt: e.ReceivedAt, Labels: e.Labels}
 	f := ParseLine(e.Line)
 	line := e.Line
 	if e.Lines > 0 {
@@ -246,7 +247,7 @@ func (p *Processor) flushPartial(h *hostState, source string, pend schemas.Pendi
 	p.stats.PartialIdle.Add(1)
 	h.dropPartial(source)
 	h.carry += pend.Masked
-	raw := &schemas.RawLog{Host: h.ctx.Key(), Source: source, Line: joinedLine(joined), ReceivedAt: pend.Time}
+	raw := &schemas.RawLog{Host: hostOf(h.ctx.Key()), Source: source, Line: joinedLine(joined), ReceivedAt: pend.Time}
 	p.logical(h, raw, raw.Line, joined.Content, ParseCRIContent(joined))
 }
 
@@ -314,7 +315,7 @@ func (p *Processor) Sweep(ctx goka.Context, meta any) {
 		}
 		return
 	}
-	h := &hostState{p: p, ctx: ctx, stateful: true, offset: -1, loaded: true, st: st}
+	h := &hostState{p: p, ctx: ctx, stateful: true, offset: -1, seq: -1, loaded: true, st: st}
 	if v.Phase == state.VisitMarked {
 		for src, pend := range st.Pending {
 			if pend.Mark >= 0 {

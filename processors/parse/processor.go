@@ -34,6 +34,10 @@ const DefaultMaxFuture = time.Hour
 type Config struct {
 	Events      goka.Stream // output of LogEvents
 	DeadLetters goka.Stream // output of DeadLetters
+	// Loop is the stage's loop topic, for records whose key belongs to
+	// another partition (rehome.go); "" keeps no state for them: their
+	// lines are emitted as they come.
+	Loop goka.Stream
 	// PartitionOf tells which partition of the input a key belongs to, so
 	// that the stage keeps state only for keys read where their state lives.
 	PartitionOf func(key []byte) int32
@@ -108,6 +112,7 @@ type Processor struct {
 	stats *Stats
 	dlq   *deadletter.Writer
 	holds holds
+	homes homes
 }
 
 // New returns the stage for cfg.
@@ -158,17 +163,26 @@ func (p *Processor) Stats() *Stats { return p.stats }
 // Process is the goka.ProcessCallback for logs.raw. It never panics on
 // input: every record ends as one LogEvent, one DeadLetter, or in the
 // group table (a CRI partial part, a line that may start a stack trace, a
-// continuation line) until its event is complete.
+// continuation line) until its event is complete. A record whose key
+// belongs to another partition (a shipper that partitions otherwise) goes
+// through the loop topic first (rehome).
 func (p *Processor) Process(ctx goka.Context, msg any) {
 	p.stats.In.Add(1)
 	value, _ := msg.([]byte)
-	raw, err := p.decode(ctx, value)
+	raw, err := p.decode(ctx, value, ctx.Key())
 	if err != nil {
 		p.deadLetter(ctx, value, err)
-		p.progress(ctx)
+		p.progress(ctx, ctx.Offset())
 		return
 	}
-	h := p.host(ctx, raw)
+	if p.rehome(ctx, value) {
+		return
+	}
+	p.process(ctx, raw, p.host(ctx, raw, ctx.Offset()))
+}
+
+// process takes a decoded record on to its event.
+func (p *Processor) process(ctx goka.Context, raw *schemas.RawLog, h *hostState) {
 	emitted := false
 	if cri, ok := ParseCRI(raw.Line); ok {
 		emitted = p.processCRI(h, raw, cri)
@@ -177,7 +191,7 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 	}
 	h.save()
 	if !emitted {
-		p.progress(ctx)
+		p.progress(ctx, h.seq)
 	}
 }
 
@@ -186,7 +200,7 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 // otherwise. An Avro RawLog written with a schema this build does not know
 // is fetched from the schema registry (Config.RawLogs' source) or becomes a
 // dead letter naming its fingerprint.
-func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, error) {
+func (p *Processor) decode(ctx goka.Context, value []byte, host string) (*schemas.RawLog, error) {
 	if value == nil {
 		// A tombstone (goka.NilProcess hands it over as a nil msg); an
 		// empty value is read as an empty, non-nil slice.
@@ -205,7 +219,7 @@ func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, err
 			return nil, err // names the codec, the record and what is wrong
 		}
 		if raw.Host == "" {
-			raw.Host = ctx.Key()
+			raw.Host = host
 		}
 		if raw.ReceivedAt == 0 {
 			raw.ReceivedAt = ctx.Timestamp().UnixMilli()
@@ -220,7 +234,7 @@ func (p *Processor) decode(ctx goka.Context, value []byte) (*schemas.RawLog, err
 		return nil, ErrEmptyRecord
 	}
 	return &schemas.RawLog{
-		Host:       ctx.Key(),
+		Host:       host,
 		Source:     string(ctx.Topic()),
 		Line:       line,
 		ReceivedAt: ctx.Timestamp().UnixMilli(),
@@ -317,7 +331,7 @@ func (p *Processor) emitEvent(ctx goka.Context, ev *schemas.LogEvent, line strin
 		// Every field is ours and every string valid UTF-8: a failure
 		// is a bug, and the line goes to the dead letters with it.
 		p.deadLetter(ctx, []byte(line), err)
-		p.progress(ctx)
+		p.progress(ctx, offset)
 		return
 	}
 	// The id, event time, trace and span ids go beside the bytes too:
@@ -355,11 +369,11 @@ func (p *Processor) send(ctx goka.Context, ev *schemas.LogEvent, b, stamp []byte
 // progress notes a record that yields no event (a dead letter, a held
 // part): its offset moves its partition along, and an idle partition
 // wakes up.
-func (p *Processor) progress(ctx goka.Context) {
+func (p *Processor) progress(ctx goka.Context, offset int64) {
 	if p.cfg.Origins == nil {
 		return
 	}
-	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), ctx.Offset(), 0, false, -1)
+	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), offset, 0, false, -1)
 	p.fanOut(ctx, p.holds.cap(ctx.Partition(), stamp), due)
 }
 

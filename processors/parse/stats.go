@@ -17,6 +17,7 @@ type Stats struct {
 	PartialJoined     atomic.Int64 // CRI lines emitted whole from parts
 	PartialTruncated  atomic.Int64 // CRI lines emitted early at MaxPartialBytes
 	PartialUnjoinable atomic.Int64 // CRI parts emitted alone (no usable key)
+	Rehomed           atomic.Int64 // records sent through the loop topic: their key belongs to another partition
 	PartialIdle       atomic.Int64 // CRI lines emitted as they stood after HoldIdle without their end
 	Replayed          atomic.Int64 // replayed parts and lines recognised and skipped
 	StackHeld         atomic.Int64 // lines held because a stack trace may follow
@@ -70,6 +71,7 @@ var (
 	descUnparsed = prometheus.NewDesc("logstream_parse_unparsed_total", "Lines that matched no known format (emitted with parse_error set).", nil, nil)
 	descFormat   = prometheus.NewDesc("logstream_parse_format_total", "Events emitted by the parse stage, by detected format.", []string{"format"}, nil)
 	descPartial  = prometheus.NewDesc("logstream_parse_cri_partials_total", "CRI partial-line handling: held, joined, truncated, unjoinable, idle (emitted as it stood after the hold idle time), replayed (parts and lines).", []string{"outcome"}, nil)
+	descRehomed  = prometheus.NewDesc("logstream_parse_rehomed_total", "Records the parse stage sent through its loop topic because their key belongs to another partition (a shipper that partitions otherwise), so that their host's lines are joined.", nil, nil)
 	descMasked   = prometheus.NewDesc("logstream_parse_masked_values_total", "Values the parse stage masked in events (card numbers, configured patterns): message, stack, labels and parse_error.", nil, nil)
 	descStack    = prometheus.NewDesc("logstream_parse_multiline_total", "Multi-line events (stack traces): held (lines that may start one), lines (continuation lines joined), joined (events emitted with continuation lines), truncated (emitted at the line or byte bound), idle (emitted by a sweep after the hold idle time).", []string{"outcome"}, nil)
 )
@@ -80,7 +82,7 @@ func (s *Stats) Collector() prometheus.Collector { return statsCollector{s} }
 type statsCollector struct{ s *Stats }
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIn, descOut, descFailed, descDLQ, descUnparsed, descFormat, descPartial, descStack, descMasked} {
+	for _, d := range []*prometheus.Desc{descIn, descOut, descFailed, descDLQ, descUnparsed, descFormat, descPartial, descStack, descMasked, descRehomed} {
 		ch <- d
 	}
 }
@@ -111,4 +113,5 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descStack, s.StackTruncated.Load(), "truncated")
 	counter(descStack, s.StackIdle.Load(), "idle")
 	counter(descMasked, s.Masked.Load())
+	counter(descRehomed, s.Rehomed.Load())
 }
