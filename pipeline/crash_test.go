@@ -30,7 +30,7 @@ import (
 // running dedupe and the trace join against the parent's broker.
 const (
 	envCrashBroker = "LOGSTREAM_CRASH_CHILD_BROKER"
-	envCrashState  = "LOGSTREAM_CRASH_CHILD_STATE" // LevelDB directory; "" = memory
+	envCrashState  = "LOGSTREAM_CRASH_CHILD_STATE"  // LevelDB directory; "" = memory
 	envCrashStages = "LOGSTREAM_CRASH_CHILD_STAGES" // comma-separated; "" = crashOptions'
 )
 

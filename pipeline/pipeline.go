@@ -129,6 +129,11 @@ func (o *Options) Validate() error {
 		return errors.New("pipeline: no topology")
 	case o.Codecs == nil:
 		return errors.New("pipeline: no codecs")
+	case o.HoldIdle > 0 && o.HoldIdle >= cmp.Or(o.Watermark.Idle, watermark.DefaultIdle):
+		// An idle input partition stops holding event time back: what
+		// parse still holds would come late downstream.
+		return fmt.Errorf("pipeline: the parse stage's hold idle time (%s) must be below the watermark's idle timeout (%s)",
+			o.HoldIdle, cmp.Or(o.Watermark.Idle, watermark.DefaultIdle))
 	}
 	return nil
 }

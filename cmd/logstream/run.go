@@ -133,6 +133,7 @@ func startStack(cfg *Config, stderr io.Writer, log zerolog.Logger) (*stack, erro
 		Storage:   store,
 		Logger:    log,
 		Cluster:   cfg.Cluster,
+		HoldIdle:  cfg.HoldIdle,
 		Stages:    cfg.Stages,
 		Dedupe:    pipeline.StateOptions{TTL: cfg.DedupeTTL, MaxFuture: cfg.MaxFuture, CacheEntries: cacheEntries(cfg.DedupeCache, cfg.StateDir)},
 		Join:      pipeline.StateOptions{Window: cfg.JoinWindow, MaxFuture: cfg.MaxFuture, Idle: cfg.joinIdle, MaxHeld: cfg.JoinMaxHeld},

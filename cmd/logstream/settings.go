@@ -73,6 +73,7 @@ type Config struct {
 	DedupeTTL   time.Duration
 	DedupeCache int
 	JoinWindow  time.Duration
+	HoldIdle    time.Duration
 	JoinMaxHeld int
 	MaxFuture   time.Duration
 	// MaskPatterns are what the parse stage masks besides card numbers.
@@ -325,6 +326,8 @@ var (
 		parse: intIn(0, 1<<30, func(c *Config, n int) { c.DedupeCache = n })}
 	sJoinWindow = setting{name: "join-window", env: "LOGSTREAM_JOIN_WINDOW", def: "30s", usage: "how long (event time) an event waits for its trace span before it leaves unenriched (join_status timeout)",
 		parse: durationIn(100*time.Millisecond, 24*time.Hour, func(c *Config, d time.Duration) { c.JoinWindow = d })}
+	sHoldIdle = setting{name: "hold-idle", env: "LOGSTREAM_HOLD_IDLE", def: "2s", usage: "how long (wall clock) the parse stage holds a CRI partial line, or a line a stack trace may follow, without its next line before it emits it as it stands; must be below --idle-timeout",
+		parse: durationIn(50*time.Millisecond, time.Minute, func(c *Config, d time.Duration) { c.HoldIdle = d })}
 	sJoinMaxHeld = setting{name: "join-max-held", env: "LOGSTREAM_JOIN_MAX_HELD", def: "100000", usage: "events the trace join holds waiting for their spans per partition; past it the oldest leave at once unenriched (join_status timeout, counted as bound)",
 		parse: intIn(1, 1<<30, func(c *Config, n int) { c.JoinMaxHeld = n })}
 	sMaxFuture = setting{name: "max-future", env: "LOGSTREAM_MAX_FUTURE", def: "1h", usage: "an event further than this ahead of when its record was written (the wall clock at the latest) is passed on, counted as future, and does not move event time",
@@ -346,7 +349,7 @@ var (
 	connectionSettings = append(append([]setting{sConfig, sBrokers, sEmbeddedAddr, sEmbeddedData, sPartitions, sReplication, sBatchSize, sMaxConcurrency, sCompression, sLogLevel, sLogFormat},
 		kafkaSecuritySettings...), embeddedSecuritySettings...)
 	pipelineSettings = append(append([]setting(nil), connectionSettings...), sAdminAddr, sPprof, sStateDir, sRegistry, sEncoding, sCluster,
-		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sMaxFuture, sMemoryLimit, sGCPercent, sMaskPatterns)
+		sStages, sDedupeTTL, sDedupeCache, sJoinWindow, sJoinMaxHeld, sHoldIdle, sMaxFuture, sMemoryLimit, sGCPercent, sMaskPatterns)
 )
 
 // The alerting settings join the pipeline's (alerting.go).
