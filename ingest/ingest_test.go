@@ -21,14 +21,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/topology"
 )
 
-const testTopic = "logs.raw"
+const (
+	testTopic = topology.TopicRaw
+	testDLQ   = topology.TopicDLQ
+)
 
 var testNow = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // jsonEncode stands in for the Avro codec.
 func jsonEncode(r *schemas.RawLog) ([]byte, error) { return json.Marshal(r) }
+
+func jsonEncodeDL(d *schemas.DeadLetter) ([]byte, error) { return json.Marshal(d) }
 
 // hostOf takes the host from a leading "host=NAME " field.
 func hostOf(line string) string {
@@ -42,17 +48,19 @@ func hostOf(line string) string {
 
 func baseConfig() Config {
 	return Config{
-		Topic:  testTopic,
-		Encode: jsonEncode,
-		HostOf: hostOf,
-		Now:    func() time.Time { return testNow },
-		Poll:   10 * time.Millisecond,
+		Topic:            testTopic,
+		DeadLetterTopic:  testDLQ,
+		Encode:           jsonEncode,
+		EncodeDeadLetter: jsonEncodeDL,
+		HostOf:           hostOf,
+		Now:              func() time.Time { return testNow },
+		Poll:             10 * time.Millisecond,
 	}
 }
 
 func startCluster(t *testing.T) []string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, testTopic))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, testTopic, testDLQ))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +68,9 @@ func startCluster(t *testing.T) []string {
 	return c.ListenAddrs()
 }
 
-func newProducer(t *testing.T, addrs []string) *kgo.Client {
+func newProducer(t *testing.T, addrs []string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addrs...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,10 +591,11 @@ func TestCancelFlushesWhatWasRead(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancellation")
 	}
-	if r.err != nil {
-		t.Fatal(r.err)
+	// Stdin was not read to its end: an interruption, with the account.
+	if !errors.Is(r.err, ErrInterrupted) || !strings.Contains(r.err.Error(), "5 lines acknowledged, 0 not") {
+		t.Fatalf("error %v, want ErrInterrupted with 5 lines acknowledged, 0 not", r.err)
 	}
-	if r.sum.Records != 5 || r.sum.Failed != 0 {
+	if r.sum.Records != 5 || r.sum.Failed != 0 || r.sum.Unacknowledged != 0 {
 		t.Errorf("summary %+v", r.sum)
 	}
 	var want []string
@@ -638,7 +647,14 @@ func TestValidate(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Topic = "" }, "Topic"},
+		{func(c *Config) { c.DeadLetterTopic = "" }, "DeadLetterTopic"},
 		{func(c *Config) { c.Encode = nil }, "Encode"},
+		{func(c *Config) { c.EncodeDeadLetter = nil }, "EncodeDeadLetter"},
+		{func(c *Config) { c.MaxRecordBytes = -1 }, "MaxRecordBytes"},
+		{func(c *Config) { c.MaxRecordBytes = 100 }, "MaxRecordBytes"},
+		{func(c *Config) { c.DeliveryTimeout = -1 }, "DeliveryTimeout"},
+		{func(c *Config) { c.Host = "h\xff" }, "UTF-8"},
+		{func(c *Config) { c.Labels = map[string]string{"k": "\xc3"} }, "UTF-8"},
 		{func(c *Config) { c.MaxLineBytes = -1 }, "MaxLineBytes"},
 		{func(c *Config) { c.Poll = -1 }, "Poll"},
 		{func(c *Config) { c.FlushTimeout = -1 }, "FlushTimeout"},

@@ -10,13 +10,15 @@ import (
 // progressEvery is how often the progress line is refreshed.
 const progressEvery = 250 * time.Millisecond
 
-// progress refreshes "\r  12,345 records  45,678 rec/s" on a writer. The
-// rate is taken over the last second or so, so that it tracks the current
-// speed (and drops to 0 while a followed file is idle).
+// progress refreshes "\r  12,345 records  45,678 rec/s" on a writer, with
+// ", 3 dead letters" once lines that are not UTF-8 went to the dead-letter
+// topic. The rate is taken over the last second or so, so that it tracks
+// the current speed (and drops to 0 while a followed file is idle).
 type progress struct {
 	w     io.Writer
 	now   func() time.Time
 	count func() int64
+	dead  func() int64
 	done  chan struct{}
 	quit  chan struct{}
 
@@ -26,8 +28,8 @@ type progress struct {
 	n      int
 }
 
-func startProgress(w io.Writer, now func() time.Time, start time.Time, count func() int64) *progress {
-	p := &progress{w: w, now: now, count: count, done: make(chan struct{}), quit: make(chan struct{})}
+func startProgress(w io.Writer, now func() time.Time, start time.Time, count, dead func() int64) *progress {
+	p := &progress{w: w, now: now, count: count, dead: dead, done: make(chan struct{}), quit: make(chan struct{})}
 	p.sample(start, 0)
 	go p.loop()
 	return p
@@ -72,8 +74,12 @@ func (p *progress) write() {
 	if dt := now.Sub(p.times[0]).Seconds(); dt > 0 {
 		rate = float64(c-p.counts[0]) / dt
 	}
+	dl := ""
+	if d := p.dead(); d > 0 {
+		dl = ", " + plural(d, "dead letter")
+	}
 	// Trailing spaces wipe what a longer previous line left behind.
-	fmt.Fprintf(p.w, "\r  %s records  %s rec/s    ", commas(c), commas(int64(rate+0.5)))
+	fmt.Fprintf(p.w, "\r  %s records  %s rec/s%s    ", commas(c), commas(int64(rate+0.5)), dl)
 }
 
 // commas formats n with thousands separators: 1234567 -> "1,234,567".

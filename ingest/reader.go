@@ -15,14 +15,25 @@ const readBufSize = 64 << 10
 
 // splitter assembles one line from the chunks bufio.Reader.ReadSlice
 // returns, keeping at most max+1 bytes (the extra byte tells a line of
-// exactly max bytes followed by "\r" from a longer one).
+// exactly max bytes followed by "\r" from a longer one). It also knows
+// where each line starts in its input and how long it was before any cut.
 type splitter struct {
-	max   int
-	buf   []byte
-	trunc bool // bytes were discarded
+	max    int
+	buf    []byte
+	trunc  bool  // bytes were discarded
+	pos    int64 // bytes of the input consumed, line endings included
+	start  int64 // input offset of the current line's first byte
+	num    int64 // lines ended so far: the current line is number num+1
+	total  int64 // bytes of the current line read, kept or not
+	lastCR bool  // the last byte read was "\r"
 }
 
 func (s *splitter) add(chunk []byte) {
+	if len(chunk) > 0 {
+		s.total += int64(len(chunk))
+		s.pos += int64(len(chunk))
+		s.lastCR = chunk[len(chunk)-1] == '\r'
+	}
 	room := s.max + 1 - len(s.buf)
 	if len(chunk) > room {
 		chunk = chunk[:room]
@@ -33,10 +44,19 @@ func (s *splitter) add(chunk []byte) {
 
 func (s *splitter) pending() bool { return len(s.buf) > 0 || s.trunc }
 
-// take ends the current line. ok is false for an empty line.
-func (s *splitter) take() (text string, trunc, ok bool) {
+// reset starts the input again from its first byte (a truncated or a new
+// file). Nothing may be pending.
+func (s *splitter) reset() { s.pos, s.start, s.num = 0, 0, 0 }
+
+// take ends the current line; newline tells that a "\n" ended it (one more
+// byte of the input). ok is false for an empty line.
+func (s *splitter) take(newline bool) (l line, ok bool) {
 	b := s.buf
-	trunc = s.trunc
+	trunc := s.trunc
+	orig := s.total
+	if s.lastCR {
+		orig-- // the "\r" of a CRLF ending is no part of the line
+	}
 	if !trunc && len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]
 	}
@@ -49,14 +69,19 @@ func (s *splitter) take() (text string, trunc, ok bool) {
 		}
 		b = b[:cut]
 	}
-	text = string(b)
+	l = line{text: string(b), trunc: trunc, orig: orig, offset: s.start, number: s.num + 1}
 	if cap(s.buf) > 4*readBufSize {
 		s.buf = nil
 	} else {
 		s.buf = s.buf[:0]
 	}
-	s.trunc = false
-	return text, trunc, len(text) > 0 || trunc
+	if newline {
+		s.pos++
+	}
+	s.num++
+	s.start = s.pos
+	s.trunc, s.total, s.lastCR = false, 0, false
+	return l, len(l.text) > 0 || trunc
 }
 
 // read reads one input to its end (or follows it).
@@ -77,14 +102,17 @@ func (r *run) read(ctx context.Context, in input) error {
 	return r.readStream(ctx, in.source, f)
 }
 
-// emit ends the splitter's line and hands it over; false means stop.
-func (r *run) emit(s *splitter, source string) bool {
-	text, trunc, ok := s.take()
+// emit ends the splitter's line and hands it over; newline tells that a
+// "\n" ended it. false means stop.
+func (r *run) emit(s *splitter, source string, newline bool) bool {
+	l, ok := s.take(newline)
 	if !ok {
 		r.skipped.Add(1)
+		r.cfg.Metrics.line(ResultSkipped)
 		return true
 	}
-	return r.send(line{source: source, text: text, trunc: trunc})
+	l.source = source
+	return r.send(l)
 }
 
 // readStream reads rd to its end.
@@ -96,7 +124,7 @@ func (r *run) readStream(ctx context.Context, source string, rd io.Reader) error
 		switch {
 		case err == nil:
 			s.add(chunk[:len(chunk)-1])
-			if !r.emit(&s, source) {
+			if !r.emit(&s, source, true) {
 				return nil
 			}
 		case errors.Is(err, bufio.ErrBufferFull):
@@ -104,7 +132,7 @@ func (r *run) readStream(ctx context.Context, source string, rd io.Reader) error
 		case errors.Is(err, io.EOF):
 			s.add(chunk)
 			if s.pending() {
-				r.emit(&s, source)
+				r.emit(&s, source, false)
 			}
 			return nil
 		default:
@@ -126,22 +154,20 @@ func (r *run) follow(ctx context.Context, in input) error {
 
 	br := bufio.NewReaderSize(f, readBufSize)
 	s := splitter{max: r.cfg.MaxLineBytes}
-	var offset int64 // bytes of f consumed
 	rotated := false // the path names another file; read f to its end first
 	for {
 		if ctx.Err() != nil {
 			// What was read of an unfinished last line is still a line.
 			if s.pending() {
-				r.emit(&s, in.source)
+				r.emit(&s, in.source, false)
 			}
 			return nil
 		}
 		chunk, err := br.ReadSlice('\n')
-		offset += int64(len(chunk))
 		switch {
 		case err == nil:
 			s.add(chunk[:len(chunk)-1])
-			if !r.emit(&s, in.source) {
+			if !r.emit(&s, in.source, true) {
 				return nil
 			}
 			continue
@@ -157,14 +183,14 @@ func (r *run) follow(ctx context.Context, in input) error {
 			rotated = false
 			if nf, err := os.Open(in.path); err == nil {
 				// The old file is read to its end: its last line is final.
-				if s.pending() && !r.emit(&s, in.source) {
+				if s.pending() && !r.emit(&s, in.source, false) {
 					nf.Close()
 					return nil
 				}
 				f.Close()
 				f = nf
 				br.Reset(f)
-				offset = 0
+				s.reset()
 				continue
 			}
 			// Gone again between the check and the open: check again later.
@@ -181,16 +207,16 @@ func (r *run) follow(ctx context.Context, in input) error {
 		switch {
 		case perr == nil && ferr == nil && !os.SameFile(pst, fst):
 			rotated = true
-		case ferr == nil && fst.Size() < offset:
+		case ferr == nil && fst.Size() < s.pos:
 			// Truncated in place: start again from the beginning.
-			if s.pending() && !r.emit(&s, in.source) {
+			if s.pending() && !r.emit(&s, in.source, false) {
 				return nil
 			}
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return fmt.Errorf("read %s: rewind after truncation: %w", in.source, err)
 			}
 			br.Reset(f)
-			offset = 0
+			s.reset()
 		}
 		// A missing path (rotation under way) keeps the old file open.
 	}

@@ -15,6 +15,7 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 	retries     *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	rejected    *prometheus.CounterVec
 	circuit     *prometheus.GaugeVec
 	paused      *prometheus.GaugeVec
 	committed   *prometheus.GaugeVec
@@ -45,6 +46,10 @@ func NewMetrics() *Metrics {
 			Name: "logstream_sink_dead_letters_total",
 			Help: "Records the sink could not store, written to the dead-letter topic with the reason, by sink.",
 		}, []string{"sink"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logstream_sink_rejected_records_total",
+			Help: "Records the sink rejected as not what their topic carries, sent to the dead-letter topic, by sink, topic and reason: tombstone, not_avro, wrong_record (another record type, such as a LogEvent on alerts), undecodable, unencodable.",
+		}, []string{"sink", "topic", "reason"}),
 		circuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logstream_sink_circuit_state",
 			Help: "The sink's circuit breaker: 0 closed, 1 open (consumption paused), 2 half-open (one probe out).",
@@ -66,7 +71,7 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every metric, for a registry.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.records, m.flushes, m.latency, m.retries, m.deadLetters, m.circuit, m.paused, m.committed, m.lag}
+	return []prometheus.Collector{m.records, m.flushes, m.latency, m.retries, m.deadLetters, m.rejected, m.circuit, m.paused, m.committed, m.lag}
 }
 
 // Register registers every metric on r.

@@ -3,14 +3,17 @@ package sinks
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/topology"
 )
 
 // Doc is one Kafka record made ready for a store: a flat JSON object that
@@ -31,7 +34,8 @@ type Doc struct {
 	Value any
 }
 
-// Decoder turns Kafka records of the pipeline's Avro topics into Docs.
+// Decoder turns Kafka records of the pipeline's Avro topics into Docs. It
+// is where every sink checks that a record is what its topic carries.
 type Decoder struct {
 	set *codecs.Set
 }
@@ -39,15 +43,53 @@ type Decoder struct {
 // NewDecoder returns a decoder over set's codecs.
 func NewDecoder(set *codecs.Set) *Decoder { return &Decoder{set: set} }
 
-// Decode decodes r by the record name its schema fingerprint names. A
-// value that is not a LogEvent, an Alert or a HostWindow, or not Avro at
-// all, is an error that names the record; the writers send such records to
-// the dead-letter topic.
+// Reasons a record is rejected (RecordError.Reason), the values of
+// logstream_sink_rejected_records_total's reason label.
+const (
+	ReasonTombstone   = "tombstone"    // a null value
+	ReasonNotAvro     = "not_avro"     // no single-object marker nor Confluent header
+	ReasonWrongRecord = "wrong_record" // a record its topic does not carry, or none a sink stores
+	ReasonUndecodable = "undecodable"  // an unknown schema, or bytes that do not decode
+	ReasonUnencodable = "unencodable"  // decoded, but has no JSON form (a NaN, say)
+)
+
+// RecordError is why Decode rejected a record: such a record can never be
+// stored, so the writers send it to the dead-letter topic and move on.
+type RecordError struct {
+	Reason string // one of the Reason* constants
+	Err    error
+}
+
+func (e *RecordError) Error() string { return e.Err.Error() }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+func reject(reason string, err error) error { return &RecordError{Reason: reason, Err: err} }
+
+// ErrTombstone is the cause of a record with a null value.
+var ErrTombstone = errors.New("null value (tombstone)")
+
+// Decode decodes r by the record its schema fingerprint or Confluent
+// schema id names (the codecs answer which record that is). The record
+// must be the one r's topic carries (topology.ValueRecord: a LogEvent on
+// alerts is rejected); on a topic that is not the pipeline's it must be a
+// LogEvent, an Alert or a HostWindow. Anything else (a tombstone, a value
+// that is not Avro, an unknown schema, bytes that do not decode) is a
+// *RecordError that names the record; the writers send such records to the
+// dead-letter topic.
 func (d *Decoder) Decode(r *kgo.Record) (Doc, error) {
 	doc := Doc{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp}
-	name, err := d.name(r.Value)
+	if r.Value == nil {
+		return doc, reject(ReasonTombstone, ErrTombstone)
+	}
+	if !codecs.IsAvro(r.Value) {
+		return doc, reject(ReasonNotAvro, fmt.Errorf("value of %d bytes is not Avro (no single-object marker or Confluent header)", len(r.Value)))
+	}
+	name, err := d.set.RecordName(r.Value)
 	if err != nil {
-		return doc, err
+		return doc, reject(ReasonUndecodable, err)
+	}
+	if want, ok := topology.ValueRecord(r.Topic); ok && name != want {
+		return doc, reject(ReasonWrongRecord, fmt.Errorf("record is %s %s, but %s carries %s records", article(name), name, r.Topic, want))
 	}
 	var (
 		value any
@@ -57,41 +99,42 @@ func (d *Decoder) Decode(r *kgo.Record) (Doc, error) {
 	case schemas.NameLogEvent:
 		v, err := d.set.LogEvent.Unmarshal(r.Value)
 		if err != nil {
-			return doc, err
+			return doc, reject(ReasonUndecodable, err)
 		}
 		value, ms = v, v.Timestamp
 	case schemas.NameAlert:
 		v, err := d.set.Alert.Unmarshal(r.Value)
 		if err != nil {
-			return doc, err
+			return doc, reject(ReasonUndecodable, err)
 		}
 		value, ms = v, v.At
 	case schemas.NameHostWindow:
 		v, err := d.set.HostWindow.Unmarshal(r.Value)
 		if err != nil {
-			return doc, err
+			return doc, reject(ReasonUndecodable, err)
 		}
 		value, ms = v, v.End
 	default:
-		return doc, fmt.Errorf("record is a %s; the sinks store LogEvent, Alert and HostWindow records", name)
+		return doc, reject(ReasonWrongRecord, fmt.Errorf("record is %s %s; the sinks store LogEvent, Alert and HostWindow records", article(name), name))
 	}
 	if ms > 0 {
 		doc.Time = time.UnixMilli(ms).UTC()
 	}
 	body, err := json.Marshal(value)
 	if err != nil {
-		return doc, fmt.Errorf("encode %s as JSON: %w", name, err)
+		return doc, reject(ReasonUnencodable, fmt.Errorf("encode %s as JSON: %w", name, err))
 	}
 	doc.Value = value
 	doc.JSON = withKafka(r, body)
 	return doc, nil
 }
 
-func (d *Decoder) name(v []byte) (string, error) {
-	if !codecs.IsAvro(v) {
-		return "", fmt.Errorf("value of %d bytes is not Avro (no single-object marker or Confluent header)", len(v))
+// article is "an" before a record name that starts with a vowel, else "a".
+func article(name string) string {
+	if name != "" && strings.ContainsRune("AEIOU", rune(name[0])) {
+		return "an"
 	}
-	return d.set.RecordName(v)
+	return "a"
 }
 
 // withKafka prepends the kafka_* members to the JSON object body.

@@ -3,6 +3,7 @@ package sinks_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/sinks"
+	"github.com/logstream/logstream/topology"
 )
 
 var (
@@ -224,7 +226,7 @@ func TestDecoderErrors(t *testing.T) {
 	d := sinks.NewDecoder(set)
 
 	dl, err := set.DeadLetter.Marshal(&schemas.DeadLetter{
-		OriginalValue: []byte("x"), SourceTopic: "logs.raw", Stage: "parse", Error: "boom", Time: 1,
+		OriginalValue: []byte("x"), SourceTopic: topology.TopicRaw, Stage: "parse", Error: "boom", Time: 1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -233,21 +235,42 @@ func TestDecoderErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	evConfluent, err := set.LogEvent.WithWire(codecs.WireConfluent).Marshal(&schemas.LogEvent{EventID: "e", Timestamp: 1, Host: "h", Message: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alert, err := set.Alert.Marshal(&schemas.Alert{ID: "a", DedupKey: "k", Rules: []string{}, Signatures: []schemas.Signature{}, At: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknownFP := append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, ev[10:]...)
 	for _, tc := range []struct {
-		name  string
-		value []byte
-		want  []string
+		name   string
+		topic  string
+		value  []byte
+		reason string
+		want   []string
 	}{
-		{"not avro", []byte("not avro: hello"), []string{"not Avro", "15 bytes"}},
-		{"empty", nil, []string{"not Avro", "0 bytes"}},
-		{"json", []byte(`{"event_id":"e"}`), []string{"not Avro"}},
-		{"dead letter", dl, []string{"DeadLetter", "LogEvent, Alert and HostWindow"}},
-		{"truncated", ev[:len(ev)-10], nil},
+		{"not avro", topology.TopicEnriched, []byte("not avro: hello"), sinks.ReasonNotAvro, []string{"not Avro", "15 bytes"}},
+		{"empty", topology.TopicEnriched, []byte{}, sinks.ReasonNotAvro, []string{"not Avro", "0 bytes"}},
+		{"tombstone", topology.TopicAlerts, nil, sinks.ReasonTombstone, []string{"null value (tombstone)"}},
+		{"json", topology.TopicEnriched, []byte(`{"event_id":"e"}`), sinks.ReasonNotAvro, []string{"not Avro"}},
+		{"dead letter", topology.TopicEnriched, dl, sinks.ReasonWrongRecord, []string{"record is a DeadLetter, but logs.enriched carries LogEvent records"}},
+		{"dead letter, other topic", "archive.events", dl, sinks.ReasonWrongRecord, []string{"DeadLetter", "LogEvent, Alert and HostWindow"}},
+		{"log event on alerts", topology.TopicAlerts, ev, sinks.ReasonWrongRecord, []string{"record is a LogEvent, but alerts carries Alert records"}},
+		{"log event on alerts, Confluent", topology.TopicAlerts, evConfluent, sinks.ReasonWrongRecord, []string{"LogEvent", "alerts carries Alert"}},
+		{"alert on logs.enriched", topology.TopicEnriched, alert, sinks.ReasonWrongRecord, []string{"record is an Alert, but logs.enriched carries LogEvent"}},
+		{"unknown fingerprint", topology.TopicEnriched, unknownFP, sinks.ReasonUndecodable, nil},
+		{"truncated", topology.TopicEnriched, ev[:len(ev)-10], sinks.ReasonUndecodable, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			doc, err := d.Decode(record("logs.enriched", 1, 9, tc.value))
+			doc, err := d.Decode(record(tc.topic, 1, 9, tc.value))
 			if err == nil {
-				t.Fatalf("decoded %s into %s", tc.value, doc.JSON)
+				t.Fatalf("decoded %q into %s", tc.value, doc.JSON)
+			}
+			var re *sinks.RecordError
+			if !errors.As(err, &re) || re.Reason != tc.reason {
+				t.Fatalf("error %v (%T), want a RecordError with reason %s", err, err, tc.reason)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
@@ -258,9 +281,16 @@ func TestDecoderErrors(t *testing.T) {
 				t.Fatalf("a failed decode returned a document: %s %v", doc.JSON, doc.Value)
 			}
 			// The coordinates are there, for the dead letter's log line.
-			if doc.Topic != "logs.enriched" || doc.Partition != 1 || doc.Offset != 9 {
+			if doc.Topic != tc.topic || doc.Partition != 1 || doc.Offset != 9 {
 				t.Fatalf("doc %s/%d@%d", doc.Topic, doc.Partition, doc.Offset)
 			}
 		})
+	}
+	// The record its topic carries, in either wire format, decodes.
+	if _, err := d.Decode(record(topology.TopicAlerts, 0, 1, alert)); err != nil {
+		t.Fatalf("an Alert on alerts: %v", err)
+	}
+	if _, err := d.Decode(record(topology.TopicEnriched, 0, 1, evConfluent)); err != nil {
+		t.Fatalf("a Confluent-framed LogEvent on logs.enriched: %v", err)
 	}
 }

@@ -509,9 +509,8 @@ func (d *deadLetters) Send(ctx context.Context, rec *kgo.Record, cause error) er
 		Error:           cause.Error(),
 		Time:            r.cfg.Now().UnixMilli(),
 	}
-	if dl.OriginalValue == nil {
-		dl.OriginalValue = []byte{}
-	}
+	// A tombstone's nil value stays nil: Avro null, as the DeadLetter
+	// schema keeps a tombstone.
 	value, err := r.cfg.Codecs.DeadLetter.Marshal(dl)
 	if err != nil {
 		return fmt.Errorf("sink %s: encode dead letter: %w", r.name, err)
@@ -520,6 +519,10 @@ func (d *deadLetters) Send(ctx context.Context, rec *kgo.Record, cause error) er
 		err := r.client().ProduceSync(ctx, &kgo.Record{Topic: r.cfg.DeadLetterTopic, Key: rec.Key, Value: value}).FirstErr()
 		if err == nil {
 			r.m.deadLetters.WithLabelValues(r.name).Inc()
+			var re *RecordError
+			if errors.As(cause, &re) {
+				r.m.rejected.WithLabelValues(r.name, rec.Topic, re.Reason).Inc()
+			}
 			return nil
 		}
 		if ctx.Err() != nil {

@@ -145,3 +145,18 @@ func TestGroups(t *testing.T) {
 		t.Error("a group that is not the pipeline's was found")
 	}
 }
+
+func TestValueRecord(t *testing.T) {
+	for topic, want := range map[string]string{
+		TopicEnriched: "LogEvent", TopicAlerts: "Alert", TopicHostWindows: "HostWindow", TopicDLQ: "DeadLetter", TopicRaw: "RawLog",
+	} {
+		if got, ok := ValueRecord(topic); !ok || got != want {
+			t.Errorf("ValueRecord(%s) = %q, %v; want %q", topic, got, ok, want)
+		}
+	}
+	for _, topic := range []string{"no.such.topic", LoopTopic(GroupDedupe), TopicOTLPSpans} {
+		if got, ok := ValueRecord(topic); ok {
+			t.Errorf("ValueRecord(%s) = %q, want none", topic, got)
+		}
+	}
+}

@@ -67,19 +67,14 @@ prints its address, so other Kafka tools (kcat, producers) can attach.
 SIGINT or SIGTERM stops the stages in order after they commit their work.`,
 			settings: pipelineSettings},
 		{name: "ingest", args: "[FILE...|-]", short: "Send log lines from files or stdin to the raw topic, one record per line.",
-			long: `Reads lines from the files (or stdin for "-" or no file) and produces one
-Avro RawLog per line to logs.raw, keyed by host so one host's lines stay in
-order. The host is --host, else the one the line names (syslog, JSON host),
-else this machine's name. On a terminal a progress line shows records and
-records/s; a one-line summary ends the run. Without --brokers it connects to
-the embedded broker's address (a 'logstream run' on this machine).`,
+			long: ingestLong,
 			settings: []setting{sConfig,
 				withUsage(sBrokers, "Kafka bootstrap brokers, host:port,...; empty connects to --embedded-addr"),
 				withUsage(sEmbeddedAddr, "address of a local 'logstream run' with its embedded broker, used when --brokers is empty"),
-				withUsage(sPartitions, "partitions of logs.raw if ingest has to create it"),
-				withUsage(sReplication, "replication factor of logs.raw if ingest has to create it"),
+				withUsage(sPartitions, "partitions of logs.raw and logs.dlq if ingest has to create them"),
+				withUsage(sReplication, "replication factor of logs.raw and logs.dlq if ingest has to create them"),
 				withUsage(sBatchSize, "records the producer may hold unacknowledged; reading waits while that many are in flight"),
-				sHost, sFollow}},
+				sHost, sFollow, sFlushTimeout, sDeliveryTimeout, sIngestAdminAddr}},
 		{name: "topology describe", short: "Print every stage with its topics, group table, key and partition count.",
 			long: `--format dot or mermaid prints the graph for Graphviz or Mermaid instead.
 --format strimzi prints every topic as a Strimzi KafkaTopic resource

@@ -52,8 +52,10 @@ type Config struct {
 	DrainStall  time.Duration
 	DrainLimit  time.Duration
 
-	Host   string
-	Follow bool
+	Host            string
+	Follow          bool
+	FlushTimeout    time.Duration // ingest (ingest.go)
+	DeliveryTimeout time.Duration // ingest (ingest.go)
 
 	Format string
 

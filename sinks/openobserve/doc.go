@@ -52,8 +52,9 @@
 //
 // # Refusals and dead letters
 //
-// A record that does not decode, or has more fields than OpenObserve's
-// column limit, is dead-lettered at Add. When a batch answers 200 with
+// A record that sinks.Decoder rejects (a tombstone, not Avro, not the
+// record its topic carries, bytes that do not decode), or that has more
+// fields than OpenObserve's column limit, is dead-lettered at Add. When a batch answers 200 with
 // failures, the records found missing (or the _bulk items refused) are
 // sent again in smaller requests, down to single records. A record
 // OpenObserve refuses twice when sent alone goes to the dead-letter topic

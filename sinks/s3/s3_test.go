@@ -521,7 +521,9 @@ func TestKeyFormat(t *testing.T) {
 		want      string
 	}{
 		{"logs", "logs.enriched", 3, 0, "logs/topic=logs.enriched/dt=2027-01-02/hour=03/logs.enriched+3+00000000000000000000.ndjson.gz"},
-		{"", "alerts", 0, 42, "topic=alerts/dt=2027-01-02/hour=03/alerts+0+00000000000000000042.ndjson.gz"},
+		// A topic that is not the pipeline's: a LogEvent on alerts would be
+		// dead-lettered (not the record alerts carries).
+		{"", "app.events", 0, 42, "topic=app.events/dt=2027-01-02/hour=03/app.events+0+00000000000000000042.ndjson.gz"},
 		{"/a/b/", "logs.enriched", 12, 1 << 40, "a/b/topic=logs.enriched/dt=2027-01-02/hour=03/logs.enriched+12+00000001099511627776.ndjson.gz"},
 	} {
 		s := newSink(t, l.url, l.bucket, func(c *Config) { c.Prefix = tc.prefix })
