@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/logstream/logstream/processors/parse/mask"
 	"io"
 	"os"
 	"strconv"
@@ -81,6 +82,10 @@ type Config struct {
 	EncodeDeadLetter func(*schemas.DeadLetter) ([]byte, error)
 	// HostOf returns the host a line names, "" if none. May be nil.
 	HostOf func(line string) string
+	// Mask masks card numbers and the configured patterns in every line
+	// before it is written (nil: card numbers only), as the parse stage
+	// masks events: logs.raw keeps no readable card number either.
+	Mask *mask.Masker
 	// Labels are attached to every RawLog. Run does not modify the map.
 	Labels map[string]string
 	// MaxRecordBytes is the largest record batch the brokers accept on
@@ -600,6 +605,9 @@ func (r *run) produce(l line) {
 	}
 	now := r.cfg.Now()
 	host := r.hostFor(l.text)
+	// Masked before anything is written, dead letters included (a
+	// masked card number keeps its length: offsets stay right).
+	l.text, _ = r.cfg.Mask.String(l.text)
 	if bad := firstInvalidUTF8(l.text); bad >= 0 {
 		r.deadLetter(l, host, bad, now)
 		return

@@ -98,7 +98,12 @@ func runIngest(ctx context.Context, cfg *Config, inputs []string, stderr io.Writ
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
+	mk, err := masker(cfg)
+	if err != nil {
+		return err
+	}
 	ic := ingest.Config{
+		Mask:             mk,
 		Topic:            topology.TopicRaw,
 		DeadLetterTopic:  topology.TopicDLQ,
 		Host:             cfg.Host,

@@ -74,7 +74,7 @@ SIGINT or SIGTERM stops the stages in order after they commit their work.`,
 				withUsage(sPartitions, "partitions of logs.raw and logs.dlq if ingest has to create them"),
 				withUsage(sReplication, "replication factor of logs.raw and logs.dlq if ingest has to create them"),
 				withUsage(sBatchSize, "records the producer may hold unacknowledged; reading waits while that many are in flight"),
-				sHost, sFollow, sFlushTimeout, sDeliveryTimeout, sIngestAdminAddr}},
+				sHost, sFollow, sFlushTimeout, sDeliveryTimeout, sIngestAdminAddr, sPprof, sMaskPatterns}},
 		{name: "topology describe", short: "Print every stage with its topics, group table, key and partition count.",
 			long: `--format dot or mermaid prints the graph for Graphviz or Mermaid instead.
 --format strimzi prints every topic as a Strimzi KafkaTopic resource
