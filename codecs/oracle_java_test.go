@@ -487,6 +487,9 @@ func javaEmpty(v any) bool {
 		return len(x) == 0
 	case []any:
 		return len(x) == 0
+	case json.Number:
+		// omitempty leaves out a zero number too (LogEvent.masked).
+		return x.String() == "0"
 	}
 	return false
 }

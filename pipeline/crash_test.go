@@ -94,6 +94,12 @@ func crashChild(addr, store string) int {
 	opts, err := crashOptions(addr, store)
 	if stages := os.Getenv(envCrashStages); stages != "" {
 		opts.Stages = strings.Split(stages, ",")
+		if stages == "parse" {
+			// Held lines wait longer than a pod lives in the multi-line
+			// crash test: the sweep emits only the hosts' last lines,
+			// once the last pod has read everything.
+			opts.Watermark.Idle, opts.HoldIdle = 20*time.Second, 10*time.Second
+		}
 	}
 	if err == nil {
 		opts.Logger = zerolog.New(os.Stderr).Level(zerolog.WarnLevel)

@@ -194,7 +194,9 @@ func New(opts Options) (*Pipeline, error) {
 		pcfg.Origins = p.origins
 		direct := &broker.Direct{}
 		pcfg.Direct = direct
-		pcfg.HoldIdle = opts.HoldIdle
+		// Held lines must leave before their partition counts as idle
+		// downstream (Validate refuses a longer hold).
+		pcfg.HoldIdle = cmp.Or(opts.HoldIdle, min(parse.DefaultHoldIdle, idle/2))
 		reg := state.Track(base, topology.TableTopic(topology.GroupParse))
 		pcfg.Registry = reg
 		pp, err := parse.New(pcfg)

@@ -66,7 +66,7 @@ func ExampleRun() {
 	}
 	fmt.Printf("%+v\n", sum)
 	// Output:
-	// {"topic":"logs.parsed","partition":0,"offset":0,"timestamp":"2026-11-01T12:00:00Z","key":"e1","schema":"LogEvent v3","wire":"single-object","value":{"cluster":"eu-1","event_id":"e1","format":"","host":"web-1","http_status":null,"join_status":"","k8s_container":null,"k8s_namespace":null,"k8s_pod":null,"labels":{},"latency_ms":null,"level":"WARN","message":"disk 91% full","parse_error":null,"root_operation":"","service":"","source":"","span_duration_us":null,"span_id":null,"span_operation":"","span_service":"","span_status":"","timestamp":"2026-11-01T12:00:00Z","trace_id":null}}
+	// {"topic":"logs.parsed","partition":0,"offset":0,"timestamp":"2026-11-01T12:00:00Z","key":"e1","schema":"LogEvent v4","wire":"single-object","value":{"cluster":"eu-1","event_id":"e1","format":"","host":"web-1","http_status":null,"join_status":"","k8s_container":null,"k8s_namespace":null,"k8s_pod":null,"labels":{},"latency_ms":null,"level":"WARN","masked":0,"message":"disk 91% full","parse_error":null,"root_operation":"","service":"","source":"","span_duration_us":null,"span_id":null,"span_operation":"","span_service":"","span_status":"","stack":null,"timestamp":"2026-11-01T12:00:00Z","trace_id":null}}
 	// {"topic":"logs.parsed","partition":0,"offset":1,"timestamp":"2026-11-01T12:00:00Z","key":"web-2","wire":"plain","value":"kernel: eth0 link down"}
 	// {Records:2 Decoded:1 Plain:1 Failed:0 Tombstones:0 Watermarks:0 OutputClosed:false}
 }

@@ -330,15 +330,19 @@ func (p *Processor) Sweep(ctx goka.Context, meta any) {
 			}
 		}
 	} else {
+		// Waiting counts from the last line, or from when this pod took
+		// the partition over if that is later: a pod that was down, or
+		// a partition being handed over, left lines unread, not unsent.
 		idle := p.cfg.HoldIdle.Milliseconds()
+		waited := func(updated int64) bool { return max(updated, t.Since)+idle <= t.Wall }
 		for src, pend := range st.Pending {
-			if pend.Mark < 0 && pend.Updated+idle <= t.Wall {
+			if pend.Mark < 0 && waited(pend.Updated) {
 				pend.Mark = t.Wall
 				h.putPartial(src, pend)
 			}
 		}
 		for src, e := range st.Events {
-			if e.Mark < 0 && e.Updated+idle <= t.Wall {
+			if e.Mark < 0 && waited(e.Updated) {
 				e.Mark = t.Wall
 				h.putEvent(src, e)
 			}
