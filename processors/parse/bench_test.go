@@ -13,6 +13,7 @@ import (
 	"github.com/logstream/logstream/codecs"
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/processors/parse/mask"
+	"github.com/logstream/logstream/schemas"
 )
 
 // BenchmarkProcess is the stage's callback per line, through goka's
@@ -95,5 +96,29 @@ func BenchmarkProcess(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(p.Stats().Events.Load())/float64(b.N), "events/line")
 		})
+	}
+}
+
+// BenchmarkHeldTraceState is what a trace line costs beyond a line that
+// is not held: its host's state read (decoded) and written (encoded) with
+// the trace so far, here a logback line and 6 continuation lines.
+func BenchmarkHeldTraceState(b *testing.B) {
+	set, err := codecs.NewSet()
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := &schemas.ParseState{Events: map[string]schemas.PendingEvent{"/var/log/pay.log": {
+		Line:  "2026-05-01 12:00:00,123 ERROR [http-nio-8080-exec-3] c.s.p.ChargeService - charge failed for order 991",
+		Stack: "java.sql.SQLTimeoutException: Connection is not available, request timed out after 3000ms.\n\tat com.zaxxer.hikari.pool.HikariPool.createTimeoutException(HikariPool.java:696)\n\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)\n\tat com.shop.payments.ChargeService.charge(ChargeService.java:88)\nCaused by: java.net.SocketTimeoutException: Read timed out\n\t... 42 more",
+		Lines: 6, LastOffset: 1234, Updated: 1_700_000_000_000, Mark: -1}}}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		v, err := set.ParseState.Marshal(st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := set.ParseState.Unmarshal(v); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
