@@ -28,8 +28,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logstream/logstream/benchmarks/loadgen"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/demo/fleet"
 	"github.com/logstream/logstream/processors/dedupe"
 	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/parse"
@@ -237,7 +237,7 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 		return nil, errors.New("demo: rate and duration must be positive")
 	}
 	start := time.Now()
-	lcfg := loadgen.Config{Seed: cfg.Seed, Start: start.UTC(), DuplicateRatio: cfg.DuplicateRatio}
+	lcfg := fleet.Config{Seed: cfg.Seed, Start: start.UTC(), DuplicateRatio: cfg.DuplicateRatio}
 	var inc IncidentSummary
 	if cfg.Replay > 0 {
 		lcfg.Start = start.Add(-cfg.Replay).UTC()
@@ -245,10 +245,10 @@ func Run(ctx context.Context, cfg Config, d Deps) (*Summary, error) {
 	}
 	if cfg.Incident.Host != "" {
 		inc = IncidentSummary{Host: cfg.Incident.Host, From: lcfg.Start.Add(cfg.Incident.From), To: lcfg.Start.Add(cfg.Incident.To)}
-		lcfg.Incidents = []loadgen.Incident{{Host: inc.Host, From: inc.From, To: inc.To}}
+		lcfg.Incidents = []fleet.Incident{{Host: inc.Host, From: inc.From, To: inc.To}}
 	}
 	inc.EventStart = lcfg.Start
-	gen := loadgen.New(lcfg)
+	gen := fleet.New(lcfg)
 	var g genCounters
 	g.incident = &inc
 	stopStatus := startStatus(ctx, cfg, d, &g, start)
@@ -301,7 +301,7 @@ type genCounters struct {
 	backlog atomic.Pointer[Backlog]
 }
 
-func generate(ctx context.Context, cfg Config, d Deps, gen *loadgen.Generator, g *genCounters, start time.Time) error {
+func generate(ctx context.Context, cfg Config, d Deps, gen *fleet.Generator, g *genCounters, start time.Time) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	// The fleet writes Rate × Duration records, paced at Rate. A machine
@@ -407,7 +407,7 @@ func (k kind) Add(g *genCounters, n int64) {
 	}
 }
 
-func encode(cfg Config, set *codecs.Set, line loadgen.Line, n int64) ([]byte, kind, error) {
+func encode(cfg Config, set *codecs.Set, line fleet.Line, n int64) ([]byte, kind, error) {
 	if cfg.PlainEvery > 0 && n%int64(cfg.PlainEvery) == int64(cfg.PlainEvery-1) && line.Format != "cri" {
 		return []byte(line.Text), kindPlain, nil
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logstream/logstream/benchmarks/loadgen"
+	"github.com/logstream/logstream/demo/fleet"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )
@@ -27,7 +27,7 @@ func TestTenThousandLinesExactlyOnce(t *testing.T) {
 	}
 	defer cl.Close()
 
-	gen := loadgen.New(loadgen.Config{Seed: 7, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), GarbageRatio: 0.02})
+	gen := fleet.New(fleet.Config{Seed: 7, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), GarbageRatio: 0.02})
 	type origin struct {
 		seq    uint64
 		format string
@@ -49,7 +49,7 @@ func TestTenThousandLinesExactlyOnce(t *testing.T) {
 			// Corrupt Avro: a real header, half a body.
 			b, _ := s.set.RawLog.Marshal(&schemas.RawLog{Host: l.Host, Source: l.Source, Line: l.Text, ReceivedAt: 1})
 			value, o.kind = b[:len(b)/2], "corrupt"
-		case i%7 == 3 && l.Format != loadgen.FormatCRI:
+		case i%7 == 3 && l.Format != fleet.FormatCRI:
 			value, o.kind = []byte(l.Text+"\n"), "plain"
 		default:
 			value, err = s.set.RawLog.Marshal(&schemas.RawLog{Host: l.Host, Source: l.Source, Line: l.Text, ReceivedAt: time.Now().UnixMilli()})
@@ -69,7 +69,7 @@ func TestTenThousandLinesExactlyOnce(t *testing.T) {
 	if err := cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range loadgen.Formats() {
+	for _, f := range fleet.Formats() {
 		if formats[f] == 0 {
 			t.Fatalf("the input has no %s lines", f)
 		}

@@ -449,7 +449,10 @@ func (t *Topology) DOT() string {
 		if tp.Kind == Table {
 			shape = "cylinder"
 		}
-		fmt.Fprintf(&b, "  %q [shape=%s, label=%q];\n", tp.Name, shape, fmt.Sprintf("%s\\n%d partitions, key %s", tp.Name, tp.Partitions, tp.Key))
+		// Graphviz reads \n inside a quoted label as a line break; %q
+		// would double the backslash and show it. Names and keys hold no
+		// quote or backslash.
+		fmt.Fprintf(&b, "  %q [shape=%s, label=\"%s\\n%d partitions, key %s\"];\n", tp.Name, shape, tp.Name, tp.Partitions, tp.Key)
 	}
 	for _, s := range t.stages {
 		fmt.Fprintf(&b, "  %q [shape=ellipse, style=bold];\n", "stage:"+s.Name)

@@ -54,7 +54,7 @@ func runDemo(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	log.Info().Msg("pipeline ready; the fleet starts writing")
-	sinkWriters, err := startDemoSinks(ctx, cfg, s, log)
+	sinkWriters, err := startDemoSinks(ctx, cfg, s, stdout, log)
 	if err != nil {
 		stopStack()
 		<-stackErr

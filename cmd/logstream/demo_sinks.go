@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -28,6 +27,23 @@ const (
 	demoSecretKey = "logstream-demo-secret"
 )
 
+// demoS3Dir returns the embedded S3 store's directory: setting emptied,
+// or, when setting is empty, a new directory under $TMPDIR that only this
+// user can read (os.MkdirTemp creates it with mode 0700).
+func demoS3Dir(setting string) (string, error) {
+	if setting == "" {
+		dir, err := os.MkdirTemp("", "logstream-demo-s3-")
+		if err != nil {
+			return "", fmt.Errorf("demo: S3 directory: %w", err)
+		}
+		return dir, nil
+	}
+	if err := os.RemoveAll(setting); err != nil {
+		return "", fmt.Errorf("demo: empty the S3 directory %s: %w", setting, err)
+	}
+	return setting, nil
+}
+
 // demoSinks are the sink writers the demo runs beside the pipeline.
 type demoSinks struct {
 	log     zerolog.Logger
@@ -44,17 +60,17 @@ type demoWriter struct {
 	cancel context.CancelFunc
 }
 
-// startDemoSinks starts the embedded S3 store under dir (emptied first: the
+// startDemoSinks starts the embedded S3 store and the S3 writer, plus the
+// OpenObserve writer when its URL is set, and prints where the store keeps
+// its files. The store's directory is --s3-dir, emptied first (the
 // embedded broker starts at offset 0 every run, and objects of an earlier
-// run would stand in the new chains' way) and the S3 writer, plus the
-// OpenObserve writer when its URL is set.
-func startDemoSinks(ctx context.Context, cfg *Config, s *stack, log zerolog.Logger) (*demoSinks, error) {
-	dir := cfg.DemoS3Dir
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "logstream-demo-s3")
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("demo: empty the S3 directory %s: %w", dir, err)
+// run would stand in the new chains' way); by default a new directory
+// under $TMPDIR that only this user can read, so that two runs, or two
+// users, never share one and nobody else reads the demo's logs.
+func startDemoSinks(ctx context.Context, cfg *Config, s *stack, out io.Writer, log zerolog.Logger) (*demoSinks, error) {
+	dir, err := demoS3Dir(cfg.DemoS3Dir)
+	if err != nil {
+		return nil, err
 	}
 	store, err := s3local.New(dir, s3local.WithCredentials(demoAccessKey), s3local.WithBucket(demoBucket))
 	if err != nil {
@@ -65,6 +81,7 @@ func startDemoSinks(ctx context.Context, cfg *Config, s *stack, log zerolog.Logg
 		return nil, fmt.Errorf("demo: embedded S3 store: %w", err)
 	}
 	d := &demoSinks{log: log, store: store, dir: dir}
+	fmt.Fprintf(out, "embedded S3 store: files under %s\n", dir)
 	log.Info().Str("endpoint", url).Str("dir", dir).Str("bucket", demoBucket).Msg("embedded S3-compatible store")
 
 	c := *cfg

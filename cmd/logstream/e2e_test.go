@@ -49,6 +49,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), "logstream demo summary") || !strings.Contains(out.String(), "stage parse") {
 		t.Errorf("no summary on stdout:\n%s", out.String())
 	}
+	if !strings.Contains(out.String(), "embedded S3 store: files under "+s3dir+"\n") {
+		t.Errorf("demo did not print the S3 store's directory %s:\n%s", s3dir, out.String())
+	}
 	b, err := os.ReadFile(sum)
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,8 @@ records, and exits 1.
 
 The S3 writer ('logstream sink s3') runs beside the pipeline against an
 embedded S3-compatible store that keeps its objects under --s3-dir
-(emptied at start); at the end the demo waits until the writer has
+(emptied at start), by default a new private directory under $TMPDIR each
+run, printed at start; at the end the demo waits until the writer has
 committed every record of logs.enriched and alerts, and lists the objects
 (the summary JSON's s3_objects: key, records, partition, first and last
 offset). With --openobserve-url (and its user and password) set, the
@@ -157,6 +158,9 @@ func runMain(args []string, stdout, stderr io.Writer, lookup func(string) (strin
 	}
 	cmd, rest, ok := findCommand(args)
 	if !ok {
+		if group, subs, rest := findGroup(args); len(subs) > 0 {
+			return runGroup(group, subs, rest, stdout, stderr)
+		}
 		fmt.Fprintf(stderr, "logstream: unknown command %q (see 'logstream --help')\n", strings.Join(args[:min(len(args), 2)], " "))
 		return 2
 	}

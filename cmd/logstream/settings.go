@@ -167,7 +167,7 @@ var (
 		parse: intIn(1, 32, func(c *Config, n int) { c.Replication = n })}
 	sBatchSize = setting{name: "batch-size", env: "BATCH_SIZE", def: "1000", usage: "records a producer gathers into one batch before it sends",
 		parse: intIn(1, 1000000, func(c *Config, n int) { c.BatchSize = n })}
-	sMaxConcurrency = setting{name: "max-concurrency", env: "MAX_CONCURRENCY", def: "5", usage: "produce requests ingest keeps in flight per broker (at most 5, as Kafka's idempotent producer allows); the stages' idempotent producers keep each partition in order for their exactly-once output whatever it is",
+	sMaxConcurrency = setting{name: "max-concurrency", env: "MAX_CONCURRENCY", def: "5", usage: "requests the stages' consumers (sarama's clients, under goka) keep in flight per broker connection; the stages write through idempotent producers, which keep each partition in order for their exactly-once output whatever it is",
 		parse: intIn(1, 64, func(c *Config, n int) { c.MaxConcurrency = n })}
 	sCompression = setting{name: "compression", env: "LOGSTREAM_COMPRESSION", def: "none", usage: "compression of the record batches written to Kafka: none, lz4, snappy, zstd or gzip (lz4 saves network and disk on a cluster for about 8% more CPU per event)",
 		parse: func(c *Config, v string) error {

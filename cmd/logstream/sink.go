@@ -231,12 +231,9 @@ func serveSink(ctx context.Context, cfg *Config, log zerolog.Logger, r *sinks.Ru
 	return nil
 }
 
-var sDemoS3Dir = setting{name: "s3-dir", env: "LOGSTREAM_DEMO_S3_DIR", def: "$TMPDIR/logstream-demo-s3",
-	usage: "directory of the demo's embedded S3-compatible store (emptied at start); each object is a file under <dir>/logstream-demo/",
+var sDemoS3Dir = setting{name: "s3-dir", env: "LOGSTREAM_DEMO_S3_DIR",
+	usage: "directory of the demo's embedded S3-compatible store (emptied at start); each object is a file under <dir>/logstream-demo/. Empty: a new private directory under $TMPDIR each run (mode 0700), printed at start",
 	parse: func(c *Config, v string) error {
-		if v == "$TMPDIR/logstream-demo-s3" {
-			v = ""
-		}
 		c.DemoS3Dir = v
 		return nil
 	}}

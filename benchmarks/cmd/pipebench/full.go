@@ -36,9 +36,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logstream/logstream/benchmarks/loadgen"
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/demo/fleet"
 	"github.com/logstream/logstream/processors/spans"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
@@ -435,7 +435,7 @@ func fillFull(ctx context.Context, brokers []string, set *codecs.Set, n, partiti
 		return fs, err
 	}
 	defer cl.Close()
-	gen := loadgen.New(loadgen.Config{Seed: 42, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), DuplicateRatio: 0.05})
+	gen := fleet.New(fleet.Config{Seed: 42, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), DuplicateRatio: 0.05})
 	sent := map[uint64][]byte{}
 	var order []uint64
 	var batch []schemas.Span

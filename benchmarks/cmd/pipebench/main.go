@@ -20,9 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logstream/logstream/benchmarks/loadgen"
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/demo/fleet"
 	"github.com/logstream/logstream/pipeline"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
@@ -131,7 +131,7 @@ func fill(ctx context.Context, brokers []string, set *codecs.Set, n int) (int64,
 		return 0, err
 	}
 	defer cl.Close()
-	gen := loadgen.New(loadgen.Config{Seed: 42, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)})
+	gen := fleet.New(fleet.Config{Seed: 42, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)})
 	var total int64
 	for i := 0; i < n; i++ {
 		l := gen.Next()

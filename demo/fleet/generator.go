@@ -1,4 +1,4 @@
-package loadgen
+package fleet
 
 import (
 	"fmt"
@@ -229,7 +229,7 @@ func New(cfg Config) *Generator {
 	}
 	for _, f := range cfg.Formats {
 		if !slices.Contains(g.formats, f) {
-			panic(fmt.Sprintf("loadgen: unknown format %q (known: %v)", f, Formats()))
+			panic(fmt.Sprintf("fleet: unknown format %q (known: %v)", f, Formats()))
 		}
 	}
 	for i, name := range cfg.Hosts {

@@ -1,6 +1,7 @@
-// Package loadgen generates realistic, deterministic log lines from a small
+// Package fleet generates realistic, deterministic log lines from a small
 // payment-gateway fleet, for `logstream demo`, the integration tests and the
-// benchmarks.
+// benchmarks. It lives under demo/ because the binary's demo runs it; the
+// benchmarks import it from here, so the binary links no benchmark code.
 //
 // The fleet: hosts web-1 … web-5 behind an AWS application load balancer.
 // Every host runs an nginx front, the checkout-api (JSON logs), the payments
@@ -79,4 +80,4 @@
 // database connection: about 20% of its lines are failures — "timeout after
 // 3012 ms to 10.0.4.7:3306" in its application logs, 502/504 in its nginx
 // and ALB access logs — which Line.Level reports as schemas.LevelError.
-package loadgen
+package fleet
