@@ -9,6 +9,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logstream/logstream/topology"
 )
 
 // Tuning are the client settings every stage shares.
@@ -140,9 +142,6 @@ func SaramaConfig(t Tuning) *sarama.Config {
 	return cfg
 }
 
-// LoopRetention is how long loop topics keep records.
-const LoopRetention = 7 * 24 * time.Hour
-
 // TopicManagerConfig returns goka's topic manager settings: explicit
 // replication, compacted tables, and failure (not a warning) when an
 // existing topic's partitions or cleanup policy differ from what the
@@ -155,8 +154,8 @@ func TopicManagerConfig(t Tuning) *goka.TopicManagerConfig {
 	// Loop topics (goka creates them as streams with this retention) hold
 	// records a stage has yet to process: keep them as long as any stream,
 	// not goka's default hour, so a stage can be down a while and lose
-	// nothing.
-	tm.Stream.Retention = LoopRetention
+	// nothing. The topology declares the same (Topology.TopicConfig).
+	tm.Stream.Retention = topology.LoopRetention
 	tm.CreateTopicTimeout = 30 * time.Second
 	return tm
 }

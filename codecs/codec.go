@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
-	"github.com/lovoo/goka"
 
 	"github.com/logstream/logstream/schemas"
 )
@@ -82,14 +81,6 @@ type converter[T any] struct {
 	// goavro (correct, slower), and TestTypedCodecsAreLatest says so.
 	typedVersion int
 }
-
-var (
-	_ goka.Codec = (*Codec[schemas.RawLog])(nil)
-	_ goka.Codec = (*Codec[schemas.LogEvent])(nil)
-	_ goka.Codec = (*Codec[schemas.Span])(nil)
-	_ goka.Codec = (*Codec[schemas.DeadLetter])(nil)
-	_ goka.Codec = (*Codec[schemas.ParseState])(nil)
-)
 
 // compiled is one schema version, compiled for goavro, for the pre-check
 // and for resolution.

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +25,6 @@ import (
 	"github.com/logstream/logstream/processors/alerter"
 	"github.com/logstream/logstream/processors/dedupe"
 	"github.com/logstream/logstream/processors/errorrate"
-	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/parse"
 	"github.com/logstream/logstream/processors/parse/mask"
 	"github.com/logstream/logstream/processors/spans"
@@ -140,24 +138,17 @@ func (o *Options) Validate() error {
 
 // Pipeline is the set of stages running in this process.
 type Pipeline struct {
-	opts      Options
+	opts Options
+	// stages run here, in pipeline order (see stage).
+	stages []*stage
+	// The processors of the stages that run here, for their accessors
+	// (nil when the stage does not run here).
 	parse     *parse.Processor
 	spans     *spans.Processor
 	dedupe    *dedupe.Processor
 	tracejoin *tracejoin.Processor
 	errorrate *errorrate.Processor
 	alerter   *alerter.Processor
-	graphs    []*goka.GroupGraph
-	extra     map[goka.Group][]goka.ProcessorOption
-	sweepers  []*state.Sweeper
-	// origins and punctuator: parse's event-time origins; combiner: the
-	// errorrate stage's first hop; committed: the errorrate group's
-	// committed offsets, polled for its windows hop.
-	origins *watermark.Origins
-	// spanOrigins: the spans stage's progress per partition of otlp.spans.
-	spanOrigins *watermark.Origins
-	combiner    *errorrate.Combiner
-	committed   *committedOffsets
 	// watermarks of dedupe's and the trace join's inputs, for metrics.
 	dedupeWM, joinWM *watermark.Partitions
 	procs            atomic.Pointer[[]*goka.Processor]
@@ -175,225 +166,33 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.ClientID == "" {
 		opts.ClientID = "logstream"
 	}
-	p := &Pipeline{opts: opts, done: make(chan struct{}), extra: map[goka.Group][]goka.ProcessorOption{}}
-	t, set := opts.Topology, opts.Codecs
-	base := opts.Storage
-	if base == nil {
-		base = state.Memory()
+	p := &Pipeline{opts: opts, done: make(chan struct{})}
+	env := newBuildEnv(opts)
+	for _, b := range stageBuilders() {
+		if !p.runs(b.name) {
+			continue
+		}
+		st, err := b.build(p, env)
+		if err != nil {
+			return nil, err
+		}
+		if st.storage == nil {
+			st.storage = env.base
+		}
+		if st.fence != nil {
+			st.fence.UseGraph(st.graph)
+		}
+		p.stages = append(p.stages, st)
 	}
-	n := int32(t.Config().Partitions)
-	partitionOf := func(key string) int32 { return topology.Partition([]byte(key), n) }
-	keyFor := func(part int32) string { return topology.KeyFor(part, n) }
-	tail := exactlyonce.KafkaTail(opts.Brokers, opts.Tuning.Security.KgoOpts()...)
-	idle := cmp.Or(opts.Watermark.Idle, watermark.DefaultIdle)
-	if p.runs("parse") {
-		pcfg := t.ParseConfig(set)
-		pcfg.Cluster = opts.Cluster
-		pcfg.Mask = opts.Mask
-		p.origins = watermark.NewOrigins(topology.TopicRaw, n, opts.Watermark.Every)
-		pcfg.Origins = p.origins
-		direct := &broker.Direct{}
-		pcfg.Direct = direct
-		// Held lines must leave before their partition counts as idle
-		// downstream (Validate refuses a longer hold).
-		pcfg.HoldIdle = cmp.Or(opts.HoldIdle, min(parse.DefaultHoldIdle, idle/2))
-		reg := state.Track(base, topology.TableTopic(topology.GroupParse))
-		pcfg.Registry = reg
-		pp, err := parse.New(pcfg)
-		if err != nil {
-			return nil, err
-		}
-		p.parse = pp
-		p.graphs = append(p.graphs, t.ParseGroup(pp, set))
-		origins := p.origins
-		p.extra[goka.Group(topology.GroupParse)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()),
-			goka.WithRebalanceCallback(func(a goka.Assignment) {
-				parts := make([]int32, 0, len(a))
-				for part := range a {
-					parts = append(parts, part)
-				}
-				origins.Assign(parts)
-				pp.Assigned(parts)
-			}), direct.Option(opts.Tuning)}
-		// Held lines wait by the wall clock: the sweeper's clock is the
-		// wall clock, and it needs no committed offsets (a held line is
-		// emitted, never dropped).
-		p.sweepers = append(p.sweepers, &state.Sweeper{
-			Registry: reg, Clock: parse.WallClock{Now: func() int64 { return time.Now().UnixMilli() }},
-			Interval: max(pp.HoldIdle()/4, 50*time.Millisecond),
-			Group:    topology.GroupParse,
-			Committed: func(context.Context) (map[string]map[int32]int64, error) {
-				return map[string]map[int32]int64{}, nil
-			},
-			DueOf: pp.DueOf,
-			Log:   opts.Logger,
-		})
-	}
-	if p.runs("spans") {
-		scfg := t.SpansConfig()
-		// The spans topic carries the progress of each partition of the
-		// Collector's topic, for the join (tracejoin's spans gate).
-		p.spanOrigins = watermark.NewOrigins(topology.TopicOTLPSpans, n, opts.Watermark.Every)
-		scfg.Origins, scfg.KeyFor = p.spanOrigins, keyFor
-		sp, err := spans.New(scfg)
-		if err != nil {
-			return nil, err
-		}
-		p.spans = sp
-		p.graphs = append(p.graphs, t.SpansGroup(sp, set))
-		p.extra[goka.Group(topology.GroupSpans)] = []goka.ProcessorOption{goka.WithStorageBuilder(base), goka.WithRebalanceCallback(sp.Rebalance)}
-	}
-	if p.runs("dedupe") {
-		direct := &broker.Direct{}
-		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "dedupe", Outputs: []string{topology.TopicUnique}, Tail: tail, PartitionOf: partitionOf, Direct: direct})
-		if err != nil {
-			return nil, err
-		}
-		dc := t.DedupeConfig(set)
-		p.dedupeWM = watermark.NewPartitions(n, idle)
-		p.dedupeWM.Expect(topology.TopicRaw) // parse's origins
-		dc.Fence, dc.Watermarks, dc.KeyFor, dc.Every = fence, p.dedupeWM, keyFor, opts.Watermark.Every
-		dc.TTL, dc.MaxFuture, dc.CacheEntries = opts.Dedupe.TTL, opts.Dedupe.MaxFuture, opts.Dedupe.CacheEntries
-		reg := state.Track(base, topology.TableTopic(topology.GroupDedupe))
-		dc.Registry = reg
-		dp, err := dedupe.New(dc)
-		if err != nil {
-			return nil, err
-		}
-		p.dedupe = dp
-		p.graphs = append(p.graphs, t.DedupeGroup(dp, set))
-		fence.UseGraph(p.graphs[len(p.graphs)-1])
-		p.extra[goka.Group(topology.GroupDedupe)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(dp.Rebalance),
-			direct.Option(opts.Tuning)}
-		p.sweepers = append(p.sweepers, &state.Sweeper{
-			Registry: reg, Clock: dc.Watermarks, Interval: sweepEvery(opts.Dedupe.SweepInterval, dp.TTL()),
-			Group: topology.GroupDedupe, Inputs: []string{topology.TopicParsed, topology.LoopTopic(topology.GroupDedupe)},
-			DueOf: dp.DueOf, Scanned: dp.Stats().SetEntries,
-			Log: opts.Logger,
-		})
-	}
-	if p.runs("tracejoin") {
-		direct := &broker.Direct{}
-		fence, err := exactlyonce.New(exactlyonce.Config{Stage: "tracejoin", Outputs: []string{topology.TopicEnriched}, Tail: tail, PartitionOf: partitionOf, Direct: direct})
-		if err != nil {
-			return nil, err
-		}
-		jc := t.TraceJoinConfig(set)
-		// Inputs hear parse's origins; the loop hears the stage itself,
-		// one channel per partition of logs.unique.
-		p.joinWM = watermark.NewPartitions(n, idle)
-		p.joinWM.Expect(topology.TopicUnique)
-		inputs := watermark.NewPartitions(n, idle)
-		inputs.Expect(topology.TopicRaw)
-		jc.Fence, jc.Inputs, jc.Loops = fence, inputs, p.joinWM
-		jc.KeyFor, jc.Every, jc.Partitions = keyFor, opts.Watermark.Every, n
-		jc.Window, jc.MaxFuture = opts.Join.Window, opts.Join.MaxFuture
-		jc.SpansIdle = idle
-		jc.SpanOrigins = watermark.NewPartitions(n, idle)
-		jc.SpanOrigins.Expect(topology.TopicOTLPSpans)
-		jc.Direct = direct
-		reg := state.Track(base, topology.TableTopic(topology.GroupTraceJoin))
-		jc.Registry = reg
-		jp, err := tracejoin.New(jc)
-		if err != nil {
-			return nil, err
-		}
-		p.tracejoin = jp
-		p.graphs = append(p.graphs, t.TraceJoinGroup(jp, set))
-		fence.UseGraph(p.graphs[len(p.graphs)-1])
-		p.extra[goka.Group(topology.GroupTraceJoin)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(jp.Rebalance),
-			direct.Option(opts.Tuning)}
-		p.sweepers = append(p.sweepers, &state.Sweeper{
-			Registry: reg, Clock: jp.Clock(), Interval: sweepEvery(opts.Join.SweepInterval, jp.Window()),
-			// A partition without events for a window of wall-clock time
-			// releases what it holds: its watermark may stand still (its
-			// input stopped), and events must not wait for ever.
-			Idle:  cmp.Or(opts.Join.Idle, jp.Window()),
-			Group: topology.GroupTraceJoin, Inputs: []string{topology.TopicUnique, topology.TopicSpans, topology.LoopTopic(topology.GroupTraceJoin)},
-			DueOf: jp.DueOf, Scanned: jp.Stats().SetEntries, Held: jp.Stats().SetHeld,
-			MaxHeld: maxHeld(opts.Join.MaxHeld),
-			Log:     opts.Logger,
-		})
-	}
-	if p.runs("errorrate") {
-		if err := p.buildErrorRate(base, tail, partitionOf, idle); err != nil {
-			return nil, err
-		}
-	}
-	if p.runs("alerter") {
-		fence, err := exactlyonce.New(exactlyonce.Config{Stage: alerter.StageName, Outputs: []string{topology.TopicAlerts}, Tail: tail, PartitionOf: partitionOf})
-		if err != nil {
-			return nil, err
-		}
-		ac := t.AlerterConfig(set)
-		ac.Fence, ac.Rules, ac.Idle = fence, alerter.DefaultRules(), idle
-		if opts.Rules != nil {
-			ac.Rules = *opts.Rules
-		}
-		ap, err := alerter.New(ac)
-		if err != nil {
-			return nil, err
-		}
-		p.alerter = ap
-		p.graphs = append(p.graphs, t.AlerterGroup(ap, set))
-		p.extra[goka.Group(topology.GroupAlerter)] = []goka.ProcessorOption{goka.WithStorageBuilder(base), goka.WithRebalanceCallback(ap.Rebalance)}
-	}
-	if len(p.graphs) == 0 {
+	if len(p.stages) == 0 {
 		return nil, fmt.Errorf("pipeline: no stage selected (stages %v)", opts.Stages)
 	}
-	for _, g := range p.graphs {
-		if err := g.Validate(); err != nil {
-			return nil, fmt.Errorf("pipeline: group %s: %w", g.Group(), err)
+	for _, st := range p.stages {
+		if err := st.graph.Validate(); err != nil {
+			return nil, fmt.Errorf("pipeline: group %s: %w", st.graph.Group(), err)
 		}
 	}
 	return p, nil
-}
-
-func (p *Pipeline) buildErrorRate(base storage.Builder, tail exactlyonce.TailFunc, partitionOf func(string) int32, idle time.Duration) error {
-	t, set, o := p.opts.Topology, p.opts.Codecs, p.opts.ErrorRate
-	fence, err := exactlyonce.New(exactlyonce.Config{Stage: errorrate.StageName, Outputs: []string{topology.TopicHostWindows}, Tail: tail, PartitionOf: partitionOf})
-	if err != nil {
-		return err
-	}
-	pattern := errorrate.DefaultFailurePattern
-	if o.FailurePattern != nil {
-		pattern = *o.FailurePattern
-	}
-	cl, err := errorrate.NewClassifier(pattern)
-	if err != nil {
-		return err
-	}
-	reg := state.Track(base, topology.TableTopic(topology.GroupErrorRate))
-	p.committed = &committedOffsets{group: topology.GroupErrorRate}
-	ec := t.ErrorRateConfig(set)
-	ec.Fence, ec.Classifier = fence, cl
-	ec.Window, ec.UpdateInterval, ec.EmitUpdates = o.Windows, o.UpdateInterval, o.EmitUpdates
-	ec.MaxFuture, ec.Idle = o.MaxFuture, idle
-	ec.Legacy = reg.Scan
-	ec.Committed = p.committed.get
-	ep, err := errorrate.New(ec)
-	if err != nil {
-		return err
-	}
-	p.errorrate = ep
-	p.graphs = append(p.graphs, t.ErrorRateGroup(ep, set))
-	p.extra[goka.Group(topology.GroupErrorRate)] = []goka.ProcessorOption{goka.WithStorageBuilder(reg.Builder()), goka.WithRebalanceCallback(ep.Rebalance)}
-
-	cc := t.ErrorRateCombineConfig(set)
-	host, _ := os.Hostname()
-	cc.Brokers, cc.Classifier, cc.Log = p.opts.Brokers, cl, p.opts.Logger
-	cc.TransactionalID = fmt.Sprintf("%s-%s-%s-%d-%d", p.opts.ClientID, topology.GroupErrorRateCombine, host, os.Getpid(), time.Now().UnixNano())
-	cc.Windows, cc.Tick = ep.WindowConfig(), ep.Tick()
-	cc.MaxFuture, cc.FlushInterval, cc.Idle, cc.Every = o.MaxFuture, o.FlushInterval, idle, p.opts.Watermark.Every
-	cc.FromOldest, cc.SessionTimeout = p.opts.Tuning.FromOldest, p.opts.Tuning.SessionTimeout
-	cc.ClientOpts = append(cc.ClientOpts, kgo.ProducerBatchCompression(p.opts.Tuning.KgoCompression()))
-	cc.ClientOpts = append(cc.ClientOpts, p.opts.Tuning.Security.KgoOpts()...)
-	comb, err := errorrate.NewCombiner(cc, ep.Stats())
-	if err != nil {
-		return err
-	}
-	p.combiner = comb
-	return nil
 }
 
 // committedOffsets polls a group's committed offsets: what no replay can
@@ -454,7 +253,11 @@ func legacyCutoff(ctx context.Context, adm *kadm.Client) map[int32]int64 {
 
 // StageNames lists the stages a pipeline can run, in order.
 func StageNames() []string {
-	return []string{"parse", "spans", "dedupe", "tracejoin", "errorrate", "alerter"}
+	var out []string
+	for _, b := range stageBuilders() {
+		out = append(out, b.name)
+	}
+	return out
 }
 
 func (p *Pipeline) runs(stage string) bool {
@@ -512,35 +315,28 @@ func (p *Pipeline) Parse() *parse.Processor { return p.parse }
 
 // Groups returns the consumer groups of the stages.
 func (p *Pipeline) Groups() []string {
-	out := make([]string, len(p.graphs))
-	for i, g := range p.graphs {
-		out[i] = string(g.Group())
+	var out []string
+	for _, st := range p.stages {
+		out = append(out, string(st.graph.Group()))
 	}
-	if p.combiner != nil {
-		out = append(out, topology.GroupErrorRateCombine)
+	for _, st := range p.stages {
+		if st.hop != nil {
+			out = append(out, st.hop.group)
+		}
 	}
 	return out
 }
 
 // WatermarkRecords returns how many watermark records (package
-// watermark) the stages here wrote to logs.parsed and logs.unique: they
-// take offsets there beside the events.
+// watermark) the stages here wrote to logs.parsed, logs.unique and spans:
+// they take offsets there beside the events.
 func (p *Pipeline) WatermarkRecords() map[string]int64 {
 	out := map[string]int64{}
-	if p.parse != nil {
-		out[topology.TopicParsed] = p.parse.Stats().Watermarks.Load()
-	}
-	if p.origins != nil {
-		out[topology.TopicParsed] += p.origins.IdleRecords.Load()
-	}
-	if p.dedupe != nil {
-		out[topology.TopicUnique] = p.dedupe.Stats().Watermarks.Load()
-	}
-	if p.spans != nil {
-		out[topology.TopicSpans] = p.spans.Stats().Watermarks.Load()
-	}
-	if p.spanOrigins != nil {
-		out[topology.TopicSpans] += p.spanOrigins.IdleRecords.Load()
+	for _, st := range p.stages {
+		if st.watermarks != nil {
+			topic, n := st.watermarks()
+			out[topic] += n
+		}
 	}
 	return out
 }
@@ -548,10 +344,13 @@ func (p *Pipeline) WatermarkRecords() map[string]int64 {
 // TransactionalTopics returns the topics the stages here write in Kafka
 // transactions (see admin.LagCollector.Transactional).
 func (p *Pipeline) TransactionalTopics() []string {
-	if p.combiner != nil {
-		return []string{topology.TopicErrorRatePartials}
+	var out []string
+	for _, st := range p.stages {
+		if st.hop != nil {
+			out = append(out, st.hop.transactional...)
+		}
 	}
-	return nil
+	return out
 }
 
 // EnsureTopics creates the topology's topics that do not exist yet.
@@ -620,9 +419,10 @@ func stageErr(ctx context.Context, err error) error {
 
 func (p *Pipeline) run(ctx context.Context) error {
 	log := p.opts.Logger
-	var procs []*goka.Processor
-	for _, g := range p.graphs {
-		opts := append(broker.ProcessorOptions(p.opts.Tuning), p.extra[g.Group()]...)
+	procs := make([]*goka.Processor, len(p.stages))
+	for i, st := range p.stages {
+		g := st.graph
+		opts := append(broker.ProcessorOptions(p.opts.Tuning), st.processorOptions(p.opts.Tuning)...)
 		opts = append(opts,
 			// goka skips a record with a null value by default: no
 			// event, no dead letter, not counted. With NilProcess the
@@ -638,22 +438,18 @@ func (p *Pipeline) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("pipeline: stage %s: %w", g.Group(), err)
 		}
-		procs = append(procs, proc)
+		procs[i] = proc
 	}
 	p.procs.Store(&procs)
-	if p.errorrate != nil {
-		cl, err := kgo.NewClient(p.opts.Tuning.ClientOpts(p.opts.Brokers)...)
-		if err != nil {
-			return fmt.Errorf("pipeline: %w", err)
+	for _, st := range p.stages {
+		if st.before != nil {
+			if err := st.before(ctx); err != nil {
+				return err
+			}
 		}
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		p.errorrate.SetLegacyCutoff(legacyCutoff(cctx, kadm.NewClient(cl)))
-		cancel()
-		cl.Close()
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	for _, proc := range procs {
-		proc := proc
 		eg.Go(func() error {
 			p.running.Add(1)
 			defer p.running.Add(-1)
@@ -667,7 +463,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 			return nil
 		})
 	}
-	if len(p.sweepers) > 0 || p.origins != nil || p.spanOrigins != nil || p.committed != nil {
+	if p.needsAdmin() {
 		// Timers and watermark records go to partitions by key, placed
 		// as goka places keys.
 		cl, err := kgo.NewClient(append(p.opts.Tuning.ClientOpts(p.opts.Brokers), kgo.RecordPartitioner(topology.Partitioner()),
@@ -677,59 +473,74 @@ func (p *Pipeline) run(ctx context.Context) error {
 		}
 		defer cl.Close()
 		adm := kadm.NewClient(cl)
-		for _, sw := range p.sweepers {
-			sw := sw
+		for i, st := range p.stages {
+			sw := st.sweeper
+			if sw == nil {
+				continue
+			}
+			proc := procs[i]
 			sw.Admin = adm
-			for _, proc := range procs {
-				if string(proc.Graph().Group()) == sw.Group {
-					proc := proc
-					sw.Visit = func(ctx context.Context, meta any) (int64, error) {
-						return proc.VisitAllWithStats(ctx, state.VisitName, meta)
-					}
-				}
+			sw.Visit = func(ctx context.Context, meta any) (int64, error) {
+				return proc.VisitAllWithStats(ctx, state.VisitName, meta)
 			}
 			eg.Go(func() error { return sw.Run(ctx) })
 		}
 		n := int32(p.opts.Topology.Config().Partitions)
-		for _, o := range []struct {
-			origins       *watermark.Origins
-			group, output string
-		}{{p.origins, topology.GroupParse, topology.TopicParsed}, {p.spanOrigins, topology.GroupSpans, topology.TopicSpans}} {
-			if o.origins == nil {
+		for _, st := range p.stages {
+			if st.origins == nil {
 				continue
 			}
-			pu := &watermark.Punctuator{Origins: o.origins, Group: o.group, Output: o.output,
+			pu := &watermark.Punctuator{Origins: st.origins, Group: string(st.graph.Group()), Output: st.stamped,
 				KeyFor: func(part int32) string { return topology.KeyFor(part, n) },
 				Idle:   cmp.Or(p.opts.Watermark.Idle, watermark.DefaultIdle), Client: cl, Admin: adm, Log: log}
 			eg.Go(func() error { return pu.Run(ctx) })
 		}
-		if p.committed != nil {
-			eg.Go(func() error { return p.committed.poll(ctx, adm, 2*time.Second) })
+		for _, st := range p.stages {
+			if st.poll != nil {
+				eg.Go(func() error { return st.poll(ctx, adm) })
+			}
 		}
 	}
-	if p.combiner != nil {
+	for _, st := range p.stages {
+		h := st.hop
+		if h == nil {
+			continue
+		}
 		eg.Go(func() error {
 			p.running.Add(1)
 			defer p.running.Add(-1)
-			log.Info().Str("stage", topology.GroupErrorRateCombine).Msg("stage starting")
-			if err := p.combiner.Run(ctx); err != nil {
-				log.Error().Err(err).Str("stage", topology.GroupErrorRateCombine).Msg("stage failed")
-				return fmt.Errorf("pipeline: stage %s: %w", topology.GroupErrorRateCombine, err)
+			log.Info().Str("stage", h.group).Msg("stage starting")
+			if err := h.run(ctx); err != nil {
+				log.Error().Err(err).Str("stage", h.group).Msg("stage failed")
+				return fmt.Errorf("pipeline: stage %s: %w", h.group, err)
 			}
-			log.Info().Str("stage", topology.GroupErrorRateCombine).Msg("stage stopped")
+			log.Info().Str("stage", h.group).Msg("stage stopped")
 			return nil
 		})
 	}
 	return eg.Wait()
 }
 
+// needsAdmin reports whether a stage here has a sweeper, a punctuator or a
+// poller: they share one client.
+func (p *Pipeline) needsAdmin() bool {
+	for _, st := range p.stages {
+		if st.sweeper != nil || st.origins != nil || st.poll != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Ready reports whether every stage is running and has recovered its
 // tables (goka's Recovered: the local store caught up with the table topic).
 func (p *Pipeline) Ready() bool {
 	procs := p.procs.Load()
-	want := len(p.graphs)
-	if p.combiner != nil {
-		want++
+	want := len(p.stages)
+	for _, st := range p.stages {
+		if st.hop != nil {
+			want++
+		}
 	}
 	if procs == nil || int(p.running.Load()) != want {
 		return false

@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/logstream/logstream/broker"
+	"time"
 )
 
 // Broker-side topic settings the stages check at start (goka's topic
@@ -15,10 +14,17 @@ const (
 	retentionMs   = "retention.ms"
 )
 
+// LoopRetention is how long loop topics keep records: as long as any
+// stream, not goka's default hour, so that a stage can be down a while and
+// lose nothing it has yet to process. broker.TopicManagerConfig creates
+// loop topics with it and TopicConfig declares it; it is spelled here so
+// that both agree without topology depending on the goka plumbing.
+const LoopRetention = 7 * 24 * time.Hour
+
 // TopicConfig returns the Kafka topic configuration a topic must have for
 // the stages to accept it: cleanup.policy compact for a table, delete for
 // a stream, and for a loop topic the retention goka's topic manager
-// creates it with (broker.LoopRetention). Anything else is the cluster's
+// creates it with (LoopRetention). Anything else is the cluster's
 // default.
 func (t *Topology) TopicConfig(name string) map[string]string {
 	tp, ok := t.Topic(name)
@@ -30,7 +36,7 @@ func (t *Topology) TopicConfig(name string) map[string]string {
 	}
 	cfg := map[string]string{cleanupPolicy: "delete"}
 	if t.isLoop(name) {
-		cfg[retentionMs] = strconv.FormatInt(broker.LoopRetention.Milliseconds(), 10)
+		cfg[retentionMs] = strconv.FormatInt(LoopRetention.Milliseconds(), 10)
 	}
 	return cfg
 }

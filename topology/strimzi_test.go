@@ -1,4 +1,4 @@
-package topology
+package topology_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logstream/logstream/broker"
+	"github.com/logstream/logstream/topology"
 )
 
 type kafkaTopic struct {
@@ -50,7 +51,7 @@ func decodeKafkaTopics(t *testing.T, s string) []kafkaTopic {
 }
 
 func TestStrimziTopics(t *testing.T) {
-	tp, err := New(Config{Partitions: 12, Replication: 3})
+	tp, err := topology.New(topology.Config{Partitions: 12, Replication: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestStrimziTopics(t *testing.T) {
 	if len(got) != len(tp.Topics()) {
 		t.Fatalf("%d KafkaTopics for %d topics", len(got), len(tp.Topics()))
 	}
-	loopMs := "604800000" // broker.LoopRetention, 7 days
+	loopMs := "604800000" // topology.LoopRetention, 7 days
 	for i, kt := range got {
 		want := tp.Topics()[i]
 		if kt.APIVersion != "kafka.strimzi.io/v1beta2" || kt.Kind != "KafkaTopic" {
@@ -69,9 +70,9 @@ func TestStrimziTopics(t *testing.T) {
 		}
 		policy := kt.Spec.Config["cleanup.policy"]
 		switch {
-		case want.Kind == Table && policy != "compact":
+		case want.Kind == topology.Table && policy != "compact":
 			t.Errorf("table %s: cleanup.policy %q", want.Name, policy)
-		case want.Kind == Stream && policy != "delete":
+		case want.Kind == topology.Stream && policy != "delete":
 			t.Errorf("stream %s: cleanup.policy %q", want.Name, policy)
 		}
 		ret, hasRet := kt.Spec.Config["retention.ms"]
@@ -86,7 +87,7 @@ func TestStrimziTopics(t *testing.T) {
 // (goka's topic manager, failing on a mismatch): topics declared by the
 // operator must be accepted as they are.
 func TestStrimziTopicsPassTheStagesCheck(t *testing.T) {
-	tp, err := New(Config{Partitions: 3, Replication: 1})
+	tp, err := topology.New(topology.Config{Partitions: 3, Replication: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestStrimziTopicsPassTheStagesCheck(t *testing.T) {
 }
 
 func TestStrimziIsStable(t *testing.T) {
-	tp, err := New(DefaultConfig())
+	tp, err := topology.New(topology.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -300,6 +300,28 @@ func (t *Topology) Stage(name string) (Stage, bool) {
 	return Stage{}, false
 }
 
+// StreamPartitions returns the stream topics to create, with their counts.
+func (t *Topology) StreamPartitions() map[string]int {
+	out := map[string]int{}
+	for _, tp := range t.topics {
+		if tp.Kind == Stream {
+			out[tp.Name] = tp.Partitions
+		}
+	}
+	return out
+}
+
+// TablePartitions returns the table topics to create, with their counts.
+func (t *Topology) TablePartitions() map[string]int {
+	out := map[string]int{}
+	for _, tp := range t.topics {
+		if tp.Kind == Table {
+			out[tp.Name] = tp.Partitions
+		}
+	}
+	return out
+}
+
 // Validate checks the graph: every topic a stage names exists, every input
 // is produced by a stage or is external, nothing but its stage writes a table,
 // a stage's inputs and table are keyed alike and co-partitioned (goka assigns

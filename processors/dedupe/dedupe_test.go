@@ -14,6 +14,7 @@ import (
 	"github.com/lovoo/goka/tester"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/pipeline/wiring"
 	"github.com/logstream/logstream/processors/dedupe"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/internal/gokatest"
@@ -40,8 +41,8 @@ var (
 func noTail(context.Context, string, int32, string) (*exactlyonce.Landed, error) { return nil, nil }
 
 // stage builds the stage as the pipeline does, from a topology of one
-// partition (goka's tester has one): Config from DedupeConfig, a fence on
-// logs.unique with tail, a clock.
+// partition (goka's tester has one): Config from wiring.DedupeConfig, a
+// fence on logs.unique with tail, a clock.
 func stage(t *testing.T, tail exactlyonce.TailFunc, now time.Time, edit func(*dedupe.Config)) (*dedupe.Processor, *topology.Topology, *codecs.Set) {
 	t.Helper()
 	set, err := codecs.NewSet()
@@ -60,7 +61,7 @@ func stage(t *testing.T, tail exactlyonce.TailFunc, now time.Time, edit func(*de
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return now }
-	cfg := topo.DedupeConfig(set)
+	cfg := wiring.DedupeConfig(topo, set)
 	cfg.Fence, cfg.Watermarks, cfg.Now = fence, watermark.NewPartitions(1, watermark.DefaultIdle), clock
 	cfg.KeyFor = func(p int32) string { return topology.KeyFor(p, 1) }
 	if edit != nil {
@@ -86,7 +87,7 @@ type harness struct {
 	loop   *tester.QueueTracker
 }
 
-// newHarness runs the stage's real graph (topology.DedupeGroup) in goka's
+// newHarness runs the stage's real graph (wiring.DedupeGroup) in goka's
 // tester.
 func newHarness(t *testing.T, now time.Time, edit func(*dedupe.Config)) *harness {
 	t.Helper()
@@ -100,7 +101,7 @@ func newHarness(t *testing.T, now time.Time, edit func(*dedupe.Config)) *harness
 			edit(c)
 		}
 	})
-	proc, err := goka.NewProcessor(nil, topo.DedupeGroup(p, set), goka.WithTester(tt), goka.WithLogger(quiet),
+	proc, err := goka.NewProcessor(nil, wiring.DedupeGroup(topo, p, set), goka.WithTester(tt), goka.WithLogger(quiet),
 		goka.WithRebalanceCallback(p.Rebalance), goka.WithStorageBuilder(reg.Builder()))
 	if err != nil {
 		t.Fatal(err)
@@ -539,7 +540,7 @@ func TestRerouteToOtherPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := topo.DedupeConfig(set)
+	cfg := wiring.DedupeConfig(topo, set)
 	cfg.Fence, cfg.Watermarks = fence, watermark.NewPartitions(4, watermark.DefaultIdle)
 	cfg.KeyFor = func(p int32) string { return topology.KeyFor(p, 4) }
 	p, err := dedupe.New(cfg)

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/pipeline/wiring"
 	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/internal/gokatest"
@@ -72,7 +73,7 @@ func newStage(t *testing.T, n int32, edit func(*errorrate.Config)) *stage {
 	}
 	s := &stage{t: t, n: n, set: set, topo: topo, wall: t0.Add(time.Hour), uoff: map[int32]int64{}, poff: map[int32]int64{},
 		edit: edit, tail: noTail, quiet: map[int32]bool{}, sent: map[[2]int64][]gokatest.Sent{}}
-	s.tab = gokatest.NewTable(topology.ErrorRateTableCodec(topo, set))
+	s.tab = gokatest.NewTable(wiring.ErrorRateTableCodec(topo, set))
 	s.restartCombine()
 	s.restartWindows(noTail)
 	return s
@@ -88,7 +89,7 @@ func (s *stage) classifier() *errorrate.Classifier {
 
 // restartCombine is a new pod of the combine hop (nothing kept in memory).
 func (s *stage) restartCombine() {
-	cc := s.topo.ErrorRateCombineConfig(s.set)
+	cc := wiring.ErrorRateCombineConfig(s.topo, s.set)
 	cc.Brokers, cc.TransactionalID, cc.Classifier = []string{"test"}, "test", s.classifier()
 	cc.Windows, cc.Tick = errorrate.DefaultWindows(), time.Second
 	cc.Now = func() time.Time { return s.wall }
@@ -113,7 +114,7 @@ func (s *stage) restartWindows(tail exactlyonce.TailFunc) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	cfg := s.topo.ErrorRateConfig(s.set)
+	cfg := wiring.ErrorRateConfig(s.topo, s.set)
 	cfg.Fence, cfg.Classifier = fence, s.classifier()
 	cfg.Now = func() time.Time { return t0.Add(time.Hour) }
 	if s.edit != nil {

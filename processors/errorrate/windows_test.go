@@ -11,6 +11,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logstream/logstream/pipeline/wiring"
 	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/internal/gokatest"
@@ -332,7 +333,7 @@ func TestValidate(t *testing.T) {
 		"interval not dividing pane": func(c *errorrate.Config) { c.UpdateInterval = 7 * time.Second },
 		"bad windows":                func(c *errorrate.Config) { c.Window = errorrate.Windows{Tumbling: time.Millisecond} },
 	} {
-		cfg := s.topo.ErrorRateConfig(s.set)
+		cfg := wiring.ErrorRateConfig(s.topo, s.set)
 		cfg.Fence, cfg.Classifier = exactlyOnceFence(t), s.classifier()
 		edit(&cfg)
 		if _, err := errorrate.New(cfg); err == nil {
@@ -354,7 +355,7 @@ func exactlyOnceFence(t *testing.T) *exactlyonce.Fence {
 // version's per-host states alike.
 func TestTableCodec(t *testing.T) {
 	s := newStage(t, 1, nil)
-	c := topology.ErrorRateTableCodec(s.topo, s.set)
+	c := wiring.ErrorRateTableCodec(s.topo, s.set)
 	b, err := c.Encode(&schemas.ErrorRatePartition{Applied: 3, Status: "time"})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/pipeline/wiring"
 	"github.com/logstream/logstream/processors/exactlyonce"
 	"github.com/logstream/logstream/processors/internal/gokatest"
 	"github.com/logstream/logstream/processors/tracejoin"
@@ -70,7 +71,7 @@ func stage(t testing.TB, tail exactlyonce.TailFunc, edit func(*tracejoin.Config)
 		t.Fatal(err)
 	}
 	now := func() time.Time { return t0 }
-	cfg := topo.TraceJoinConfig(set)
+	cfg := wiring.TraceJoinConfig(topo, set)
 	cfg.Fence, cfg.Now, cfg.Window = fence, now, window
 	cfg.Inputs, cfg.Loops = watermark.NewPartitions(1, watermark.DefaultIdle), watermark.NewPartitions(1, watermark.DefaultIdle)
 	cfg.KeyFor, cfg.Partitions = func(p int32) string { return topology.KeyFor(p, 1) }, 1
@@ -97,7 +98,7 @@ type harness struct {
 	loop    *tester.QueueTracker
 }
 
-// newHarness runs the join's real graph (topology.TraceJoinGroup) in
+// newHarness runs the join's real graph (wiring.TraceJoinGroup) in
 // goka's tester.
 func newHarness(t testing.TB, edit func(*tracejoin.Config)) *harness {
 	t.Helper()
@@ -114,7 +115,7 @@ func newHarnessTail(t testing.TB, tail exactlyonce.TailFunc, edit func(*tracejoi
 			edit(c)
 		}
 	})
-	proc, err := goka.NewProcessor(nil, topo.TraceJoinGroup(p, set), goka.WithTester(tt), goka.WithLogger(quiet),
+	proc, err := goka.NewProcessor(nil, wiring.TraceJoinGroup(topo, p, set), goka.WithTester(tt), goka.WithLogger(quiet),
 		goka.WithRebalanceCallback(p.Rebalance), goka.WithStorageBuilder(reg.Builder()))
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/pipeline/wiring"
 	"github.com/logstream/logstream/processors/alerter"
 	"github.com/logstream/logstream/processors/errorrate"
 	"github.com/logstream/logstream/processors/exactlyonce"
@@ -209,7 +210,7 @@ func Run(cfg Config, lines []Line, mode Mode) (*Result, error) {
 	// Far-future is judged against the wall clock: the simulation's
 	// lines are in the past of a clock at their end.
 	farNow := func() time.Time { return s.last.Add(time.Minute) }
-	cc := topo.ErrorRateCombineConfig(s.set)
+	cc := wiring.ErrorRateCombineConfig(topo, s.set)
 	cc.Brokers, cc.TransactionalID, cc.Classifier = []string{"sim"}, "sim", cl
 	cc.Windows, cc.Tick, cc.Idle, cc.Now = cfg.Windows, cfg.Tick, cfg.Idle, now
 	cc.MaxFuture = time.Hour
@@ -227,15 +228,15 @@ func Run(cfg Config, lines []Line, mode Mode) (*Result, error) {
 		}
 		return f
 	}
-	ec := topo.ErrorRateConfig(s.set)
+	ec := wiring.ErrorRateConfig(topo, s.set)
 	ec.Fence, ec.Classifier, ec.Window, ec.UpdateInterval, ec.Idle, ec.Now = fence(errorrate.StageName, topology.TopicHostWindows), cl, cfg.Windows, cfg.Tick, cfg.Idle, farNow
 	// Nothing is replayed here: every record is committed once processed.
 	ec.Committed = func(_ string, p int32) (int64, bool) { return s.woff[p], true }
 	if s.win, err = errorrate.New(ec); err != nil {
 		return nil, err
 	}
-	s.wtab = gokatest.NewTable(topology.ErrorRateTableCodec(topo, s.set))
-	ac := topo.AlerterConfig(s.set)
+	s.wtab = gokatest.NewTable(wiring.ErrorRateTableCodec(topo, s.set))
+	ac := wiring.AlerterConfig(topo, s.set)
 	ac.Fence, ac.Rules, ac.Idle, ac.Now = fence(alerter.StageName, topology.TopicAlerts), rules, cfg.Idle, farNow
 	if s.alrt, err = alerter.New(ac); err != nil {
 		return nil, err
