@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/internal/retry"
 	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
@@ -124,6 +125,8 @@ type Consumer struct {
 	// tableChecked is set once the table is known to exist with the
 	// topic's partitions.
 	tableChecked atomic.Bool
+	// dead writes the dead letters.
+	dead *deadletter.Producer
 }
 
 // NewConsumer validates cfg and returns a consumer; Run starts it.
@@ -158,6 +161,16 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	cfg.Metrics.init(cfg.Targets)
 	c := &Consumer{cfg: cfg, log: cfg.Logger.With().Str("stage", Stage).Logger(), m: cfg.Metrics, sendMu: map[string]*sync.Mutex{}}
 	c.open = newOpenAlerts(cfg.ResendInterval, func(n int) { c.m.open.Set(float64(n)) })
+	c.dead = &deadletter.Producer{
+		Topic: cfg.DeadLetterTopic,
+		Stage: Stage,
+		Codec: cfg.Codecs.DeadLetter,
+		Now:   cfg.Now,
+		Retry: c.retry(func(_ int, err error, wait time.Duration) {
+			c.log.Warn().Err(err).Dur("retry_in", wait).Msg("writing dead letter failed, retrying")
+		}),
+		Count: func(*kgo.Record, error) { c.m.deadLetters.Inc() },
+	}
 	for _, t := range cfg.Targets {
 		if _, ok := t.Notifier.(Resender); ok {
 			c.sendMu[t.Name] = &sync.Mutex{}
@@ -386,7 +399,9 @@ func (c *Consumer) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) er
 }
 
 // deliver sends a to t until it is accepted or refused for good (ok), or
-// ctx ends (not ok); permanent tells a refusal.
+// ctx ends (not ok); permanent tells a refusal. A notifier that gives up
+// by itself with an error that is not permanent is retried here, paced by
+// ConsumerConfig.Retry.
 func (c *Consumer) deliver(ctx context.Context, t Target, a *schemas.Alert, log zerolog.Logger) (ok, permanent bool) {
 	if mu := c.sendMu[t.Name]; mu != nil {
 		// In order with the re-sends to the same target.
@@ -394,31 +409,25 @@ func (c *Consumer) deliver(ctx context.Context, t Target, a *schemas.Alert, log 
 		defer mu.Unlock()
 	}
 	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		err := t.Notifier.Notify(ctx, a)
-		switch {
-		case err == nil:
-			c.m.delivered(t.Name, ResultOK, time.Since(start))
-			log.Info().Str("target", t.Name).Dur("took", time.Since(start)).Msg("alert delivered")
-			return true, false
-		case errors.Is(err, ErrPermanent):
-			// Not dropped silently: logged with the target's answer,
-			// counted, and then skipped, because no retry can change it.
-			c.m.delivered(t.Name, ResultPermanent, time.Since(start))
-			log.Error().Str("target", t.Name).Err(err).Msg("alert refused by the target for good; skipped (logstream_page_deliveries_total{result=\"permanent\"})")
-			return true, true
-		case ctx.Err() != nil:
-			c.m.delivered(t.Name, ResultInterrupted, time.Since(start))
-			log.Info().Str("target", t.Name).Err(err).Msg("delivery interrupted by shutdown; the record stays uncommitted")
-			return false, false
-		}
-		// A notifier that gave up by itself: retry it here.
-		wait := c.cfg.Retry.withDefaults().wait(attempt, err)
+	p := c.retry(func(_ int, err error, wait time.Duration) {
 		log.Warn().Str("target", t.Name).Err(err).Dur("retry_in", wait).Msg("delivery failed, retrying")
-		if !sleep(ctx, wait) {
-			c.m.delivered(t.Name, ResultInterrupted, time.Since(start))
-			return false, false
-		}
+	})
+	err := p.Do(ctx, func(ctx context.Context) error { return t.Notifier.Notify(ctx, a) })
+	switch {
+	case err == nil:
+		c.m.delivered(t.Name, ResultOK, time.Since(start))
+		log.Info().Str("target", t.Name).Dur("took", time.Since(start)).Msg("alert delivered")
+		return true, false
+	case errors.Is(err, ErrPermanent):
+		// Not dropped silently: logged with the target's answer,
+		// counted, and then skipped, because no retry can change it.
+		c.m.delivered(t.Name, ResultPermanent, time.Since(start))
+		log.Error().Str("target", t.Name).Err(err).Msg("alert refused by the target for good; skipped (logstream_page_deliveries_total{result=\"permanent\"})")
+		return true, true
+	default: // ctx ended: the policy retries anything else
+		c.m.delivered(t.Name, ResultInterrupted, time.Since(start))
+		log.Info().Str("target", t.Name).Err(err).Msg("delivery interrupted by shutdown; the record stays uncommitted")
+		return false, false
 	}
 }
 
@@ -434,52 +443,21 @@ func checkAlert(a *schemas.Alert) error {
 }
 
 // deadLetter writes r to the dead-letter topic with cause, retrying until
-// it is written or ctx ends (then it returns ctx's error).
+// it is written or ctx ends (then it returns an error matching ctx's).
 func (c *Consumer) deadLetter(ctx context.Context, cl *kgo.Client, r *kgo.Record, cause error) error {
 	c.log.Error().Str("topic", r.Topic).Int32("partition", r.Partition).Int64("offset", r.Offset).Err(cause).
 		Msg("record is no valid Alert; sending it to the dead-letter topic and skipping it")
-	dl := &schemas.DeadLetter{
-		OriginalKey:     r.Key,
-		OriginalValue:   r.Value,
-		SourceTopic:     r.Topic,
-		SourcePartition: r.Partition,
-		SourceOffset:    r.Offset,
-		Stage:           Stage,
-		Error:           cause.Error(),
-		Time:            c.cfg.Now().UnixMilli(),
+	if err := c.dead.Send(ctx, cl, r, cause); err != nil {
+		return fmt.Errorf("paging: %w", err)
 	}
-	value, err := c.cfg.Codecs.DeadLetter.Marshal(dl)
-	if err != nil {
-		// Cannot happen for a well-formed DeadLetter; never lose the record
-		// silently either way.
-		return fmt.Errorf("paging: encode dead letter: %w", err)
-	}
-	retry := c.cfg.Retry.withDefaults()
-	for attempt := 1; ; attempt++ {
-		err := cl.ProduceSync(ctx, &kgo.Record{Topic: c.cfg.DeadLetterTopic, Key: r.Key, Value: value}).FirstErr()
-		if err == nil {
-			c.m.deadLetters.Inc()
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		wait := retry.wait(attempt, err)
-		c.log.Warn().Err(err).Dur("retry_in", wait).Msg("writing dead letter failed, retrying")
-		if !sleep(ctx, wait) {
-			return ctx.Err()
-		}
-	}
+	return nil
 }
 
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+// retry is the policy of what the consumer itself retries (ConsumerConfig.
+// Retry), with onRetry as its log: ConsumerConfig.Retry.OnRetry belongs to
+// the notifiers' policies.
+func (c *Consumer) retry(onRetry func(attempt int, err error, wait time.Duration)) retry.Policy {
+	p := c.cfg.Retry.policy()
+	p.OnRetry = onRetry
+	return p
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/logstream/logstream/internal/retry"
 	"github.com/logstream/logstream/schemas"
 )
 
@@ -93,8 +93,8 @@ type Retry struct {
 
 // Defaults of Retry.
 const (
-	DefaultRetryInitial = 200 * time.Millisecond
-	DefaultRetryMax     = 30 * time.Second
+	DefaultRetryInitial = retry.DefaultInitial // 200 ms
+	DefaultRetryMax     = retry.DefaultMax     // 30 s
 )
 
 // Validate reports a negative or inverted setting.
@@ -121,44 +121,33 @@ func (r Retry) withDefaults() Retry {
 	return r
 }
 
-// wait returns the pause after failed attempt n (1-based).
-func (r Retry) wait(n int, err error) time.Duration {
-	d := r.Initial
-	for i := 1; i < n && d < r.Max; i++ {
-		d *= 2
+// policy is r as the shared retry policy: an error matching ErrPermanent
+// stops it, and a DeliveryError's Retry-After lengthens a wait.
+func (r Retry) policy() retry.Policy {
+	r = r.withDefaults()
+	return retry.Policy{
+		Initial:    r.Initial,
+		Max:        r.Max,
+		Permanent:  func(err error) bool { return errors.Is(err, ErrPermanent) },
+		RetryAfter: deliveryRetryAfter,
+		OnRetry:    r.OnRetry,
 	}
-	d = min(d, r.Max)
-	d = d/2 + rand.N(d/2+1)
-	var de *DeliveryError
-	if errors.As(err, &de) && de.RetryAfter > d {
-		d = min(de.RetryAfter, r.Max)
-	}
-	return d
 }
 
-// Do runs attempt until it succeeds, fails permanently, or ctx ends.
-func (r Retry) Do(ctx context.Context, attempt func(context.Context) error) error {
-	r = r.withDefaults()
-	for n := 1; ; n++ {
-		err := attempt(ctx)
-		if err == nil || errors.Is(err, ErrPermanent) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
-		}
-		d := r.wait(n, err)
-		if r.OnRetry != nil {
-			r.OnRetry(n, err, d)
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err)
-		case <-t.C:
-		}
+// deliveryRetryAfter is the Retry-After a target answered with err.
+func deliveryRetryAfter(err error) time.Duration {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.RetryAfter
 	}
+	return 0
+}
+
+// Do runs attempt until it succeeds, fails permanently (the error matches
+// ErrPermanent), or ctx ends (the error matches ctx.Err() and tells the
+// last attempt's).
+func (r Retry) Do(ctx context.Context, attempt func(context.Context) error) error {
+	return r.policy().Do(ctx, attempt)
 }
 
 // HTTP holds what every notifier needs to talk HTTP.

@@ -403,17 +403,19 @@ func TestNotifierRetries(t *testing.T) {
 
 func TestRetryWait(t *testing.T) {
 	r := Retry{Initial: 200 * time.Millisecond, Max: 30 * time.Second}.withDefaults()
+	// The wait the policy draws after attempt n failed with err.
+	wait := func(n int, err error) time.Duration { p := r.policy(); return p.Wait(n, p.RetryAfter(err)) }
 	for n, d := range map[int]time.Duration{1: 200 * time.Millisecond, 2: 400 * time.Millisecond, 5: 3200 * time.Millisecond, 9: 30 * time.Second, 100: 30 * time.Second} {
 		for range 50 {
-			if w := r.wait(n, errors.New("x")); w < d/2 || w > d {
+			if w := wait(n, errors.New("x")); w < d/2 || w > d {
 				t.Fatalf("wait after attempt %d = %s, want within [%s, %s]", n, w, d/2, d)
 			}
 		}
 	}
-	if w := r.wait(1, &DeliveryError{RetryAfter: 5 * time.Second}); w != 5*time.Second {
+	if w := wait(1, &DeliveryError{RetryAfter: 5 * time.Second}); w != 5*time.Second {
 		t.Errorf("Retry-After 5s: wait %s", w)
 	}
-	if w := r.wait(1, &DeliveryError{RetryAfter: time.Hour}); w != 30*time.Second {
+	if w := wait(1, &DeliveryError{RetryAfter: time.Hour}); w != 30*time.Second {
 		t.Errorf("Retry-After 1h: wait %s, want the maximum", w)
 	}
 	if (Retry{Initial: time.Minute, Max: time.Second}).Validate() == nil {

@@ -48,22 +48,17 @@ func (c *Consumer) writeTable(ctx context.Context, cl *kgo.Client, r *kgo.Record
 	if a.State == schemas.AlertFiring {
 		rec.Value = r.Value
 	}
-	retry := c.cfg.Retry.withDefaults()
-	for attempt := 1; ; attempt++ {
-		err := cl.ProduceSync(ctx, rec).FirstErr()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		wait := retry.wait(attempt, err)
+	p := c.retry(func(_ int, err error, wait time.Duration) {
 		c.log.Warn().Err(err).Str("topic", c.cfg.Table).Int32("partition", r.Partition).Int64("offset", r.Offset).Dur("retry_in", wait).
 			Msg("writing the open alert to the table failed, retrying (the record stays uncommitted)")
-		if !sleep(ctx, wait) {
-			return ctx.Err()
-		}
+	})
+	err := p.Do(ctx, func(ctx context.Context) error {
+		return cl.ProduceSync(ctx, rec).FirstErr()
+	})
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
+	return err
 }
 
 // assigned reads the open incidents of partitions ps from the table and
@@ -75,38 +70,38 @@ func (c *Consumer) assigned(ctx context.Context, cl *kgo.Client, ps []int32, fai
 	if len(ps) == 0 {
 		return
 	}
-	retry := c.cfg.Retry.withDefaults()
-	for attempt := 1; ; attempt++ {
-		open, err := c.readTable(ctx, cl, ps)
-		if err == nil {
-			now := time.Now()
-			n := 0
-			for _, p := range ps {
-				c.open.assign(p, open[p], now)
-				n += len(open[p])
-			}
-			c.log.Info().Str("table", c.cfg.Table).Ints32("partitions", ps).Int("open_alerts", n).Msg("open alerts read from the table")
-			return
-		}
-		var te *tableError
-		if errors.As(err, &te) {
-			fail(err)
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		wait := retry.wait(attempt, err)
+	rp := c.retry(func(attempt int, err error, wait time.Duration) {
 		ev := c.log.Warn()
 		if attempt == 1 && errors.Is(err, kerr.UnknownTopicOrPartition) {
 			ev = c.log.Info() // a table just created is not listed everywhere at once
 		}
 		ev.Err(err).Str("table", c.cfg.Table).Ints32("partitions", ps).Dur("retry_in", wait).
 			Msg("reading the open alerts failed, retrying (the partitions' records wait for it)")
-		if !sleep(ctx, wait) {
-			return
-		}
+	})
+	rp.Permanent = func(err error) bool {
+		var te *tableError
+		return errors.As(err, &te)
 	}
+	var open map[int32][]*schemas.Alert
+	err := rp.Do(ctx, func(ctx context.Context) (err error) {
+		open, err = c.readTable(ctx, cl, ps)
+		return err
+	})
+	var te *tableError
+	switch {
+	case errors.As(err, &te):
+		fail(err)
+	case err == nil:
+		now := time.Now()
+		n := 0
+		for _, p := range ps {
+			c.open.assign(p, open[p], now)
+			n += len(open[p])
+		}
+		c.log.Info().Str("table", c.cfg.Table).Ints32("partitions", ps).Int("open_alerts", n).Msg("open alerts read from the table")
+	}
+	// Otherwise ctx ended: the partitions are being taken away or the
+	// consumer stops.
 }
 
 // readTableTimeout bounds one attempt to read the table: it holds only

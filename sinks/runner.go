@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/logstream/logstream/codecs"
-	"github.com/logstream/logstream/schemas"
+	"github.com/logstream/logstream/internal/retry"
+	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/topology"
 )
 
@@ -136,6 +136,10 @@ type Runner struct {
 	m       *Metrics
 	breaker *Breaker
 	sem     chan struct{}
+	// retry paces the retries of a flush and of a dead letter.
+	retry retry.Policy
+	// dead writes the dead letters.
+	dead *deadletter.Producer
 
 	cl *kgo.Client
 
@@ -168,6 +172,25 @@ func NewRunner(cfg Config) (*Runner, error) {
 	r.hard, r.abort = context.WithCancel(context.Background())
 	r.log = cfg.Logger.With().Str("stage", "sink-"+r.name).Logger()
 	r.breaker = NewBreaker(cfg.Breaker, cfg.Now, r.breakerChanged)
+	r.retry = retry.Policy{Initial: cfg.RetryInitial, Max: cfg.RetryMax}
+	dp := r.retry
+	dp.OnRetry = func(_ int, err error, wait time.Duration) {
+		r.log.Warn().Err(err).Dur("retry_in", wait).Msg("writing a dead letter failed, retrying")
+	}
+	r.dead = &deadletter.Producer{
+		Topic: cfg.DeadLetterTopic,
+		Stage: "sink-" + r.name,
+		Codec: cfg.Codecs.DeadLetter,
+		Now:   cfg.Now,
+		Retry: dp,
+		Count: func(src *kgo.Record, cause error) {
+			r.m.deadLetters.WithLabelValues(r.name).Inc()
+			var re *RecordError
+			if errors.As(cause, &re) {
+				r.m.rejected.WithLabelValues(r.name, src.Topic, re.Reason).Inc()
+			}
+		},
+	}
 	r.m.circuit.WithLabelValues(r.name).Set(float64(Closed))
 	r.m.paused.WithLabelValues(r.name).Set(0)
 	return r, nil
@@ -321,22 +344,26 @@ func (r *Runner) Run(ctx context.Context) error {
 // answer) a few times: a store that is really unreachable or refuses the
 // settings ends Run with the error, which names the setting to fix.
 func (r *Runner) check(ctx context.Context) error {
-	var err error
-	for attempt := 1; attempt <= 4; attempt++ {
-		if err = r.cfg.Sink.Check(ctx); err == nil {
-			return nil
-		}
+	p := r.retry
+	p.Attempts = checkAttempts
+	// The check's waits start where a flush's third would (4·RetryInitial):
+	// a store that is starting needs a moment, not 200 ms.
+	p.Initial = 4 * r.cfg.RetryInitial
+	p.Permanent = func(err error) bool {
 		var perm *Permanent
-		if errors.As(err, &perm) || ctx.Err() != nil {
-			break
-		}
-		r.log.Warn().Err(err).Int("attempt", attempt).Msg("store check failed; trying again")
-		if attempt < 4 && !sleep(ctx, r.backoff(attempt+2)) {
-			break
-		}
+		return errors.As(err, &perm)
 	}
-	return fmt.Errorf("sink %s: %w", r.name, err)
+	p.OnRetry = func(attempt int, err error, wait time.Duration) {
+		r.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("store check failed; trying again")
+	}
+	if err := p.Do(ctx, r.cfg.Sink.Check); err != nil {
+		return fmt.Errorf("sink %s: %w", r.name, err)
+	}
+	return nil
 }
+
+// checkAttempts bounds the attempts of the store check at start.
+const checkAttempts = 4
 
 // dispatch hands each partition's records to its worker. It never blocks:
 // a worker whose queue is over QueueRecords gets its partition paused
@@ -482,16 +509,6 @@ func commitErr(resp *kmsg.OffsetCommitResponse, err error) error {
 	return nil
 }
 
-// backoff is the wait before retry attempt (1-based), with jitter.
-func (r *Runner) backoff(attempt int) time.Duration {
-	d := r.cfg.RetryInitial
-	for i := 1; i < attempt && d < r.cfg.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, r.cfg.RetryMax)
-	return d/2 + rand.N(d/2+1)
-}
-
 // deadLetters writes a sink's rejected records to the dead-letter topic.
 type deadLetters struct{ r *Runner }
 
@@ -499,51 +516,8 @@ func (d *deadLetters) Send(ctx context.Context, rec *kgo.Record, cause error) er
 	r := d.r
 	r.log.Error().Str("topic", rec.Topic).Int32("partition", rec.Partition).Int64("offset", rec.Offset).Err(cause).
 		Msg("record cannot be stored; sending it to the dead-letter topic")
-	dl := &schemas.DeadLetter{
-		OriginalKey:     rec.Key,
-		OriginalValue:   rec.Value,
-		SourceTopic:     rec.Topic,
-		SourcePartition: rec.Partition,
-		SourceOffset:    rec.Offset,
-		Stage:           "sink-" + r.name,
-		Error:           cause.Error(),
-		Time:            r.cfg.Now().UnixMilli(),
+	if err := r.dead.Send(ctx, r.client(), rec, cause); err != nil {
+		return fmt.Errorf("sink %s: %w", r.name, err)
 	}
-	// A tombstone's nil value stays nil: Avro null, as the DeadLetter
-	// schema keeps a tombstone.
-	value, err := r.cfg.Codecs.DeadLetter.Marshal(dl)
-	if err != nil {
-		return fmt.Errorf("sink %s: encode dead letter: %w", r.name, err)
-	}
-	for attempt := 1; ; attempt++ {
-		err := r.client().ProduceSync(ctx, &kgo.Record{Topic: r.cfg.DeadLetterTopic, Key: rec.Key, Value: value}).FirstErr()
-		if err == nil {
-			r.m.deadLetters.WithLabelValues(r.name).Inc()
-			var re *RecordError
-			if errors.As(cause, &re) {
-				r.m.rejected.WithLabelValues(r.name, rec.Topic, re.Reason).Inc()
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		wait := r.backoff(attempt)
-		r.log.Warn().Err(err).Dur("retry_in", wait).Msg("writing a dead letter failed, retrying")
-		if !sleep(ctx, wait) {
-			return ctx.Err()
-		}
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return nil
 }

@@ -221,7 +221,7 @@ func (w *worker) flushRetrying(ctx context.Context, all bool, quit <-chan struct
 		r.breaker.Failure()
 		r.m.flushes.WithLabelValues(r.name, "failed").Inc()
 		r.m.retries.WithLabelValues(r.name).Inc()
-		wait := r.backoff(attempt)
+		wait := r.retry.Wait(attempt, 0)
 		var perm *Permanent
 		if errors.As(err, &perm) && !streak {
 			w.log.Error().Err(err).Msg("the store refuses the write; fix the setting named, the writer keeps retrying")

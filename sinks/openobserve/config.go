@@ -3,13 +3,13 @@ package openobserve
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/logstream/logstream/internal/retry"
 	"github.com/logstream/logstream/sinks"
 )
 
@@ -130,18 +130,18 @@ func (r Retry) withDefaults() Retry {
 	return r
 }
 
-// wait returns the pause after failed attempt n (1-based).
-func (r Retry) wait(n int, retryAfter time.Duration) time.Duration {
-	d := r.Initial
-	for i := 1; i < n && d < r.Max; i++ {
-		d *= 2
+// policy is r as the shared retry policy: a *sinks.Permanent stops it.
+func (r Retry) policy() retry.Policy {
+	r = r.withDefaults()
+	return retry.Policy{
+		Initial:  r.Initial,
+		Max:      r.Max,
+		Attempts: r.Attempts,
+		Permanent: func(err error) bool {
+			var perm *sinks.Permanent
+			return errors.As(err, &perm)
+		},
 	}
-	d = min(d, r.Max)
-	d = d/2 + rand.N(d/2+1)
-	if retryAfter > d {
-		d = min(retryAfter, r.Max)
-	}
-	return d
 }
 
 // DefaultConfig returns a Config with every default set, gzip on: the

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logstream/logstream/internal/retry"
 	"github.com/logstream/logstream/sinks"
 )
 
@@ -195,7 +196,7 @@ type group struct {
 
 // write stores one batch: the algorithm of the package documentation.
 func (p *partition) write(ctx context.Context, batch []*entry) error {
-	a := attempts{p: p, ctx: ctx, retry: p.s.cfg.Retry}
+	a := attempts{p: p, ctx: ctx, loop: p.s.cfg.Retry.policy().Start()}
 	for !p.scanned {
 		if err := p.takeover(ctx, batch[0].offset); err != nil {
 			if err := a.failed(err, outcomeOfSearch(err), 0, 0); err != nil {
@@ -536,10 +537,9 @@ func outcomeOfSearch(err error) string {
 
 // attempts bounds the failed attempts of one Flush and waits between them.
 type attempts struct {
-	p     *partition
-	ctx   context.Context
-	retry Retry
-	n     int
+	p    *partition
+	ctx  context.Context
+	loop *retry.Loop
 }
 
 // failed counts a failed attempt. It returns nil after waiting, when
@@ -548,23 +548,22 @@ type attempts struct {
 // context's when it ends during the wait. The wait is the backoff,
 // lengthened by retryAfter (up to Retry.Max) and at least floor.
 func (a *attempts) failed(err error, outcome string, retryAfter, floor time.Duration) error {
-	var perm *sinks.Permanent
-	if errors.As(err, &perm) {
-		return err
+	wait, stop := a.loop.Failed(a.ctx, err, retryAfter)
+	var ex *retry.ExhaustedError
+	var in *retry.InterruptedError
+	switch {
+	case errors.As(stop, &ex):
+		return fmt.Errorf("openobserve: %s: flush failed %d times, giving up for now (the buffer is kept): %w", a.p.name(), ex.Attempts, ex.Err)
+	case errors.As(stop, &in):
+		return fmt.Errorf("openobserve: %s: %w", a.p.name(), stop)
+	case stop != nil:
+		return stop // permanent
 	}
-	a.n++
-	if a.n >= a.retry.Attempts {
-		return fmt.Errorf("openobserve: %s: flush failed %d times, giving up for now (the buffer is kept): %w", a.p.name(), a.n, err)
-	}
-	wait := max(a.retry.wait(a.n, retryAfter), floor)
+	wait = max(wait, floor)
 	a.p.s.m.retries.WithLabelValues(outcome).Inc()
-	a.p.log.Warn().Int("attempt", a.n).Dur("retry_in", wait).Err(err).Msg("write attempt failed, retrying")
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-a.ctx.Done():
-		return fmt.Errorf("openobserve: %s: %w (last attempt: %w)", a.p.name(), a.ctx.Err(), err)
-	case <-t.C:
-		return nil
+	a.p.log.Warn().Int("attempt", a.loop.Attempt()).Dur("retry_in", wait).Err(err).Msg("write attempt failed, retrying")
+	if err := a.loop.Pause(a.ctx, wait, err); err != nil {
+		return fmt.Errorf("openobserve: %s: %w", a.p.name(), err)
 	}
+	return nil
 }

@@ -80,12 +80,12 @@ func TestRetryWait(t *testing.T) {
 	r := Retry{Initial: 100 * time.Millisecond, Max: time.Second}.withDefaults()
 	for n, hi := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 4: 800 * time.Millisecond, 10: time.Second} {
 		for range 20 {
-			if w := r.wait(n, 0); w < hi/2 || w > hi {
+			if w := r.policy().Wait(n, 0); w < hi/2 || w > hi {
 				t.Errorf("wait(%d) = %s, want within [%s, %s]", n, w, hi/2, hi)
 			}
 		}
 	}
-	if w := r.wait(1, 5*time.Second); w != time.Second {
+	if w := r.policy().Wait(1, 5*time.Second); w != time.Second {
 		t.Errorf("Retry-After 5s capped at Max: %s", w)
 	}
 }
