@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/deadletter"
 	"github.com/logstream/logstream/internal/retry"
-	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )

@@ -11,7 +11,7 @@ import (
 
 	"github.com/logstream/logstream/broker"
 	"github.com/logstream/logstream/codecs"
-	"github.com/logstream/logstream/processors/deadletter"
+	"github.com/logstream/logstream/deadletter"
 	"github.com/logstream/logstream/schemas"
 	"github.com/logstream/logstream/topology"
 )

@@ -3,8 +3,8 @@ package sinks
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/logstream/logstream/deadletter"
 	"strconv"
 	"strings"
 	"time"
@@ -65,8 +65,9 @@ func (e *RecordError) Unwrap() error { return e.Err }
 
 func reject(reason string, err error) error { return &RecordError{Reason: reason, Err: err} }
 
-// ErrTombstone is the cause of a record with a null value.
-var ErrTombstone = errors.New("null value (tombstone)")
+// ErrTombstone is the cause of a record with a null value: the reason
+// every stage gives a tombstone (package deadletter).
+var ErrTombstone = deadletter.ErrTombstone
 
 // Decode decodes r by the record its schema fingerprint or Confluent
 // schema id names (the codecs answer which record that is). The record

@@ -15,8 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/deadletter"
 	"github.com/logstream/logstream/internal/retry"
-	"github.com/logstream/logstream/processors/deadletter"
 	"github.com/logstream/logstream/topology"
 )
 

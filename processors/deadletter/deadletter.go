@@ -1,20 +1,21 @@
 package deadletter
 
 import (
-	"errors"
 	"time"
 
 	"github.com/lovoo/goka"
 
 	"github.com/logstream/logstream/codecs"
+	"github.com/logstream/logstream/deadletter"
 	"github.com/logstream/logstream/schemas"
 )
 
 // ErrTombstone is the reason of the dead letter of a tombstone: a record
 // whose value is null. On a stream a null value carries nothing (deletes
 // belong to table topics), so it is bad input like any other, and it is
-// kept apart from an empty value, which has a reason of its own.
-var ErrTombstone = errors.New("null value (tombstone)")
+// kept apart from an empty value, which has a reason of its own. The same
+// error as the franz-go consumers' (package deadletter).
+var ErrTombstone = deadletter.ErrTombstone
 
 // IsTombstone reports whether msg, the value a goka callback received for
 // a record read with codec.Bytes, is a tombstone: nil under
