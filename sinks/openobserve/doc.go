@@ -106,5 +106,9 @@
 //
 // No OpenObserve binary can be installed where this project is built; the
 // tests run against o2test, an in-memory server that reproduces the
-// behaviours above from OpenObserve's source, with injected faults.
+// behaviours above from OpenObserve's source, with injected faults. It
+// writes requests whose client has gone, as OpenObserve does; the tests'
+// client (o2test's Transport) waits after an unanswered request until the
+// server is done with it, which holds the server within Settle however
+// loaded the machine is.
 package openobserve

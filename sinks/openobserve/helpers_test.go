@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -143,7 +144,9 @@ func testServer(t testing.TB, opts o2test.Options) *o2test.Server {
 	return srv
 }
 
-// testConfig is a Config for srv with waits in milliseconds.
+// testConfig is a Config for srv with waits in milliseconds. Settle is
+// 1 ms: the client goes through srv.Transport, so the server is done with
+// any request the client gave up on before the writer sees the error.
 func testConfig(t testing.TB, srv *o2test.Server) Config {
 	return Config{
 		URL:      srv.URL(),
@@ -156,6 +159,8 @@ func testConfig(t testing.TB, srv *o2test.Server) Config {
 		Timeout:  5 * time.Second,
 		Settle:   time.Millisecond,
 		Retry:    Retry{Initial: time.Millisecond, Max: 4 * time.Millisecond},
+
+		HTTPClient: &http.Client{Transport: srv.Transport(nil)},
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 // once armed, it lets `after` requests through, then forwards one more
 // (the server applies it) and fails it instead of returning the answer;
 // every request after that fails until the test restarts the "process".
+// next is the server's Transport, so a request the crash (or a timeout)
+// cut off is finished at the server before the restart's search.
 type crashTransport struct {
 	mu      sync.Mutex
 	next    http.RoundTripper
@@ -117,6 +119,7 @@ func randomTrial(t *testing.T, seed uint64) {
 		PartialLost:     rate(0.03),
 		ZeroZero:        rate(0.03),
 		Slow:            rate(0.01),
+		Late:            rate(0.02),
 
 		SearchPartial:     rate(0.08),
 		SearchUnavailable: rate(0.03),
@@ -125,12 +128,12 @@ func randomTrial(t *testing.T, seed uint64) {
 		faults.FalseSuccess = rate(0.04)
 	}
 	srv := testServer(t, o2test.Options{Seed: seed, Faults: faults, SlowDelay: time.Second})
-	crash := &crashTransport{next: http.DefaultTransport.(*http.Transport).Clone()}
+	crash := &crashTransport{next: srv.Transport(nil)}
 	cfg := testConfig(t, srv)
 	cfg.Bulk, cfg.Verify = bulk, verify
 	cfg.BatchSize = 20 + rng.IntN(200)
 	cfg.HTTPClient = &http.Client{Transport: crash}
-	cfg.Timeout = 50 * time.Millisecond // a Slow answer times out
+	cfg.Timeout = 50 * time.Millisecond // a Slow or Late answer times out
 	cfg.Retry.Attempts = 4
 	sink := newSink(t, cfg)
 	ctx := context.Background()

@@ -39,6 +39,11 @@
 // Faults (Faults for rates, Inject for a script) are decided per request in
 // arrival order from a seeded generator, so a test that sends requests in
 // a fixed order sees the same faults for the same seed.
+//
+// Like OpenObserve, the server carries on with a request whose client has
+// gone (FaultLate does it on purpose): its records can land after the
+// client's timeout. Transport holds that lag to what the writer's
+// Config.Settle assumes, whatever the machine's load; see there.
 package o2test
 
 import (
@@ -50,8 +55,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +101,8 @@ type Options struct {
 	// RetryAfter is the Retry-After header of 429 and 503 answers, in
 	// seconds (0: none).
 	RetryAfter int
-	// SlowDelay is how long a FaultSlow answer waits after writing
+	// SlowDelay is how long a FaultSlow answer waits after writing, and
+	// the longest a FaultLate request waits for its client to give up
 	// (default 1 s; the client's timeout is meant to expire first).
 	SlowDelay time.Duration
 }
@@ -112,6 +120,7 @@ type Faults struct {
 	ZeroZero        float64 // write nothing, answer 200 with successful 0, failed 0
 	FalseSuccess    float64 // write nothing, answer 200 as if all were written (a failed WAL write)
 	Slow            float64 // write everything, answer after SlowDelay
+	Late            float64 // wait until the client gives up (at most SlowDelay), then write everything
 
 	SearchPartial     float64 // answer is_partial: true with some hits left out
 	SearchUnavailable float64 // answer 503
@@ -133,11 +142,12 @@ const (
 	FaultZeroZero
 	FaultFalseSuccess
 	FaultSlow
+	FaultLate
 	numFaults
 )
 
 var faultNames = [...]string{"none", "unavailable", "too_many_requests", "internal_error", "lost_response",
-	"partial_ok", "partial_error", "partial_lost", "zero_zero", "false_success", "slow"}
+	"partial_ok", "partial_error", "partial_lost", "zero_zero", "false_success", "slow", "late"}
 
 func (k FaultKind) String() string {
 	if k < 0 || k >= numFaults {
@@ -189,6 +199,18 @@ type Server struct {
 	stats   Stats
 
 	hs *httptest.Server
+
+	// conns are the server's connections by the client's address, for
+	// Transport; closing is closed by Close.
+	connMu  sync.Mutex
+	conns   map[string]*connEnd
+	closing chan struct{}
+}
+
+// connEnd is closed when the server is done with a connection.
+type connEnd struct {
+	done     chan struct{}
+	finished bool
 }
 
 type stream struct {
@@ -231,6 +253,8 @@ func New(opts Options) *Server {
 		rng:     rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
 		streams: map[string]*stream{},
 		stats:   Stats{Faults: map[FaultKind]int{}, SearchFaults: map[SearchFaultKind]int{}},
+		conns:   map[string]*connEnd{},
+		closing: make(chan struct{}),
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /api/{org}/streams", s.auth(s.handleStreams))
@@ -242,7 +266,9 @@ func New(opts Options) *Server {
 
 // Start serves the server on 127.0.0.1 at a free port.
 func (s *Server) Start() {
-	s.hs = httptest.NewServer(s)
+	s.hs = httptest.NewUnstartedServer(s)
+	s.hs.Config.ConnState = s.connState
+	s.hs.Start()
 }
 
 // URL is the base URL of a started server.
@@ -250,9 +276,115 @@ func (s *Server) URL() string { return s.hs.URL }
 
 // Close stops a started server.
 func (s *Server) Close() {
+	s.connMu.Lock()
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
+	s.connMu.Unlock()
 	if s.hs != nil {
 		s.hs.Close()
 	}
+}
+
+// Transport returns a RoundTripper for this server's clients: next (nil:
+// a clone of http.DefaultTransport) except that a request that gets no
+// answer (a timeout, a cancelled context, a lost connection) returns its
+// error only once the server is done with it, that is once the
+// connection it went out on is closed at the server too (http.Server
+// closes a connection after its handler returns; a hijacked one is done
+// at the hijack, which comes after the write). It needs a started server
+// and only reaches this one.
+//
+// Why: OpenObserve can store a request's records after its client gave up
+// (its HTTP server does not stop a handler when the client disconnects),
+// and so can this server: a handler that the scheduler or the lock holds
+// back writes after the client's timeout. The writer waits Config.Settle
+// after an unanswered request before it searches for what landed; a
+// server slower than that makes the resend a duplicate, a limit the
+// writer documents. On a loaded machine this in-process server lags the
+// client by tens to hundreds of milliseconds, more than any Settle a fast
+// test can use; through this transport the server's lag is over before
+// the writer even sees the error, so a test exercises the protocol under
+// the writer's assumption, not that limit, and does so deterministically.
+func (s *Server) Transport(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return &settledTransport{s: s, next: next}
+}
+
+type settledTransport struct {
+	s    *Server
+	next http.RoundTripper
+}
+
+func (t *settledTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		mu.Lock()
+		conns = append(conns, info.Conn)
+		mu.Unlock()
+	}}
+	resp, err := t.next.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
+	if err == nil {
+		return resp, nil // the handler wrote its answer after its write
+	}
+	mu.Lock()
+	used := conns
+	mu.Unlock()
+	for _, c := range used {
+		// The transport closes a connection it gave up on; closing it
+		// here too makes sure the server reads its end.
+		_ = c.Close()
+		select {
+		case <-t.s.connDone(c.LocalAddr().String()):
+		case <-t.s.closing:
+		}
+	}
+	return nil, err
+}
+
+// connState follows the server's connections (http.Server.ConnState).
+func (s *Server) connState(c net.Conn, state http.ConnState) {
+	addr := c.RemoteAddr().String()
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	e := s.conns[addr]
+	switch state {
+	case http.StateNew:
+		// A finished entry is an earlier connection from the same port;
+		// an unfinished one was made by a client waiting for this one.
+		if e == nil || e.finished {
+			s.conns[addr] = &connEnd{done: make(chan struct{})}
+		}
+	case http.StateClosed, http.StateHijacked:
+		if e == nil {
+			e = &connEnd{done: make(chan struct{})}
+			s.conns[addr] = e
+		}
+		if !e.finished {
+			e.finished = true
+			close(e.done)
+		}
+	}
+}
+
+// connDone is closed when the server is done with the connection from
+// addr; a client may ask before the server has accepted it.
+func (s *Server) connDone(addr string) <-chan struct{} {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	e := s.conns[addr]
+	if e == nil {
+		e = &connEnd{done: make(chan struct{})}
+		s.conns[addr] = e
+	}
+	return e.done
 }
 
 // ServeHTTP implements http.Handler.
@@ -455,6 +587,7 @@ func (s *Server) nextFault(n int) Fault {
 		{f.Unavailable, FaultUnavailable}, {f.TooManyRequests, FaultTooManyRequests}, {f.InternalError, FaultInternalError},
 		{f.LostResponse, FaultLostResponse}, {f.PartialOK, FaultPartialOK}, {f.PartialError, FaultPartialError},
 		{f.PartialLost, FaultPartialLost}, {f.ZeroZero, FaultZeroZero}, {f.FalseSuccess, FaultFalseSuccess}, {f.Slow, FaultSlow},
+		{f.Late, FaultLate},
 	} {
 		if x < c.rate {
 			// A random partial 200 needs two records: a record reported
@@ -552,6 +685,18 @@ func (s *Server) postWrite(w http.ResponseWriter, r *http.Request, f Fault) bool
 		return false
 	}
 	return true
+}
+
+// late waits until the client of r has gone, at most SlowDelay: the
+// request is then written and answered as usual, as OpenObserve finishes
+// a request whose client disconnected.
+func (s *Server) late(r *http.Request) {
+	t := time.NewTimer(s.opts.SlowDelay)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+	case <-t.C:
+	}
 }
 
 // hang closes the connection without an answer: the write was applied,
@@ -710,6 +855,11 @@ func (s *Server) handleJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.nextFault(len(items))
 	s.stats.Faults[f.Kind]++
+	if f.Kind == FaultLate {
+		s.mu.Unlock()
+		s.late(r)
+		s.mu.Lock()
+	}
 	if s.preWrite(w, f) {
 		return
 	}
@@ -829,6 +979,11 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.nextFault(len(docs))
 	s.stats.Faults[f.Kind]++
+	if f.Kind == FaultLate {
+		s.mu.Unlock()
+		s.late(r)
+		s.mu.Lock()
+	}
 	if s.preWrite(w, f) {
 		return
 	}

@@ -3,6 +3,7 @@ package o2test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -373,7 +374,7 @@ func TestAuthAndOrgs(t *testing.T) {
 // TestFaults: each scripted fault does what it says, and the random ones
 // follow the seed.
 func TestFaults(t *testing.T) {
-	srv, c := start(t, Options{RetryAfter: 3})
+	srv, c := start(t, Options{RetryAfter: 3, SlowDelay: 20 * time.Millisecond})
 	body := []byte(`[{"n":1},{"n":2},{"n":3},{"n":4}]`)
 	for _, f := range []struct {
 		fault  Fault
@@ -390,6 +391,7 @@ func TestFaults(t *testing.T) {
 		{Fault{Kind: FaultPartialLost, K: 3}, 0, 3, ""},
 		{Fault{Kind: FaultZeroZero}, 200, 0, "0/0"},
 		{Fault{Kind: FaultFalseSuccess}, 200, 0, "4/0"},
+		{Fault{Kind: FaultLate}, 200, 4, "4/0"}, // this client waits: written and answered after SlowDelay
 		{Fault{Kind: FaultNone}, 200, 4, "4/0"},
 	} {
 		before := len(srv.Docs("default", "f"))
@@ -423,5 +425,51 @@ func TestFaults(t *testing.T) {
 	s := New(Options{Faults: Faults{PartialOK: 1}})
 	if k := s.nextFault(1).Kind; k != FaultNone {
 		t.Errorf("a single record got %v", k)
+	}
+}
+
+// TestTransportWaitsForTheServer: a request whose client gives up is still
+// written (FaultLate, as OpenObserve finishes a request whose client
+// disconnected); through Transport the client's error comes only once
+// that write is done, however late the server is.
+func TestTransportWaitsForTheServer(t *testing.T) {
+	for _, path := range []string{"/api/default/late/_json", "/api/default/_bulk"} {
+		t.Run(path, func(t *testing.T) {
+			srv, _ := start(t, Options{SlowDelay: time.Minute})
+			body := `[{"n":1},{"n":2}]`
+			if strings.HasSuffix(path, "_bulk") {
+				body = "{\"index\":{\"_index\":\"late\"}}\n{\"n\":1}\n{\"index\":{\"_index\":\"late\"}}\n{\"n\":2}\n"
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+path, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.SetBasicAuth(DefaultUser, DefaultPassword)
+			srv.Inject(Fault{Kind: FaultLate})
+			client := &http.Client{Transport: srv.Transport(nil)}
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
+				t.Fatalf("HTTP %d, want no answer", resp.StatusCode)
+			}
+			if n := len(srv.Docs("default", "late")); n != 2 {
+				t.Fatalf("%d records stored when the client got its error, want 2: the server was not done", n)
+			}
+			// The transport goes on working after a connection it closed.
+			next, err := http.NewRequest(http.MethodGet, srv.URL()+"/api/default/streams", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next.SetBasicAuth(DefaultUser, DefaultPassword)
+			resp, err := client.Do(next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("next request: HTTP %d", resp.StatusCode)
+			}
+		})
 	}
 }
