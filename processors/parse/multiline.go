@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/lovoo/goka"
 
@@ -60,31 +61,47 @@ type hostState struct {
 // host returns the state view of the record's key. A record whose key is
 // empty or hashes to another partition (a shipper with another
 // partitioner) cannot keep state: its lines are emitted as they come.
-func (p *Processor) host(ctx goka.Context, raw *schemas.RawLog, seq int64) *hostState {
+// home says whether the key hashes to the record's partition.
+func (p *Processor) host(ctx goka.Context, raw *schemas.RawLog, seq int64, home bool) hostState {
 	key := ctx.Key()
-	return &hostState{p: p, ctx: ctx, offset: ctx.Offset(), seq: seq,
-		stateful: key != "" && raw.Host == hostOf(key) && p.cfg.PartitionOf([]byte(key)) == ctx.Partition()}
+	return hostState{p: p, ctx: ctx, offset: ctx.Offset(), seq: seq,
+		stateful: home && key != "" && raw.Host == hostOf(key)}
+}
+
+// partitionOf is Config.PartitionOf over a string's bytes, without a
+// copy (one per record otherwise): the partitioner only reads them.
+func (p *Processor) partitionOf(s string) int32 {
+	return p.cfg.PartitionOf(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // state returns the host's state, empty when it has none.
 func (h *hostState) state() *schemas.ParseState {
-	if !h.loaded {
-		h.loaded = true
-		h.st, _ = h.ctx.Value().(*schemas.ParseState)
-		if h.st == nil {
-			h.st = &schemas.ParseState{}
-		}
+	if h.load() == nil {
+		h.st = &schemas.ParseState{}
 	}
 	return h.st
 }
 
-// peek returns the host's held event of source, without loading a state
-// the host does not have.
+// load reads the host's state once; nil when it has none.
+func (h *hostState) load() *schemas.ParseState {
+	if !h.loaded {
+		h.loaded = true
+		h.st, _ = h.ctx.Value().(*schemas.ParseState)
+	}
+	return h.st
+}
+
+// peek returns the host's held event of source, without allocating a
+// state the host does not have (the common case: nothing held).
 func (h *hostState) peek(source string) (schemas.PendingEvent, bool) {
 	if !h.stateful {
 		return schemas.PendingEvent{}, false
 	}
-	e, ok := h.state().Events[source]
+	st := h.load()
+	if st == nil {
+		return schemas.PendingEvent{}, false
+	}
+	e, ok := st.Events[source]
 	return e, ok
 }
 
@@ -152,8 +169,13 @@ func (p *Processor) store(ctx goka.Context, st *schemas.ParseState) {
 func (p *Processor) logical(h *hostState, raw *schemas.RawLog, line, content string, f Fields) bool {
 	// What the stage stores or hashes is masked (masking.go); f, parsed
 	// from the line as read, is masked when its event is built.
-	line = p.maskLine(line)
+	same := content == line // a plain line: its content is the line
 	content, nc := p.maskCount(content)
+	if same {
+		line = content
+	} else {
+		line = p.maskLine(line)
+	}
 	if !h.stateful {
 		p.emitLine(h, raw, line, f)
 		return true

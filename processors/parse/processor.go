@@ -175,10 +175,13 @@ func (p *Processor) Process(ctx goka.Context, msg any) {
 		p.progress(ctx, ctx.Offset())
 		return
 	}
-	if p.rehome(ctx, value) {
+	key := ctx.Key()
+	home := key != "" && p.partitionOf(key) == ctx.Partition()
+	if !home && p.rehome(ctx, value) {
 		return
 	}
-	p.process(ctx, raw, p.host(ctx, raw, ctx.Offset()))
+	h := p.host(ctx, raw, ctx.Offset(), home)
+	p.process(ctx, raw, &h)
 }
 
 // process takes a decoded record on to its event.
@@ -342,7 +345,7 @@ func (p *Processor) emitEvent(ctx goka.Context, ev *schemas.LogEvent, line strin
 		p.stats.Events.Add(1)
 		return
 	}
-	target := p.cfg.PartitionOf([]byte(ev.EventID))
+	target := p.partitionOf(ev.EventID)
 	ts, hasTime := ev.Timestamp, !watermark.Future(ev.Timestamp, ctx.Timestamp(), p.cfg.Now(), p.cfg.MaxFuture)
 	stamp, due := p.cfg.Origins.Advance(ctx.Partition(), offset, ts, hasTime, target)
 	stamp = p.holds.cap(ctx.Partition(), stamp)

@@ -76,11 +76,12 @@ func (hs *homes) key(host string, part int32, partitionOf func([]byte) int32) st
 	}
 }
 
-// rehome sends a record whose key belongs to another partition through
-// the loop topic under its home key, and reports whether it did.
+// rehome sends a record whose key belongs to another partition (the
+// caller checked) through the loop topic under its home key, and reports
+// whether it did.
 func (p *Processor) rehome(ctx goka.Context, value []byte) bool {
 	key := ctx.Key()
-	if p.cfg.Loop == "" || key == "" || strings.Contains(key, homeSep) || p.cfg.PartitionOf([]byte(key)) == ctx.Partition() {
+	if p.cfg.Loop == "" || key == "" || strings.Contains(key, homeSep) {
 		return false
 	}
 	part, off := ctx.Partition(), ctx.Offset()
@@ -122,5 +123,7 @@ func (p *Processor) Loop(ctx goka.Context, msg any) {
 		p.deadLetter(ctx, value, err)
 		return
 	}
-	p.process(ctx, raw, p.host(ctx, raw, seq))
+	// A home key hashes here by construction.
+	h := p.host(ctx, raw, seq, p.partitionOf(ctx.Key()) == ctx.Partition())
+	p.process(ctx, raw, &h)
 }
